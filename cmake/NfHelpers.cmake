@@ -1,0 +1,58 @@
+# Per-target build helpers in the absl_cc_* idiom: every project target gets the same
+# warnings and sanitizer flags through an INTERFACE target, never through global state.
+include_guard(GLOBAL)
+
+add_library(nf_build_options INTERFACE)
+target_compile_options(nf_build_options INTERFACE
+  -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
+target_compile_features(nf_build_options INTERFACE cxx_std_20)
+if(NF_SANITIZE STREQUAL "address")
+  target_compile_options(nf_build_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(nf_build_options INTERFACE -fsanitize=address,undefined)
+elseif(NF_SANITIZE STREQUAL "thread")
+  target_compile_options(nf_build_options INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+  target_link_options(nf_build_options INTERFACE -fsanitize=thread)
+elseif(NOT NF_SANITIZE STREQUAL "")
+  message(FATAL_ERROR "NF_SANITIZE must be '', 'address' or 'thread'")
+endif()
+
+# nf_cc_library(NAME name SRCS ... HDRS ... DEPS ...) -> target nf_<name>, alias nf::<name>.
+# Header-only libraries (no SRCS) become INTERFACE targets.
+function(nf_cc_library)
+  cmake_parse_arguments(A "" "NAME" "SRCS;HDRS;DEPS;PRIVATE_DEPS" ${ARGN})
+  set(t nf_${A_NAME})
+  if(A_SRCS)
+    add_library(${t} STATIC ${A_SRCS} ${A_HDRS})
+    target_include_directories(${t} PUBLIC ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${t} PUBLIC ${A_DEPS} PRIVATE nf_build_options ${A_PRIVATE_DEPS})
+    # Sanitizer link flags must reach every binary linking this library.
+    if(NOT NF_SANITIZE STREQUAL "")
+      target_link_libraries(${t} INTERFACE nf_build_options)
+    endif()
+  else()
+    add_library(${t} INTERFACE ${A_HDRS})
+    target_include_directories(${t} INTERFACE ${PROJECT_SOURCE_DIR})
+    target_link_libraries(${t} INTERFACE ${A_DEPS})
+  endif()
+  add_library(nf::${A_NAME} ALIAS ${t})
+endfunction()
+
+# nf_cc_binary(NAME name SRCS ... DEPS ...)
+function(nf_cc_binary)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE nf_build_options ${A_DEPS})
+  install(TARGETS ${A_NAME} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endfunction()
+
+# nf_cc_test(NAME name SRCS ... DEPS ... [LABELS ...]) -> gtest binary, discovered by ctest.
+function(nf_cc_test)
+  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${A_NAME} ${A_SRCS})
+  target_link_libraries(${A_NAME} PRIVATE nf_build_options GTest::gtest GTest::gmock GTest::gtest_main ${A_DEPS})
+  target_compile_definitions(${A_NAME} PRIVATE
+    NF_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    NF_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  include(GoogleTest)
+  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${A_LABELS}")
+endfunction()

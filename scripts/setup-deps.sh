@@ -1,0 +1,31 @@
+#!/bin/sh
+# Installs (as root) or lists (otherwise) the Debian 12 packages the build and tests need.
+# Idempotent and quick when everything is present: `make test` and `make demo` run it first.
+set -eu
+
+# Build: compiler, CMake, libraries. Tests: the real peers we check ourselves against.
+PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
+libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
+iproute2 python3"
+
+missing=""
+for p in $PACKAGES; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing="$missing $p"
+  fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing packages:$missing" >&2
+  echo "Install them with:" >&2
+  echo "  sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y$missing" >&2
+  exit 1
+fi
+
+echo "Installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture; the default (no) is fine.
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,193 @@
+#include "tests/support/test_support.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+
+namespace nf::testing {
+
+std::string CorpusDir() {
+  const char* env = getenv("NF_SHARED_DIR");
+  std::string base = env != nullptr ? std::string(env) : std::string(NF_SOURCE_DIR) + "/../shared";
+  std::string dir = base + "/corpus";
+  struct stat st;
+  if (stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return "";
+  return dir;
+}
+
+namespace {
+uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+}  // namespace
+
+std::vector<UdpDatagram> ReadUdpDatagrams(const std::string& path, std::string* error) {
+  std::vector<UdpDatagram> out;
+  char errbuf[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline(path.c_str(), errbuf);
+  if (p == nullptr) {
+    if (error) *error = errbuf;
+    return out;
+  }
+  const int dlt = pcap_datalink(p);
+  pcap_pkthdr* h;
+  const u_char* data;
+  while (pcap_next_ex(p, &h, &data) == 1) {
+    size_t off = 0, len = h->caplen;
+    uint16_t ethertype = 0;
+    if (dlt == DLT_EN10MB) {
+      if (len < 14) continue;
+      ethertype = Be16(data + 12);
+      off = 14;
+      while ((ethertype == 0x8100 || ethertype == 0x88a8) && off + 4 <= len) {
+        ethertype = Be16(data + off + 2);
+        off += 4;
+      }
+    } else if (dlt == DLT_RAW || dlt == 101 /* LINKTYPE_RAW */) {
+      if (len < 1) continue;
+      ethertype = (data[0] >> 4) == 6 ? 0x86dd : 0x0800;
+    } else if (dlt == DLT_LINUX_SLL) {
+      if (len < 16) continue;
+      ethertype = Be16(data + 14);
+      off = 16;
+    } else {
+      continue;
+    }
+    UdpDatagram d;
+    d.time_us = int64_t{h->ts.tv_sec} * 1000000 + h->ts.tv_usec;
+    char text[INET6_ADDRSTRLEN];
+    size_t l4;
+    if (ethertype == 0x0800) {
+      if (off + 20 > len) continue;
+      const uint8_t* ip = data + off;
+      size_t ihl = (ip[0] & 0x0f) * 4;
+      if (ip[9] != 17 || (Be16(ip + 6) & 0x3fff) != 0) continue;
+      inet_ntop(AF_INET, ip + 12, text, sizeof(text));
+      l4 = off + ihl;
+    } else if (ethertype == 0x86dd) {
+      if (off + 40 > len) continue;
+      const uint8_t* ip = data + off;
+      if (ip[6] != 17) continue;
+      inet_ntop(AF_INET6, ip + 8, text, sizeof(text));
+      l4 = off + 40;
+    } else {
+      continue;
+    }
+    if (l4 + 8 > len) continue;
+    size_t udp_len = Be16(data + l4 + 4);
+    if (udp_len < 8) continue;
+    size_t end = std::min(len, l4 + udp_len);
+    d.src = text;
+    d.src_port = Be16(data + l4);
+    d.dst_port = Be16(data + l4 + 2);
+    d.payload.assign(data + l4 + 8, data + end);
+    out.push_back(std::move(d));
+  }
+  pcap_close(p);
+  return out;
+}
+
+namespace {
+// RFC 4180 line split: quoted cells may hold commas and doubled quotes.
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> cells(1);
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cells.back().push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cells.back().push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.emplace_back();
+    } else {
+      cells.back().push_back(c);
+    }
+  }
+  return cells;
+}
+}  // namespace
+
+std::vector<CsvRow> ReadCsv(const std::string& path) {
+  std::vector<CsvRow> rows;
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> header;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> cells = SplitCsvLine(line);
+    if (header.empty()) {
+      header = cells;
+      continue;
+    }
+    CsvRow row;
+    for (size_t i = 0; i < header.size() && i < cells.size(); ++i) row[header[i]] = cells[i];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+int RunCommand(const std::string& command, std::string* out) {
+  FILE* f = popen(command.c_str(), "r");
+  if (f == nullptr) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+    if (out) out->append(buf, n);
+  }
+  int status = pclose(f);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+bool HaveTool(const std::string& tool) {
+  return RunCommand("command -v " + tool + " >/dev/null 2>&1") == 0;
+}
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "nf-test-XXXXXX").string();
+  char* p = mkdtemp(tmpl.data());
+  path_ = p != nullptr ? std::string(p) : std::string();
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+}
+
+uint16_t FreeUdpPort() {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+std::string BinaryPath(const std::string& name) {
+  for (const char* sub : {"/exporter/", "/collector/", "/bench/", "/"}) {
+    std::string p = std::string(NF_BINARY_DIR) + sub + name;
+    if (access(p.c_str(), X_OK) == 0) return p;
+  }
+  return std::string(NF_BINARY_DIR) + "/" + name;
+}
+
+}  // namespace nf::testing

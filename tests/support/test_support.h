@@ -1,0 +1,64 @@
+// Test-only helpers: locating ../shared corpus files, reading the UDP payloads of a capture,
+// and small process helpers used by end-to-end tests.
+#ifndef NF_TESTS_SUPPORT_TEST_SUPPORT_H_
+#define NF_TESTS_SUPPORT_TEST_SUPPORT_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace nf::testing {
+
+// Directory of the shared corpus (`<project>/../shared/corpus`), or empty when absent.
+std::string CorpusDir();
+// Skips the current test with a clear message when the shared corpus is absent.
+#define NF_REQUIRE_CORPUS()                                                              \
+  do {                                                                                   \
+    if (::nf::testing::CorpusDir().empty())                                              \
+      GTEST_SKIP() << "../shared/corpus is absent: corpus tests need the shared material"; \
+  } while (0)
+
+struct UdpDatagram {
+  std::string src;  // source address text
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;
+  std::vector<uint8_t> payload;
+  int64_t time_us = 0;
+};
+// All UDP datagrams (Ethernet/VLAN, IPv4/IPv6, unfragmented) in a pcap or pcapng file.
+std::vector<UdpDatagram> ReadUdpDatagrams(const std::string& path, std::string* error = nullptr);
+
+// One row of corpus/netflow/expected_totals.csv, keyed by column name.
+using CsvRow = std::map<std::string, std::string>;
+std::vector<CsvRow> ReadCsv(const std::string& path);
+
+// Runs a shell command, returns its exit status and (optionally) its stdout.
+int RunCommand(const std::string& command, std::string* out = nullptr);
+// True when `tool` is on PATH.
+bool HaveTool(const std::string& tool);
+
+// A fresh temporary directory, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// A free UDP port on 127.0.0.1 (bound and released; good enough for tests).
+uint16_t FreeUdpPort();
+
+// Path of a built binary in the build tree (e.g. "flowexport").
+std::string BinaryPath(const std::string& name);
+
+}  // namespace nf::testing
+
+#endif  // NF_TESTS_SUPPORT_TEST_SUPPORT_H_
