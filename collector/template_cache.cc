@@ -152,7 +152,7 @@ absl::Status TemplateCache::Save(const std::string& path) const {
 }
 
 absl::Status TemplateCache::Load(const std::string& path,
-                                 absl::FunctionRef<bool(CachedTemplate&)> compile,
+                                 absl::FunctionRef<bool(CachedTemplate&, uint8_t)> compile,
                                  size_t* loaded) {
   if (loaded) *loaded = 0;
   std::ifstream in(path);
@@ -200,7 +200,7 @@ absl::Status TemplateCache::Load(const std::string& path,
       TemplateField field{static_cast<uint16_t>(type), static_cast<uint16_t>(length), enterprise};
       (i < nscope ? t.record.scope_fields : t.record.fields).push_back(field);
     }
-    if (!compile(t)) return bad("template rejected by the decoder");
+    if (!compile(t, static_cast<uint8_t>(version))) return bad("template rejected by the decoder");
     TemplateKey key{*exporter, options_.key_port ? static_cast<uint16_t>(port) : uint16_t{0},
                     static_cast<uint8_t>(version), domain, static_cast<uint16_t>(tid)};
     if (Add(key, std::move(t)) != AddResult::kRefused && loaded) ++*loaded;

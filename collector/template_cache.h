@@ -102,10 +102,11 @@ class TemplateCache {
 
   // Writes every template to `path` atomically (temp file + rename).
   absl::Status Save(const std::string& path) const;
-  // Reads a file written by Save. `compile` fills ops/min_record_length/variable_length of each
+  // Reads a file written by Save. `compile(t, version)` fills ops/min_record_length/variable_length of each
   // template before it is inserted (the decoder owns that mapping). A missing file is OK (a
   // first start); a corrupt one is an error naming the line.
-  absl::Status Load(const std::string& path, absl::FunctionRef<bool(CachedTemplate&)> compile,
+  absl::Status Load(const std::string& path,
+                    absl::FunctionRef<bool(CachedTemplate&, uint8_t version)> compile,
                     size_t* loaded = nullptr);
 
  private:

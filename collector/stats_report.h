@@ -1,0 +1,39 @@
+// Collector statistics as text (stderr at exit and on SIGUSR1) and as JSON (--stats-json).
+//
+// The JSON keys are a stable interface (the e2e tests and operators' scripts read them); they
+// are listed in flowcollect_main.cc. Formatting lives here so it can be tested without a
+// running collector.
+#ifndef NF_COLLECTOR_STATS_REPORT_H_
+#define NF_COLLECTOR_STATS_REPORT_H_
+
+#include <cstdint>
+#include <string>
+
+#include "collector/decoder.h"
+#include "collector/udp_server.h"
+
+namespace nf {
+
+// What the input side saw: sockets (live) or capture files (-r).
+struct InputStats {
+  ReceiveStats receive;
+  uint64_t file_packets = 0;      // frames read from -r files
+  uint64_t file_not_udp = 0;      // frames that were not unfragmented UDP (skipped)
+  uint64_t file_port_filtered = 0;  // UDP to other ports with --port
+  uint64_t file_truncated = 0;    // UDP payload cut by the capture snaplen
+};
+
+struct OutputStats {
+  uint64_t rows = 0;
+  uint64_t files = 0;
+  uint64_t aggregate_groups = 0;
+  uint64_t aggregate_overflow = 0;
+  std::string error;  // first output error, empty when fine
+};
+
+std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_STATS_REPORT_H_

@@ -1,0 +1,217 @@
+#include "collector/udp_server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace nf {
+
+namespace asio = boost::asio;
+using asio::ip::udp;
+
+namespace {
+constexpr size_t kMaxDatagram = 65535;
+// Datagrams drained per readiness event before yielding to other sockets and timers.
+constexpr int kMaxBurst = 256;
+
+TimeUs WallClockUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
+bool Cidr::Contains(const IpAddress& a) const {
+  if (a.version != network.version) return false;
+  return MaskAddress(a, prefix) == network;
+}
+
+absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
+  Cidr c;
+  absl::string_view addr = text;
+  int prefix = -1;
+  if (size_t slash = text.find('/'); slash != absl::string_view::npos) {
+    addr = text.substr(0, slash);
+    if (!absl::SimpleAtoi(text.substr(slash + 1), &prefix) || prefix < 0) {
+      return absl::InvalidArgumentError(absl::StrCat("bad prefix length in '", text, "'"));
+    }
+  }
+  auto a = ParseIpAddress(addr);
+  if (!a.ok()) return absl::InvalidArgumentError(absl::StrCat("bad CIDR '", text, "'"));
+  const int max = a->version == 4 ? 32 : 128;
+  if (prefix < 0) prefix = max;
+  if (prefix > max) return absl::InvalidArgumentError(absl::StrCat("prefix too long in '", text, "'"));
+  c.prefix = prefix;
+  c.network = MaskAddress(*a, prefix);
+  return c;
+}
+
+bool Allowed(const std::vector<Cidr>& allow, const IpAddress& a) {
+  if (allow.empty()) return true;
+  for (const Cidr& c : allow) {
+    if (c.Contains(a)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& io,
+                                                             const UdpServerOptions& options,
+                                                             Handler handler) {
+  std::unique_ptr<UdpServer> server(new UdpServer(options, std::move(handler)));
+  server->buffer_.resize(kMaxDatagram + 1);
+  struct Want {
+    std::string text;
+    bool optional;  // default IPv6 socket: skipped when IPv6 is unavailable
+  };
+  std::vector<Want> wants;
+  if (options.listen.empty()) {
+    wants.push_back({"0.0.0.0:2055", false});
+    wants.push_back({"[::]:2055", true});
+  } else {
+    for (const auto& l : options.listen) wants.push_back({l, false});
+  }
+  for (const Want& w : wants) {
+    auto hp = ParseHostPort(w.text, "0.0.0.0");
+    if (!hp.ok()) return hp.status();
+    boost::system::error_code ec;
+    const asio::ip::address address = asio::ip::make_address(hp->host, ec);
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address '", w.text, "': not an IP address"));
+    }
+    const udp::endpoint endpoint(address, hp->port);
+    auto s = std::make_unique<Socket>(io);
+    s->socket.open(endpoint.protocol(), ec);
+    if (ec) {
+      if (w.optional) continue;
+      return absl::UnavailableError(absl::StrCat("listen ", w.text, ": ", ec.message()));
+    }
+    if (address.is_v6()) {
+      // Separate IPv4 and IPv6 sockets on the same port need V6ONLY on the IPv6 one.
+      s->socket.set_option(asio::ip::v6_only(true), ec);
+    }
+    s->socket.set_option(asio::socket_base::receive_buffer_size(options.rcvbuf_bytes), ec);
+    const int one = 1;
+    // Kernel drop counter with every datagram (Linux); absence is not fatal.
+    ::setsockopt(s->socket.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+    s->socket.bind(endpoint, ec);
+    if (ec) {
+      if (w.optional) continue;
+      return absl::UnavailableError(absl::StrCat("listen ", w.text, ": ", ec.message()));
+    }
+    s->socket.non_blocking(true, ec);
+    server->sockets_.push_back(std::move(s));
+  }
+  if (server->sockets_.empty()) return absl::UnavailableError("no listen socket could be bound");
+  return server;
+}
+
+UdpServer::~UdpServer() { Stop(); }
+
+void UdpServer::Start() {
+  stopped_ = false;
+  for (auto& s : sockets_) Arm(*s);
+}
+
+void UdpServer::Stop() {
+  stopped_ = true;
+  for (auto& s : sockets_) {
+    boost::system::error_code ec;
+    s->socket.cancel(ec);
+  }
+}
+
+void UdpServer::Arm(Socket& s) {
+  if (stopped_) return;
+  s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    Drain(s);
+    Arm(s);
+  });
+}
+
+void UdpServer::Drain(Socket& s) {
+  const int fd = s.socket.native_handle();
+  for (int i = 0; i < kMaxBurst && !stopped_; ++i) {
+    sockaddr_storage from{};
+    iovec iov{buffer_.data(), buffer_.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t)) * 2];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++stats_.receive_errors;
+      return;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t total = 0;
+        std::memcpy(&total, CMSG_DATA(c), sizeof(total));
+        // The counter is cumulative per socket; count the increase (modulo 2^32).
+        if (s.have_overflow) stats_.kernel_drops += total - s.last_overflow;
+        else stats_.kernel_drops += total;
+        s.last_overflow = total;
+        s.have_overflow = true;
+      }
+    }
+    if (msg.msg_flags & MSG_TRUNC) {
+      ++stats_.truncated;
+      continue;
+    }
+    ExporterId exporter;
+    if (from.ss_family == AF_INET) {
+      const auto* sin = reinterpret_cast<const sockaddr_in*>(&from);
+      exporter.address = IpAddress::V4(reinterpret_cast<const uint8_t*>(&sin->sin_addr));
+      exporter.port = ntohs(sin->sin_port);
+    } else if (from.ss_family == AF_INET6) {
+      const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&from);
+      exporter.address = IpAddress::V6(sin6->sin6_addr.s6_addr);
+      exporter.port = ntohs(sin6->sin6_port);
+    }
+    if (!Allowed(options_.allow, exporter.address)) {
+      ++stats_.denied;
+      continue;
+    }
+    ++stats_.datagrams;
+    stats_.bytes += static_cast<uint64_t>(n);
+    handler_(std::span<const uint8_t>(buffer_.data(), static_cast<size_t>(n)), exporter,
+             WallClockUs());
+  }
+}
+
+std::vector<std::string> UdpServer::LocalEndpoints() const {
+  std::vector<std::string> out;
+  for (const auto& s : sockets_) {
+    boost::system::error_code ec;
+    const udp::endpoint e = s->socket.local_endpoint(ec);
+    if (ec) continue;
+    out.push_back(e.address().is_v6() ? absl::StrCat("[", e.address().to_string(), "]:", e.port())
+                                      : absl::StrCat(e.address().to_string(), ":", e.port()));
+  }
+  return out;
+}
+
+int UdpServer::EffectiveRcvbuf() const {
+  if (sockets_.empty()) return 0;
+  asio::socket_base::receive_buffer_size size;
+  boost::system::error_code ec;
+  sockets_.front()->socket.get_option(size, ec);
+  return ec ? 0 : size.value();
+}
+
+}  // namespace nf

@@ -1,0 +1,102 @@
+// The collector's UDP receive path: one Boost.Asio socket per `-l [ADDR:]PORT`, IPv4 and IPv6,
+// datagrams up to 65535 bytes, a large kernel receive buffer, an allow list of exporter
+// prefixes, and the kernel's own drop counter (SO_RXQ_OVFL) read with every datagram so socket
+// loss is reported instead of invisible.
+//
+// Asio only tells us a socket is readable (async_wait); the datagrams are then drained with
+// recvmsg() so the ancillary drop counter comes along. Only error_code overloads are used: no
+// exceptions. The handler runs on the io_context thread and must not block.
+#ifndef NF_COLLECTOR_UDP_SERVER_H_
+#define NF_COLLECTOR_UDP_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "collector/decoded_record.h"
+#include "common/ip_address.h"
+#include "common/time_format.h"
+
+namespace nf {
+
+// An address prefix such as 192.0.2.0/24 or 2001:db8::/32.
+struct Cidr {
+  IpAddress network;
+  int prefix = 0;
+  bool Contains(const IpAddress& a) const;
+};
+// Parses "ADDR/LEN" or a bare address (a host prefix).
+absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
+// True when `allow` is empty or one of its prefixes contains `a`.
+bool Allowed(const std::vector<Cidr>& allow, const IpAddress& a);
+
+struct UdpServerOptions {
+  // "[ADDR:]PORT" entries; empty = 0.0.0.0:2055 and [::]:2055 (IPv6 only where available).
+  std::vector<std::string> listen;
+  int rcvbuf_bytes = 32 << 20;
+  std::vector<Cidr> allow;
+};
+
+struct ReceiveStats {
+  uint64_t datagrams = 0;
+  uint64_t bytes = 0;
+  uint64_t kernel_drops = 0;  // SO_RXQ_OVFL: datagrams the kernel dropped (buffer full)
+  uint64_t denied = 0;        // sources outside --allow
+  uint64_t receive_errors = 0;
+  uint64_t truncated = 0;     // datagram larger than our buffer (cannot happen at 65535)
+};
+
+class UdpServer {
+ public:
+  using Handler =
+      std::function<void(std::span<const uint8_t>, const ExporterId&, TimeUs receive_time)>;
+
+  // Binds every listen address; the error names the address that failed.
+  static absl::StatusOr<std::unique_ptr<UdpServer>> Create(boost::asio::io_context& io,
+                                                           const UdpServerOptions& options,
+                                                           Handler handler);
+  ~UdpServer();
+
+  // Starts the asynchronous receive loops.
+  void Start();
+  // Cancels outstanding waits (the io_context can then run out).
+  void Stop();
+
+  const ReceiveStats& stats() const { return stats_; }
+  // "ADDR:PORT" of each bound socket (the real port when 0 was asked for).
+  std::vector<std::string> LocalEndpoints() const;
+  // Effective SO_RCVBUF of the first socket (the kernel may cap it at rmem_max).
+  int EffectiveRcvbuf() const;
+
+ private:
+  struct Socket {
+    explicit Socket(boost::asio::io_context& io) : socket(io) {}
+    boost::asio::ip::udp::socket socket;
+    uint32_t last_overflow = 0;
+    bool have_overflow = false;
+  };
+  UdpServer(const UdpServerOptions& options, Handler handler)
+      : options_(options), handler_(std::move(handler)) {}
+  void Arm(Socket& s);
+  void Drain(Socket& s);
+
+  UdpServerOptions options_;
+  Handler handler_;
+  std::vector<std::unique_ptr<Socket>> sockets_;
+  std::vector<uint8_t> buffer_;
+  ReceiveStats stats_;
+  bool stopped_ = false;
+};
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_UDP_SERVER_H_
