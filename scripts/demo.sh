@@ -130,9 +130,8 @@ csv_totals = (len(out_rows), sum(int(r["packets"]) for r in out_rows),
               sum(int(r["bytes"]) for r in out_rows))
 
 co = load(collector_json)
-collector = (find(co, ["records", "data_records", "records_written", "totals.records"]),
-             find(co, ["packets", "totals.packets", "flow_packets"]),
-             find(co, ["bytes", "totals.bytes", "flow_bytes", "octets"]))
+collector = (find(co, ["totals.records"]), find(co, ["totals.packets"]),
+             find(co, ["totals.bytes"]))
 
 def cell(v):
     return "-" if v is None else f"{v:,}"

@@ -214,6 +214,16 @@ TEST(ExportToCollectorTest, MixedCaptureMatchesTruthPerFlow) {
   EXPECT_EQ(es.flow_bytes, in.bytes);
   EXPECT_EQ(es.records, in.truth.size());
 
+  // The collector's own counters agree, with nothing lost or undecodable on the way.
+  FlatJson cj;
+  ASSERT_TRUE(testing::ParseFlatJson(ReadFile(dir.File("collector.json")), &cj, &error)) << error;
+  EXPECT_EQ(JsonU64(cj, "totals.records"), in.truth.size()) << JsonKeys(cj);
+  EXPECT_EQ(JsonU64(cj, "totals.packets"), in.packets);
+  EXPECT_EQ(JsonU64(cj, "totals.bytes"), in.bytes);
+  EXPECT_EQ(JsonU64(cj, "totals.decode_errors"), 0u);
+  EXPECT_EQ(JsonU64(cj, "totals.sequence_lost"), 0u);
+  EXPECT_EQ(JsonU64(cj, "receive.kernel_drops"), 0u);
+
   const auto rows = testing::ReadCsv(dir.File("out.csv"));
   std::map<Key, Counts> got;
   for (const auto& r : rows) {
