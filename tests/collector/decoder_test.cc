@@ -1,0 +1,473 @@
+// Decoder unit tests on crafted datagrams: field mapping, time arithmetic, early-data
+// buffering, sampling, sequence accounting, and every crash class from the fuzz checklist
+// (each must be counted and must not stop decoding of later input).
+#include "collector/decoder.h"
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace nf {
+namespace {
+
+// A tiny big-endian builder for test datagrams.
+class Buf {
+ public:
+  Buf& U8(uint8_t v) { b_.push_back(v); return *this; }
+  Buf& U16(uint16_t v) { U8(static_cast<uint8_t>(v >> 8)); return U8(static_cast<uint8_t>(v)); }
+  Buf& U32(uint32_t v) { U16(static_cast<uint16_t>(v >> 16)); return U16(static_cast<uint16_t>(v)); }
+  Buf& U64(uint64_t v) { U32(static_cast<uint32_t>(v >> 32)); return U32(static_cast<uint32_t>(v)); }
+  Buf& Bytes(std::initializer_list<uint8_t> v) { b_.insert(b_.end(), v); return *this; }
+  Buf& Append(const Buf& o) { b_.insert(b_.end(), o.b_.begin(), o.b_.end()); return *this; }
+  size_t size() const { return b_.size(); }
+  void Patch16(size_t at, uint16_t v) { b_[at] = static_cast<uint8_t>(v >> 8); b_[at + 1] = static_cast<uint8_t>(v); }
+  const std::vector<uint8_t>& bytes() const { return b_; }
+  std::vector<uint8_t>& bytes() { return b_; }
+
+ private:
+  std::vector<uint8_t> b_;
+};
+
+// A FlowSet: id, length patched, body, padded to 4.
+Buf Set(uint16_t id, const Buf& body, bool pad = true) {
+  Buf s;
+  s.U16(id).U16(0).Append(body);
+  while (pad && s.size() % 4 != 0) s.U8(0);
+  s.Patch16(2, static_cast<uint16_t>(s.size()));
+  return s;
+}
+
+Buf V9(uint16_t count, uint32_t uptime, uint32_t secs, uint32_t seq, uint32_t source_id,
+       std::initializer_list<Buf> sets) {
+  Buf d;
+  d.U16(9).U16(count).U32(uptime).U32(secs).U32(seq).U32(source_id);
+  for (const Buf& s : sets) d.Append(s);
+  return d;
+}
+
+Buf Ipfix(uint32_t export_secs, uint32_t seq, uint32_t domain, std::initializer_list<Buf> sets) {
+  Buf d;
+  d.U16(10).U16(0).U32(export_secs).U32(seq).U32(domain);
+  for (const Buf& s : sets) d.Append(s);
+  d.Patch16(2, static_cast<uint16_t>(d.size()));
+  return d;
+}
+
+// Template 256: src, dst (v4), ports, proto, tos, flags, in/out if, pkts, bytes, first, last.
+Buf V4Template(uint16_t id = 256) {
+  Buf t;
+  t.U16(id).U16(13);
+  t.U16(8).U16(4).U16(12).U16(4).U16(7).U16(2).U16(11).U16(2).U16(4).U16(1).U16(5).U16(1);
+  t.U16(6).U16(1).U16(10).U16(2).U16(14).U16(2).U16(2).U16(4).U16(1).U16(8).U16(22).U16(4);
+  t.U16(21).U16(4);
+  return t;
+}
+// One record for V4Template (33 bytes).
+Buf V4Record(uint32_t pkts, uint64_t bytes, uint32_t first, uint32_t last, uint8_t proto = 6) {
+  Buf r;
+  r.Bytes({10, 0, 0, 1}).Bytes({192, 0, 2, 7}).U16(1234).U16(80).U8(proto).U8(0x10).U8(0x1b);
+  r.U16(3).U16(4).U32(pkts).U64(bytes).U32(first).U32(last);
+  return r;
+}
+
+class Collect : public RecordSink {
+ public:
+  void OnRecord(const DecodedRecord& r) override { records.push_back(r); }
+  std::vector<DecodedRecord> records;
+};
+
+ExporterId Exp(uint8_t last = 1, uint16_t port = 5000) {
+  const uint8_t a[4] = {192, 0, 2, last};
+  return ExporterId{IpAddress::V4(a), port};
+}
+
+uint64_t Err(const Decoder& d, DecodeError e) {
+  return d.Totals().errors[static_cast<size_t>(e)];
+}
+
+constexpr TimeUs kT0 = 1'700'000'000'000'000;
+
+TEST(DecoderV9Test, TemplateAndDataFieldsAndTimes) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // uptime 5000 ms at export time 1700000000 s; first switched 1000 ms, last 4000 ms.
+  Buf dg = V9(2, 5000, 1'700'000'000, 1, 7,
+              {Set(0, V4Template()), Set(256, V4Record(3, 4500, 1000, 4000))});
+  d.DecodeDatagram(dg.bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  const DecodedRecord& r = c.records[0];
+  EXPECT_EQ(r.version, 9);
+  EXPECT_EQ(r.source_id, 7u);
+  EXPECT_EQ(r.template_id, 256);
+  EXPECT_EQ(r.src_addr.ToString(), "10.0.0.1");
+  EXPECT_EQ(r.dst_addr.ToString(), "192.0.2.7");
+  EXPECT_EQ(r.ip_version, 4);
+  EXPECT_EQ(r.src_port, 1234);
+  EXPECT_EQ(r.dst_port, 80);
+  EXPECT_EQ(r.protocol, 6);
+  EXPECT_EQ(r.tos, 0x10);
+  EXPECT_EQ(r.tcp_flags, 0x1b);
+  EXPECT_EQ(r.input_if, 3u);
+  EXPECT_EQ(r.output_if, 4u);
+  EXPECT_EQ(r.packets, 3u);
+  EXPECT_EQ(r.bytes, 4500u);  // 8-byte IN_BYTES
+  EXPECT_EQ(r.first_ms, 1'700'000'000'000 - 4000);
+  EXPECT_EQ(r.last_ms, 1'700'000'000'000 - 1000);
+  EXPECT_EQ(d.Totals().ErrorTotal(), 0u);
+  EXPECT_EQ(d.Totals().templates_new, 1u);
+}
+
+TEST(DecoderV9Test, UptimeWrapUsesModuloArithmetic) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // sysUptime wrapped to 1000 ms; the flow started 3000 ms before export (uptime 2^32-2000).
+  Buf dg = V9(2, 1000, 1'700'000'000, 1, 0,
+              {Set(0, V4Template()), Set(256, V4Record(1, 1, 0xFFFFF830u, 500))});
+  d.DecodeDatagram(dg.bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'000 - 3000);
+  EXPECT_EQ(c.records[0].last_ms, 1'700'000'000'000 - 500);
+}
+
+TEST(DecoderV9Test, DataBeforeTemplateInSameDatagramIsDecoded) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf dg = V9(3, 5000, 1'700'000'000, 1, 0,
+              {Set(256, V4Record(1, 100, 0, 0).Append(V4Record(2, 200, 0, 0))),
+               Set(0, V4Template())});
+  d.DecodeDatagram(dg.bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_TRUE(c.records[0].from_early_buffer);
+  EXPECT_EQ(c.records[1].bytes, 200u);
+  EXPECT_EQ(d.Totals().early_sets_buffered, 1u);
+  EXPECT_EQ(d.Totals().early_records_decoded, 2u);
+  EXPECT_EQ(d.Totals().early_sets_pending, 0u);
+}
+
+TEST(DecoderV9Test, EarlyDataAcrossDatagramsAndAgeOut) {
+  DecoderOptions o;
+  o.early_max_age_us = 10'000'000;
+  Decoder d{o};
+  Collect c;
+  d.DecodeDatagram(V9(1, 5000, 1, 1, 0, {Set(256, V4Record(1, 100, 0, 0))}).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(V9(1, 5000, 1, 2, 0, {Set(257, V4Record(1, 100, 0, 0))}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(c.records.size(), 0u);
+  EXPECT_EQ(d.Totals().early_sets_pending, 2u);
+  // Template 256 arrives 5 s later: its data is decoded; 257's stays.
+  d.DecodeDatagram(V9(1, 6000, 1, 3, 0, {Set(0, V4Template(256))}).bytes(), Exp(), kT0 + 5'000'000, c);
+  EXPECT_EQ(c.records.size(), 1u);
+  // 20 s later 257's data has aged out and is counted, never silently kept.
+  d.Expire(kT0 + 20'000'000);
+  EXPECT_EQ(d.Totals().early_sets_aged_out, 1u);
+  EXPECT_EQ(d.Totals().early_sets_pending, 0u);
+}
+
+TEST(DecoderV9Test, EarlyBufferIsBounded) {
+  DecoderOptions o;
+  o.early_max_sets = 4;
+  Decoder d{o};
+  Collect c;
+  for (uint32_t i = 0; i < 10; ++i) {
+    d.DecodeDatagram(V9(1, 5000, 1, i, 0, {Set(300, V4Record(1, 1, 0, 0))}).bytes(), Exp(), kT0, c);
+  }
+  EXPECT_EQ(d.Totals().early_sets_buffered, 4u);
+  EXPECT_EQ(d.Totals().early_sets_dropped, 6u);
+  EXPECT_EQ(Err(d, DecodeError::kEarlyBufferFull), 6u);
+}
+
+TEST(DecoderV9Test, H3cVariableLengthInV9Template) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t;
+  t.U16(300).U16(3).U16(2).U16(4).U16(82).U16(65535).U16(1).U16(4);
+  Buf rec;
+  rec.U32(5).U8(3).Bytes({'e', 't', 'h'}).U32(900);
+  d.DecodeDatagram(V9(2, 1, 1, 1, 0, {Set(0, t), Set(300, rec)}).bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].packets, 5u);
+  EXPECT_EQ(c.records[0].bytes, 900u);
+}
+
+TEST(DecoderV9Test, TemplateRedefinedMidStream) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t1;
+  t1.U16(256).U16(1).U16(1).U16(4);
+  Buf t2;
+  t2.U16(256).U16(2).U16(2).U16(4).U16(1).U16(4);
+  Buf r1;
+  r1.U32(100);
+  Buf r2;
+  r2.U32(7).U32(700);
+  d.DecodeDatagram(V9(2, 1, 1, 1, 0, {Set(0, t1), Set(256, r1)}).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(V9(2, 1, 1, 2, 0, {Set(0, t2), Set(256, r2)}).bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].bytes, 100u);
+  EXPECT_EQ(c.records[1].packets, 7u);
+  EXPECT_EQ(c.records[1].bytes, 700u);
+  EXPECT_EQ(d.Totals().templates_redefined, 1u);
+}
+
+TEST(DecoderV9Test, CrashClassesAreCountedAndDecodingContinues) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // Zero-length field.
+  Buf zl;
+  zl.U16(256).U16(1).U16(1).U16(0);
+  d.DecodeDatagram(V9(1, 1, 1, 1, 0, {Set(0, zl)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateZeroLengthField), 1u);
+  // Zero-field template.
+  Buf zf;
+  zf.U16(256).U16(0);
+  d.DecodeDatagram(V9(1, 1, 1, 2, 0, {Set(0, zf)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateZeroFields), 1u);
+  // Thousands of fields (2000 one-byte fields).
+  Buf many;
+  many.U16(256).U16(2000);
+  for (int i = 0; i < 2000; ++i) many.U16(4).U16(1);
+  d.DecodeDatagram(V9(1, 1, 1, 3, 0, {Set(0, many)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateTooManyFields), 1u);
+  // Oversized field lengths: the record could never fit in a datagram.
+  Buf big;
+  big.U16(256).U16(2).U16(1).U16(60000).U16(2).U16(60000);
+  d.DecodeDatagram(V9(1, 1, 1, 4, 0, {Set(0, big)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateTooLong), 1u);
+  // Template count larger than the FlowSet.
+  Buf trunc;
+  trunc.U16(256).U16(50).U16(1).U16(4);
+  d.DecodeDatagram(V9(1, 1, 1, 5, 0, {Set(0, trunc)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateTruncated), 1u);
+  // FlowSet length < 4 (non-zero bytes follow) and > datagram.
+  Buf short_set = V9(1, 1, 1, 6, 0, {});
+  short_set.U16(256).U16(2).U32(0xdeadbeef);
+  d.DecodeDatagram(short_set.bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kSetTooShort), 1u);
+  Buf past = V9(1, 1, 1, 7, 0, {});
+  past.U16(256).U16(400).U32(1);
+  d.DecodeDatagram(past.bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kSetPastEnd), 1u);
+  // Reserved set ID.
+  d.DecodeDatagram(V9(1, 1, 1, 8, 0, {Set(77, Buf().U32(1))}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kReservedSetId), 1u);
+  // Short datagram and wrong version.
+  d.DecodeDatagram(Buf().U16(9).U16(1).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(Buf().U32(0x00050000).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(Buf().U16(42).U16(0).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kShortDatagram), 2u);
+  EXPECT_EQ(Err(d, DecodeError::kBadVersion), 1u);
+  EXPECT_TRUE(c.records.empty());
+  // And a good datagram still decodes afterwards.
+  d.DecodeDatagram(V9(2, 1, 1, 9, 0, {Set(0, V4Template()), Set(256, V4Record(1, 1, 0, 0))}).bytes(),
+                   Exp(), kT0, c);
+  EXPECT_EQ(c.records.size(), 1u);
+}
+
+TEST(DecoderV9Test, HeaderCountLieIsCountedButRecordsDecodedByLength) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  d.DecodeDatagram(V9(1, 1, 1, 1, 0,
+                      {Set(0, V4Template()),
+                       Set(256, V4Record(1, 1, 0, 0).Append(V4Record(1, 1, 0, 0)))})
+                       .bytes(),
+                   Exp(), kT0, c);
+  EXPECT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(Err(d, DecodeError::kV9CountMismatch), 1u);
+}
+
+TEST(DecoderV9Test, OptionsSamplingWithZeroLengthScopeAndApplySampling) {
+  for (bool apply : {false, true}) {
+    DecoderOptions o;
+    o.apply_sampling = apply;
+    Decoder d{o};
+    Collect c;
+    // Options template 260: scope System length 0 (Juniper SRX style), options
+    // SAMPLING_INTERVAL(4) and SAMPLING_ALGORITHM(1).
+    Buf ot;
+    ot.U16(260).U16(4).U16(8).U16(1).U16(0).U16(34).U16(4).U16(35).U16(1);
+    Buf od;
+    od.U32(100).U8(2);
+    d.DecodeDatagram(V9(4, 1, 1, 1, 0,
+                        {Set(1, ot), Set(260, od), Set(0, V4Template()),
+                         Set(256, V4Record(2, 300, 0, 0))})
+                         .bytes(),
+                     Exp(), kT0, c);
+    ASSERT_EQ(c.records.size(), 1u);
+    EXPECT_EQ(c.records[0].sampling, 100u);
+    EXPECT_EQ(c.records[0].packets, apply ? 200u : 2u);
+    EXPECT_EQ(c.records[0].bytes, apply ? 30000u : 300u);
+    EXPECT_EQ(d.Totals().options_records, 1u);
+  }
+}
+
+TEST(DecoderV9Test, SamplerIdTable) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // Options: FLOW_SAMPLER_ID(48,1), FLOW_SAMPLER_RANDOM_INTERVAL(50,4); two samplers.
+  Buf ot;
+  ot.U16(260).U16(4).U16(8).U16(1).U16(4).U16(48).U16(1).U16(50).U16(4);
+  Buf od;
+  od.U32(0).U8(1).U32(10).U32(0).U8(2).U32(1000);
+  // Data template with FLOW_SAMPLER_ID.
+  Buf t;
+  t.U16(256).U16(2).U16(48).U16(1).U16(1).U16(4);
+  Buf data;
+  data.U8(2).U32(55).U8(1).U32(66);
+  d.DecodeDatagram(V9(5, 1, 1, 1, 0, {Set(1, ot), Set(260, od), Set(0, t), Set(256, data)}).bytes(),
+                   Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].sampling, 1000u);
+  EXPECT_EQ(c.records[1].sampling, 10u);
+}
+
+TEST(DecoderV9Test, SequenceLossReorderAndRestart) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  auto send = [&](uint32_t seq, uint32_t uptime) {
+    d.DecodeDatagram(V9(0, uptime, 1, seq, 0, {}).bytes(), Exp(), kT0, c);
+  };
+  send(10, 100000);
+  send(11, 101000);
+  send(13, 102000);  // 12 missing
+  EXPECT_EQ(d.Totals().sequence_lost, 1u);
+  send(12, 101500);  // late: reordered, not lost
+  EXPECT_EQ(d.Totals().sequence_lost, 0u);
+  EXPECT_EQ(d.Totals().sequence_reordered, 1u);
+  send(14, 103000);
+  send(0, 50);  // exporter restarted: uptime went back
+  send(1, 1050);
+  EXPECT_EQ(d.Totals().restarts, 1u);
+  EXPECT_EQ(d.Totals().sequence_lost, 0u);
+  // Different source IDs have their own sequence.
+  d.DecodeDatagram(V9(0, 2000, 1, 500, 9, {}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(d.Totals().sequence_lost, 0u);
+}
+
+TEST(DecoderIpfixTest, VariableLengthEnterpriseAndWithdrawal) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // Template 300: octetDeltaCount(1, 8), enterprise 29305 IE 1 (reverse octets, 8 bytes),
+  // interfaceName(82, varlen), packetDeltaCount(2, 4), flowStartMilliseconds(152, 8).
+  Buf t;
+  t.U16(300).U16(5).U16(1).U16(8).U16(0x8001).U16(8).U32(29305).U16(82).U16(65535);
+  t.U16(2).U16(4).U16(152).U16(8);
+  Buf rec;
+  rec.U64(1000).U64(99999).U8(2).Bytes({'g', '0'}).U32(10).U64(1'700'000'000'123);
+  Buf rec_long;  // 3-byte varlen form
+  rec_long.U64(2000).U64(1).U8(255).U16(3).Bytes({'a', 'b', 'c'}).U32(20).U64(0);
+  d.DecodeDatagram(Ipfix(1'700'000'001, 0, 5, {Set(2, t), Set(300, rec.Append(rec_long), false)}).bytes(),
+                   Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].bytes, 1000u);  // reverse counter (enterprise) not added
+  EXPECT_EQ(c.records[0].packets, 10u);
+  EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'123);
+  EXPECT_EQ(c.records[1].bytes, 2000u);
+  EXPECT_EQ(c.records[1].version, 10);
+  EXPECT_EQ(c.records[1].source_id, 5u);
+  // Withdraw 300, then withdraw an unknown template.
+  Buf w;
+  w.U16(300).U16(0).U16(999).U16(0);
+  d.DecodeDatagram(Ipfix(1, 2, 5, {Set(2, w)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kWithdrawUnknown), 1u);
+  EXPECT_EQ(d.templates().size(), 0u);
+  // Data for the withdrawn template is now early data, not decoded with a stale layout.
+  d.DecodeDatagram(Ipfix(1, 2, 5, {Set(300, Buf().U64(1).U64(1).U8(0).U32(1).U64(0), false)}).bytes(),
+                   Exp(), kT0, c);
+  EXPECT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(d.Totals().early_sets_pending, 1u);
+}
+
+TEST(DecoderIpfixTest, VarlenPastEndAndBadOptionsScope) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t;
+  t.U16(300).U16(1).U16(82).U16(65535);
+  Buf rec;
+  rec.U8(200).Bytes({'x', 'y'});  // claims 200 bytes, has 2
+  d.DecodeDatagram(Ipfix(1, 0, 0, {Set(2, t), Set(300, rec, false)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kRecordTruncated), 1u);
+  Buf rec3;
+  rec3.U8(255).U16(60000);  // 3-byte form past the end
+  d.DecodeDatagram(Ipfix(1, 0, 0, {Set(300, rec3, false)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kRecordTruncated), 2u);
+  // Options template with scope count 0 (RFC 7011 forbids it).
+  Buf ot;
+  ot.U16(400).U16(1).U16(0).U16(305).U16(4);
+  d.DecodeDatagram(Ipfix(1, 0, 0, {Set(3, ot)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateBadScope), 1u);
+  // Message length larger than the datagram.
+  Buf lying = Ipfix(1, 0, 0, {});
+  lying.Patch16(2, 1000);
+  d.DecodeDatagram(lying.bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kIpfixLengthMismatch), 1u);
+  EXPECT_TRUE(c.records.empty());
+}
+
+TEST(DecoderIpfixTest, SamplingFromPacketIntervalAndSpace) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // Options template: scope selectorId(302, 4); samplingPacketInterval(305, 4) and
+  // samplingPacketSpace(306, 4): 1 selected, 99 skipped = 1 in 100.
+  Buf ot;
+  ot.U16(400).U16(3).U16(1).U16(302).U16(4).U16(305).U16(4).U16(306).U16(4);
+  Buf od;
+  od.U32(7).U32(1).U32(99);
+  Buf t;
+  t.U16(300).U16(2).U16(302).U16(4).U16(2).U16(4);
+  Buf rec;
+  rec.U32(7).U32(3);
+  d.DecodeDatagram(Ipfix(1, 0, 0, {Set(3, ot), Set(400, od), Set(2, t), Set(300, rec)}).bytes(),
+                   Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].sampling, 100u);
+}
+
+TEST(DecoderV5Test, RecordsAndSequence) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  auto v5 = [](uint32_t seq, uint16_t count) {
+    Buf b;
+    b.U16(5).U16(count).U32(10000).U32(1'700'000'000).U32(0).U32(seq).U8(0).U8(3).U16(0x4000 | 50);
+    for (uint16_t i = 0; i < count; ++i) {
+      b.Bytes({10, 0, 0, 1}).Bytes({10, 0, 0, 2}).Bytes({0, 0, 0, 0}).U16(1).U16(2);
+      b.U32(4).U32(400).U32(9000).U32(9500).U16(53).U16(5353).U8(0).U8(0x18).U8(17).U8(0);
+      b.U16(0).U16(0).U8(24).U8(24).U16(0);
+    }
+    return b;
+  };
+  d.DecodeDatagram(v5(0, 2).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(v5(5, 1).bytes(), Exp(), kT0, c);  // records 2..4 lost
+  ASSERT_EQ(c.records.size(), 3u);
+  EXPECT_EQ(c.records[0].source_id, 3u);
+  EXPECT_EQ(c.records[0].sampling, 50u);
+  EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'000 - 1000);
+  EXPECT_EQ(c.records[0].protocol, 17);
+  EXPECT_EQ(d.Totals().sequence_lost, 3u);
+}
+
+TEST(DecoderTest, RandomMutationsNeverCrash) {
+  // A bounded fuzz pass over valid v9 and IPFIX datagrams; ASan/UBSan builds make it strict.
+  Buf v9 = V9(3, 5000, 1, 1, 0, {Set(0, V4Template()), Set(256, V4Record(1, 1, 0, 0))});
+  Buf t;
+  t.U16(300).U16(2).U16(82).U16(65535).U16(1).U16(4);
+  Buf ipfix = Ipfix(1, 0, 0, {Set(2, t), Set(300, Buf().U8(1).U8('a').U32(5))});
+  std::mt19937 rng(12345);
+  DecoderOptions o;
+  o.early_max_sets = 64;
+  Decoder d{o};
+  Collect c;
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> m = (i % 2 ? v9 : ipfix).bytes();
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips; ++f) m[rng() % m.size()] = static_cast<uint8_t>(rng());
+    if (rng() % 5 == 0) m.resize(rng() % m.size());
+    d.DecodeDatagram(m, Exp(static_cast<uint8_t>(rng() % 4)), kT0 + i, c);
+    c.records.clear();
+  }
+  EXPECT_EQ(d.Totals().datagrams, 20000u);
+  EXPECT_LE(d.Totals().early_sets_pending, 4u * 64u);
+}
+
+}  // namespace
+}  // namespace nf
