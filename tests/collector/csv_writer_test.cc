@@ -1,0 +1,222 @@
+// CSV writer: stable header, formatting, RFC 4180 quoting, column selection, aggregation
+// (masks, bins, top N, bounded groups), atomic output and rotation.
+#include "collector/csv_writer.h"
+
+#include <dirent.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+namespace nf {
+namespace {
+
+DecodedRecord Rec(const char* src, const char* dst, uint8_t proto, uint64_t pkts, uint64_t bytes,
+                  int64_t first_ms = 1'706'702'400'123) {
+  DecodedRecord r;
+  const uint8_t e[4] = {192, 0, 2, 1};
+  r.exporter.address = IpAddress::V4(e);
+  r.source_id = 7;
+  r.template_id = 256;
+  r.first_ms = first_ms;
+  r.last_ms = first_ms + 1000;
+  r.src_addr = *ParseIpAddress(src);
+  r.dst_addr = *ParseIpAddress(dst);
+  r.ip_version = r.src_addr.version;
+  r.protocol = proto;
+  r.src_port = 1234;
+  r.dst_port = 80;
+  r.packets = pkts;
+  r.bytes = bytes;
+  r.sampling = 1;
+  return r;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n != "." && n != "..") out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(CsvFormatterTest, DefaultHeaderAndRow) {
+  auto f = CsvFormatter::Create("");
+  ASSERT_TRUE(f.ok());
+  std::string out;
+  f->AppendHeader(out);
+  EXPECT_EQ(out,
+            "exporter,source_id,template_id,first,last,ip_version,protocol,src_addr,dst_addr,"
+            "src_port,dst_port,tos,tcp_flags,input_if,output_if,packets,bytes,sampling\n");
+  out.clear();
+  f->AppendRow(Rec("10.0.0.1", "2001:db8::1", 6, 3, 4500), out);
+  EXPECT_EQ(out,
+            "192.0.2.1,7,256,2024-01-31T12:00:00.123Z,2024-01-31T12:00:01.123Z,4,6,10.0.0.1,"
+            "2001:db8::1,1234,80,0,0,0,0,3,4500,1\n");
+  DecodedRecord no_time = Rec("10.0.0.1", "10.0.0.2", 17, 1, 1);
+  no_time.first_ms = kNoTime;
+  no_time.last_ms = kNoTime;
+  out.clear();
+  auto g = CsvFormatter::Create("first,last,bytes");
+  ASSERT_TRUE(g.ok());
+  g->AppendRow(no_time, out);
+  EXPECT_EQ(out, ",,1\n");
+}
+
+TEST(CsvFormatterTest, UnknownColumnIsAnError) {
+  auto f = CsvFormatter::Create("src_addr,nonsense");
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("nonsense"), absl::string_view::npos);
+}
+
+TEST(CsvFormatterTest, Rfc4180Quoting) {
+  std::string out;
+  AppendCsvField("plain", out);
+  out += '|';
+  AppendCsvField("a,b", out);
+  out += '|';
+  AppendCsvField("say \"hi\"", out);
+  out += '|';
+  AppendCsvField("line\nbreak", out);
+  EXPECT_EQ(out, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"line\nbreak\"");
+}
+
+TEST(CsvFormatterTest, AddressFormatting) {
+  std::string out;
+  AppendAddress(*ParseIpAddress("255.0.10.1"), out);
+  out += ' ';
+  AppendAddress(*ParseIpAddress("2001:db8::1:0:0:1"), out);
+  EXPECT_EQ(out, "255.0.10.1 2001:db8::1:0:0:1");
+}
+
+TEST(AggregatorTest, MaskTopAndBins) {
+  AggregateOptions o;
+  o.keys = "src_addr/24,protocol";
+  o.bin_seconds = 60;
+  o.top = 1;
+  auto a = Aggregator::Create(o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const int64_t t0 = 1'706'702'400'000;  // 12:00:00
+  (*a)->Add(Rec("10.0.0.1", "10.9.9.9", 6, 1, 100, t0 + 1000));
+  (*a)->Add(Rec("10.0.0.200", "10.9.9.9", 6, 2, 200, t0 + 2000));
+  (*a)->Add(Rec("10.0.1.1", "10.9.9.9", 6, 1, 250, t0 + 3000));
+  (*a)->Add(Rec("10.0.1.1", "10.9.9.9", 6, 1, 5, t0 + 61000));  // next bin
+  std::string out;
+  (*a)->AppendHeader(out);
+  (*a)->AppendRowsAndClear(out);
+  EXPECT_EQ(out,
+            "bin_start,src_addr/24,protocol,flows,packets,bytes\n"
+            "2024-01-31T12:00:00.000Z,10.0.0.0,6,2,3,300\n"
+            "2024-01-31T12:01:00.000Z,10.0.1.0,6,1,1,5\n");
+  EXPECT_EQ((*a)->groups(), 0u);
+}
+
+TEST(AggregatorTest, OrderByFlowsAndBoundedGroups) {
+  AggregateOptions o;
+  o.keys = "dst_addr";
+  o.order_by = OrderBy::kFlows;
+  o.max_groups = 2;
+  auto a = Aggregator::Create(o);
+  ASSERT_TRUE(a.ok());
+  (*a)->Add(Rec("10.0.0.1", "10.0.0.9", 6, 1, 1000));
+  (*a)->Add(Rec("10.0.0.1", "10.0.0.8", 6, 1, 1));
+  (*a)->Add(Rec("10.0.0.2", "10.0.0.8", 6, 1, 1));
+  (*a)->Add(Rec("10.0.0.2", "10.0.0.7", 6, 1, 1));  // third group: overflow
+  std::string out;
+  (*a)->AppendRowsAndClear(out);
+  EXPECT_EQ(out, "10.0.0.8,2,2,2\n10.0.0.9,1,1,1000\n");
+  EXPECT_EQ((*a)->overflow_records(), 1u);
+}
+
+TEST(AggregatorTest, BadKeysAreRejected) {
+  for (const char* keys : {"bytes", "protocol/8", "src_addr/200", "nosuch", ""}) {
+    AggregateOptions o;
+    o.keys = keys;
+    EXPECT_FALSE(Aggregator::Create(o).ok()) << keys;
+  }
+}
+
+TEST(CsvSinkTest, SingleFileIsWrittenAtomically) {
+  testing::TempDir dir;
+  CsvSinkOptions o;
+  o.output = dir.File("out.csv");
+  auto sink = CsvSink::Create(o);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 1, 40));
+  // Until Close, only a temporary file exists.
+  EXPECT_EQ(ListDir(dir.path()).size(), 1u);
+  EXPECT_NE(ListDir(dir.path())[0], "out.csv");
+  ASSERT_TRUE((*sink)->Close().ok());
+  EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"out.csv"});
+  auto rows = testing::ReadCsv(dir.File("out.csv"));
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].at("bytes"), "40");
+  EXPECT_EQ((*sink)->rows_written(), 1u);
+}
+
+TEST(CsvSinkTest, BadOutputPathFailsAtStart) {
+  CsvSinkOptions o;
+  o.output = "/nonexistent-dir/x.csv";
+  EXPECT_FALSE(CsvSink::Create(o).ok());
+}
+
+TEST(CsvSinkTest, RotationWritesOneCompleteFilePerInterval) {
+  testing::TempDir dir;
+  CsvSinkOptions o;
+  o.directory = dir.path();
+  o.rotate_seconds = 60;
+  auto sink = CsvSink::Create(o);
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  const TimeUs t0 = 1'706'702'400'000'000;  // 2024-01-31T12:00:00Z
+  DecodedRecord r = Rec("10.0.0.1", "10.0.0.2", 6, 1, 40);
+  r.receive_time_us = t0 + 1'000'000;
+  (*sink)->OnRecord(r);
+  r.receive_time_us = t0 + 30'000'000;
+  (*sink)->OnRecord(r);
+  r.receive_time_us = t0 + 61'000'000;  // next interval: the first file is completed
+  (*sink)->OnRecord(r);
+  EXPECT_TRUE((*sink)->Tick(t0 + 62'000'000).ok());
+  auto names = ListDir(dir.path());
+  ASSERT_EQ(names.size(), 2u);  // one complete file, one temporary
+  EXPECT_EQ(names[1], "flows-20240131T120000Z.csv");
+  EXPECT_EQ(testing::ReadCsv(dir.File(names[1])).size(), 2u);
+  EXPECT_TRUE((*sink)->Tick(t0 + 125'000'000).ok());  // idle past the interval: closed too
+  names = ListDir(dir.path());
+  EXPECT_EQ(names, (std::vector<std::string>{"flows-20240131T120000Z.csv",
+                                            "flows-20240131T120100Z.csv"}));
+  ASSERT_TRUE((*sink)->Close().ok());
+  EXPECT_EQ((*sink)->files_written(), 2u);
+}
+
+TEST(CsvSinkTest, AggregatedOutput) {
+  testing::TempDir dir;
+  CsvSinkOptions o;
+  o.output = dir.File("agg.csv");
+  o.aggregate.keys = "protocol";
+  auto sink = CsvSink::Create(o);
+  ASSERT_TRUE(sink.ok());
+  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 1, 40));
+  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 2, 60));
+  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 17, 1, 500));
+  ASSERT_TRUE((*sink)->Close().ok());
+  EXPECT_EQ(ReadFile(dir.File("agg.csv")), "protocol,flows,packets,bytes\n17,1,1,500\n6,2,3,100\n");
+}
+
+}  // namespace
+}  // namespace nf
