@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure build test demo bench clean asan tsan
+.PHONY: all deps configure build test demo bench clean asan tsan fuzz
 
 all: build
 
@@ -29,5 +29,9 @@ asan:
 tsan:
 	@$(MAKE) test BUILD=build-tsan CMAKE_FLAGS="-DNF_SANITIZE=thread -DNF_BUILD_BENCH=OFF"
 
+# libFuzzer targets under ASan+UBSan, each for FUZZ_SECONDS (default 60).
+fuzz:
+	@scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) build-asan build-tsan demo-out.csv
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz demo-out.csv

@@ -15,6 +15,13 @@ elseif(NF_SANITIZE STREQUAL "thread")
 elseif(NOT NF_SANITIZE STREQUAL "")
   message(FATAL_ERROR "NF_SANITIZE must be '', 'address' or 'thread'")
 endif()
+if(NF_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "NF_BUILD_FUZZ needs clang (CXX=clang++)")
+  endif()
+  # Coverage instrumentation for every project target; fuzz binaries add -fsanitize=fuzzer.
+  target_compile_options(nf_build_options INTERFACE -fsanitize=fuzzer-no-link)
+endif()
 
 # nf_cc_library(NAME name SRCS ... HDRS ... DEPS ...) -> target nf_<name>, alias nf::<name>.
 # Header-only libraries (no SRCS) become INTERFACE targets.

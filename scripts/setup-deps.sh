@@ -8,6 +8,9 @@ PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev 
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
 iproute2 python3"
 
+# `setup-deps.sh fuzz` adds what libFuzzer builds need.
+if [ "${1:-}" = fuzz ]; then PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev"; fi
+
 missing=""
 for p in $PACKAGES; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

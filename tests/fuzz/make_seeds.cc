@@ -1,0 +1,95 @@
+// Builds libFuzzer seed corpora from captures: for the packet parser, frames prefixed by their
+// link-type selector; for the decoder, each capture's UDP payloads as one length-prefixed
+// datagram sequence (the decoder target's input format).
+//
+//   nf-fuzz-seeds OUT_DIR CAPTURE...   writes OUT_DIR/packet_parser/* and OUT_DIR/decoder/*
+#include <pcap/pcap.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "exporter/packet_parser.h"
+
+namespace {
+
+// Index in the parser target's link table.
+int Selector(nf::LinkType link) {
+  switch (link) {
+    case nf::LinkType::kEthernet: return 0;
+    case nf::LinkType::kLinuxSll: return 1;
+    case nf::LinkType::kLinuxSll2: return 2;
+    case nf::LinkType::kRawIp: return 3;
+    case nf::LinkType::kRawIpv4: return 4;
+    case nf::LinkType::kRawIpv6: return 5;
+    case nf::LinkType::kNull: return 6;
+    case nf::LinkType::kLoop: return 7;
+  }
+  return 0;
+}
+
+void Write(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: %s OUT_DIR CAPTURE...\n", argv[0]);
+    return 2;
+  }
+  const std::filesystem::path out = argv[1];
+  std::filesystem::create_directories(out / "packet_parser");
+  std::filesystem::create_directories(out / "decoder");
+  size_t frames = 0, sequences = 0;
+  for (int i = 2; i < argc; ++i) {
+    char errbuf[PCAP_ERRBUF_SIZE];
+    pcap_t* p = pcap_open_offline(argv[i], errbuf);
+    if (p == nullptr) {
+      std::fprintf(stderr, "%s: %s\n", argv[i], errbuf);
+      continue;
+    }
+    auto link = nf::LinkTypeFromDlt(pcap_datalink(p));
+    if (!link.ok()) {
+      pcap_close(p);
+      continue;
+    }
+    const std::string stem = std::filesystem::path(argv[i]).stem().string() + "-" + std::to_string(i);
+    std::vector<uint8_t> sequence;
+    pcap_pkthdr* h;
+    const u_char* data;
+    int n = 0;
+    while (pcap_next_ex(p, &h, &data) == 1) {
+      // A few frames per capture are enough variety for the parser.
+      if (n < 16) {
+        std::vector<uint8_t> seed{static_cast<uint8_t>(Selector(*link))};
+        seed.insert(seed.end(), data, data + h->caplen);
+        Write(out / "packet_parser" / (stem + "-" + std::to_string(n)), seed);
+        ++frames;
+      }
+      ++n;
+      nf::PacketMeta meta;
+      if (nf::ParsePacket(data, h->caplen, h->len, *link, meta) != nf::ParseResult::kOk) continue;
+      if (meta.protocol != 17 || meta.payload_offset == 0) continue;
+      size_t end = std::min<size_t>(h->caplen, size_t{meta.payload_offset} + meta.payload_length);
+      if (end <= meta.payload_offset || sequence.size() > 60000) continue;
+      size_t len = end - meta.payload_offset;
+      sequence.push_back(static_cast<uint8_t>(len >> 8));
+      sequence.push_back(static_cast<uint8_t>(len));
+      sequence.push_back(static_cast<uint8_t>(meta.src.bytes[3]));
+      sequence.insert(sequence.end(), data + meta.payload_offset, data + end);
+    }
+    pcap_close(p);
+    if (!sequence.empty()) {
+      Write(out / "decoder" / stem, sequence);
+      ++sequences;
+    }
+  }
+  std::printf("wrote %zu parser seeds and %zu decoder seeds to %s\n", frames, sequences,
+              out.c_str());
+  return 0;
+}
