@@ -170,6 +170,7 @@ class Collector {
             return;
           }
           stopping = true;
+          (*server)->DrainPending();
           (*server)->Stop();
           boost::system::error_code ignored;
           timer.cancel(ignored);

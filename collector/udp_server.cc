@@ -135,14 +135,20 @@ void UdpServer::Arm(Socket& s) {
   if (stopped_) return;
   s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    Drain(s);
+    Drain(s, kMaxBurst);
     Arm(s);
   });
 }
 
-void UdpServer::Drain(Socket& s) {
+void UdpServer::DrainPending() {
+  // The kernel queue holds at most rcvbuf bytes, so this ends; the cap is a second guard.
+  for (auto& s : sockets_) Drain(*s, 1 << 20);
+}
+
+int UdpServer::Drain(Socket& s, int max) {
   const int fd = s.socket.native_handle();
-  for (int i = 0; i < kMaxBurst && !stopped_; ++i) {
+  int i = 0;
+  for (; i < max; ++i) {
     sockaddr_storage from{};
     iovec iov{buffer_.data(), buffer_.size()};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t)) * 2];
@@ -156,7 +162,7 @@ void UdpServer::Drain(Socket& s) {
     const ssize_t n = ::recvmsg(fd, &msg, MSG_DONTWAIT);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) ++stats_.receive_errors;
-      return;
+      return i;
     }
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
@@ -192,6 +198,7 @@ void UdpServer::Drain(Socket& s) {
     handler_(std::span<const uint8_t>(buffer_.data(), static_cast<size_t>(n)), exporter,
              WallClockUs());
   }
+  return i;
 }
 
 std::vector<std::string> UdpServer::LocalEndpoints() const {

@@ -70,6 +70,9 @@ class UdpServer {
   void Start();
   // Cancels outstanding waits (the io_context can then run out).
   void Stop();
+  // Reads every datagram already queued in the kernel (bounded), so a shutdown loses nothing
+  // that had arrived.
+  void DrainPending();
 
   const ReceiveStats& stats() const { return stats_; }
   // "ADDR:PORT" of each bound socket (the real port when 0 was asked for).
@@ -87,7 +90,8 @@ class UdpServer {
   UdpServer(const UdpServerOptions& options, Handler handler)
       : options_(options), handler_(std::move(handler)) {}
   void Arm(Socket& s);
-  void Drain(Socket& s);
+  // Returns the number of datagrams read (up to `max`).
+  int Drain(Socket& s, int max);
 
   UdpServerOptions options_;
   Handler handler_;

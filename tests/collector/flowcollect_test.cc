@@ -1,0 +1,240 @@
+// The flowcollect binary end to end: -r over every corpus capture (CSV rows and sums equal the
+// expected totals), several -r files in order, malformed files, --stats-json, aggregation, and
+// a loopback run (-l 127.0.0.1:PORT, datagrams sent, SIGTERM, CSV checked).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+extern char** environ;
+
+namespace nf {
+namespace {
+
+struct Sums {
+  uint64_t records = 0;
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  friend bool operator==(const Sums&, const Sums&) = default;
+};
+std::ostream& operator<<(std::ostream& os, const Sums& s) {
+  return os << s.records << "/" << s.packets << "/" << s.bytes;
+}
+
+uint64_t Num(const std::string& s) {
+  uint64_t v = 0;
+  if (!s.empty()) {
+    EXPECT_TRUE(absl::SimpleAtoi(s, &v)) << s;
+  }
+  return v;
+}
+
+Sums CsvSums(const std::string& path) {
+  Sums s;
+  for (const auto& row : testing::ReadCsv(path)) {
+    ++s.records;
+    s.packets += Num(row.at("packets"));
+    s.bytes += Num(row.at("bytes"));
+  }
+  return s;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string Collector() { return testing::BinaryPath("flowcollect"); }
+
+int RunCollector(const std::string& args) {
+  return testing::RunCommand(absl::StrCat(Collector(), " ", args, " 2>/dev/null"));
+}
+
+// Data decoded on top of tshark by the early buffer / the port-less key; see
+// corpus_decode_test.cc for how each number was checked.
+const std::map<std::string, Sums> kExtra = {
+    {"akvorado/data+templates.pcap", {11, 18, 3737}},
+    {"graylog/nprobe-netflow9-4.pcap", {14, 72, 33787}},
+    {"pmacct/112_traffic-00.pcap", {9, 19, 1197}},
+};
+
+TEST(FlowcollectTest, HelpAndBadArguments) {
+  std::string out;
+  EXPECT_EQ(testing::RunCommand(Collector() + " --help", &out), 0);
+  EXPECT_NE(out.find("--template-store"), std::string::npos);
+  EXPECT_NE(out.find("-A,--aggregate"), std::string::npos);
+  EXPECT_NE(RunCollector("--no-such-option"), 0);
+  EXPECT_NE(RunCollector("-r /nonexistent.pcap"), 0);
+  EXPECT_NE(RunCollector("-A bytes -r /dev/null"), 0);
+}
+
+TEST(FlowcollectTest, EveryCorpusCaptureThroughTheBinary) {
+  NF_REQUIRE_CORPUS();
+  testing::TempDir tmp;
+  const std::string dir = testing::CorpusDir() + "/netflow/";
+  for (const auto& row : testing::ReadCsv(dir + "expected_totals.csv")) {
+    const std::string file = row.at("file");
+    SCOPED_TRACE(file);
+    const std::string csv = tmp.File("out.csv");
+    const std::string json = tmp.File("stats.json");
+    ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", dir, file, " -o ", csv, " --stats-json ", json)), 0);
+    Sums want{Num(row.at("xcheck_records")), Num(row.at("xcheck_sum_packets")),
+              Num(row.at("xcheck_sum_octets"))};
+    if (auto it = kExtra.find(file); it != kExtra.end()) {
+      want.records += it->second.records;
+      want.packets += it->second.packets;
+      want.bytes += it->second.bytes;
+    }
+    EXPECT_EQ(CsvSums(csv), want);
+    const std::string stats = ReadFile(json);
+    EXPECT_NE(stats.find(absl::StrCat("\"records\":", want.records)), std::string::npos);
+  }
+}
+
+TEST(FlowcollectTest, SeveralReadsInOrderAndMalformedInput) {
+  NF_REQUIRE_CORPUS();
+  testing::TempDir tmp;
+  const std::string a = testing::CorpusDir() + "/netflow/akvorado/";
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", a, "options-template.pcap -r ", a, "options-data.pcap -r ",
+                             a, "template.pcap -r ", a, "data.pcap -o ", tmp.File("o.csv"))),
+            0);
+  EXPECT_EQ(CsvSums(tmp.File("o.csv")), (Sums{4, 4, 5848}));
+  // Data first, then its template: the early buffer decodes it at the end.
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", a, "data.pcap -r ", a, "template.pcap --early-max-age 1e9 -o ",
+                             tmp.File("r.csv"))),
+            0);
+  EXPECT_EQ(CsvSums(tmp.File("r.csv")), (Sums{4, 4, 5848}));
+
+  const std::string l = testing::CorpusDir() + "/netflow/libnetflow9/";
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", l, "malformed_1.pcap -r ", l, "malformed_2.pcap -r ", l,
+                             "malformed_4.pcap -r ", l, "malformed_5.pcap -r ", l,
+                             "malformed-OT.pcap -o ", tmp.File("m.csv"), " --stats-json ",
+                             tmp.File("m.json"))),
+            0);
+  const std::string stats = ReadFile(tmp.File("m.json"));
+  EXPECT_EQ(stats.find("\"decode_errors\":0,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"template_zero_fields\":"), std::string::npos);
+  EXPECT_EQ(CsvSums(tmp.File("m.csv")).records, 0u);
+}
+
+TEST(FlowcollectTest, AggregationAndColumns) {
+  NF_REQUIRE_CORPUS();
+  testing::TempDir tmp;
+  const std::string f = testing::CorpusDir() + "/netflow/graylog/netgraph-netflow5.pcap";
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", f, " -A protocol -o ", tmp.File("a.csv"))), 0);
+  const auto rows = testing::ReadCsv(tmp.File("a.csv"));
+  ASSERT_FALSE(rows.empty());
+  uint64_t flows = 0, packets = 0, bytes = 0;
+  for (const auto& r : rows) {
+    flows += Num(r.at("flows"));
+    packets += Num(r.at("packets"));
+    bytes += Num(r.at("bytes"));
+  }
+  EXPECT_EQ(flows, 120u);
+  EXPECT_EQ(packets, 19355u);
+  EXPECT_EQ(bytes, 6765997u);
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", f, " --columns src_addr,bytes -o ", tmp.File("c.csv"))), 0);
+  EXPECT_EQ(ReadFile(tmp.File("c.csv")).substr(0, 15), "src_addr,bytes\n");
+}
+
+// A v9 datagram with one template and `n` records of 40 bytes / 1 packet each.
+std::vector<uint8_t> V9Datagram(uint32_t seq, int n) {
+  std::vector<uint8_t> d;
+  auto u16 = [&](uint16_t v) { d.push_back(static_cast<uint8_t>(v >> 8)); d.push_back(static_cast<uint8_t>(v)); };
+  auto u32 = [&](uint32_t v) { u16(static_cast<uint16_t>(v >> 16)); u16(static_cast<uint16_t>(v)); };
+  u16(9); u16(static_cast<uint16_t>(1 + n)); u32(1000); u32(1'700'000'000); u32(seq); u32(0);
+  u16(0); u16(4 + 4 + 4 * 4);  // template FlowSet
+  u16(256); u16(4);
+  u16(8); u16(4); u16(12); u16(4); u16(2); u16(4); u16(1); u16(4);
+  u16(256); u16(static_cast<uint16_t>(4 + 16 * n));
+  for (int i = 0; i < n; ++i) {
+    u32(0x0A000001); u32(0x0A000002 + static_cast<uint32_t>(i)); u32(1); u32(40);
+  }
+  return d;
+}
+
+TEST(FlowcollectTest, LoopbackReceiveAndSigterm) {
+  testing::TempDir tmp;
+  const uint16_t port = testing::FreeUdpPort();
+  const std::string csv = tmp.File("live.csv");
+  const std::string json = tmp.File("live.json");
+  const std::string listen = absl::StrCat("127.0.0.1:", port);
+  std::vector<std::string> args = {Collector(), "-q", "-l", listen, "-o", csv, "--stats-json", json};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+
+  // Wait (bounded) until the collector owns the port: our own bind then fails.
+  int sock = socket(AF_INET, SOCK_DGRAM, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool bound = false;
+  for (int i = 0; i < 100 && !bound; ++i) {
+    int probe = socket(AF_INET, SOCK_DGRAM, 0);
+    bound = bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0;
+    close(probe);
+    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(bound) << "flowcollect did not bind " << listen;
+  for (uint32_t seq = 0; seq < 10; ++seq) {
+    const auto d = V9Datagram(seq, 5);
+    ASSERT_EQ(sendto(sock, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
+              static_cast<ssize_t>(d.size()));
+  }
+  close(sock);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(CsvSums(csv), (Sums{50, 50, 2000}));
+  const auto rows = testing::ReadCsv(csv);
+  ASSERT_FALSE(rows.empty());
+  EXPECT_EQ(rows[0].at("exporter"), "127.0.0.1");
+  EXPECT_EQ(rows[0].at("src_addr"), "10.0.0.1");
+  const std::string stats = ReadFile(json);
+  EXPECT_NE(stats.find("\"datagrams\":10,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"sequence_lost\":0,"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"kernel_drops\":0,"), std::string::npos) << stats;
+}
+
+TEST(FlowcollectTest, TemplateStoreSurvivesRestart) {
+  NF_REQUIRE_CORPUS();
+  testing::TempDir tmp;
+  const std::string a = testing::CorpusDir() + "/netflow/akvorado/";
+  const std::string store = tmp.File("templates.store");
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", a, "template.pcap --template-store ", store, " -o ",
+                             tmp.File("t.csv"))),
+            0);
+  // A second run with only the data decodes it at once from the saved template.
+  ASSERT_EQ(RunCollector(absl::StrCat("-q -r ", a, "data.pcap --template-store ", store, " -o ",
+                             tmp.File("d.csv"))),
+            0);
+  EXPECT_EQ(CsvSums(tmp.File("d.csv")).records, 4u);
+}
+
+}  // namespace
+}  // namespace nf
