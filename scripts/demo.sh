@@ -3,7 +3,8 @@
 # flowcollect, which writes demo-out.csv. Prints a summary in which the capture's layer-3 totals
 # (from the generator's truth file), the exporter's counters and the collector's records agree,
 # and exits non-zero when they do not.
-# Environment: BUILD (build directory, default ./build), PCAP (default pcaps/demo.pcap),
+# Environment: BUILD (build directory, default ./build), PCAP (default pcaps/demo.pcap), TRUTH
+# (default $PCAP.truth.csv),
 # OUT (default demo-out.csv).
 set -eu
 cd "$(dirname "$0")/.."
@@ -61,9 +62,17 @@ if ! "$exporter" -r "$pcap" -c "127.0.0.1:$port" --stats-json "$work/exporter.js
   exit 1
 fi
 
-# Loopback delivery is immediate; give the collector a moment to drain its socket, then stop it
-# the way an operator would (SIGTERM flushes the CSV and the stats).
-sleep 1
+# Loopback delivery is immediate: wait (at most 5 s) until the collector has read everything
+# queued on its socket, then stop it the way an operator would (SIGTERM flushes CSV and stats).
+hexport=$(printf '%04X' "$port")
+i=0
+while awk -v p=":$hexport" '$2 ~ p"$" { split($5, q, ":"); if (q[2] !~ /^0+$/) busy = 1 }
+                            END { exit !busy }' /proc/net/udp 2>/dev/null; do
+  i=$((i + 1))
+  [ "$i" -gt 50 ] && break
+  sleep 0.1
+done
+sleep 0.2
 kill -TERM "$cpid"
 i=0
 while kill -0 "$cpid" 2>/dev/null; do
@@ -117,15 +126,28 @@ with open(truth_path, newline="") as f:
 truth = (len(rows), sum(int(r["packets"]) for r in rows), sum(int(r["bytes"]) for r in rows))
 
 ex = load(exporter_json)
-exporter = (find(ex, ["flows_exported", "records_sent", "exported.flows", "export.records",
-                      "flows.exported", "data_records_sent", "records"]),
-            find(ex, ["packets_exported", "exported.packets", "export.packets",
-                      "flow_packets", "packets_in_flows"]),
-            find(ex, ["bytes_exported", "exported.bytes", "export.bytes", "flow_bytes",
-                      "bytes_in_flows"]))
+# Keys documented at the top of exporter/flowexport_main.cc.
+exporter = (find(ex, ["records_sent"]), find(ex, ["packets_exported"]),
+            find(ex, ["bytes_exported"]))
 
+REQUIRED = ("exporter,source_id,template_id,first,last,ip_version,protocol,src_addr,dst_addr,"
+            "src_port,dst_port,tos,tcp_flags,input_if,output_if,packets,bytes").split(",")
 with open(out_csv, newline="") as f:
-    out_rows = list(csv.DictReader(f))
+    reader = csv.DictReader(f)
+    out_rows = list(reader)
+    header = reader.fieldnames or []
+header_ok = header[:len(REQUIRED)] == REQUIRED
+
+# Per flow: every truth flow appears once in the CSV with exactly its packets and bytes.
+def key(r):
+    return (r["ip_version"], r["protocol"], r["src_addr"], r["dst_addr"], r["src_port"],
+            r["dst_port"])
+got = {}
+for r in out_rows:
+    k = key(r)
+    p, b, n = got.get(k, (0, 0, 0))
+    got[k] = (p + int(r["packets"]), b + int(r["bytes"]), n + 1)
+exact = sum(1 for r in rows if got.get(key(r)) == (int(r["packets"]), int(r["bytes"]), 1))
 csv_totals = (len(out_rows), sum(int(r["packets"]) for r in out_rows),
               sum(int(r["bytes"]) for r in out_rows))
 
@@ -137,12 +159,14 @@ def cell(v):
     return "-" if v is None else f"{v:,}"
 
 lines = [("capture L3 totals (truth)", truth),
-         ("flowexport (--stats-json)", exporter),
-         ("flowcollect (--stats-json)", collector),
-         (f"flowcollect CSV ({out_csv})", csv_totals)]
-print(f"{'':30} {'flows':>10} {'packets':>12} {'bytes':>14}")
+         ("flowexport --stats-json", exporter),
+         ("flowcollect --stats-json", collector),
+         ("flowcollect CSV rows", csv_totals)]
+print(f"{'':28} {'flows':>8} {'packets':>10} {'bytes':>12}")
 for name, (a, b, c) in lines:
-    print(f"{name:30} {cell(a):>10} {cell(b):>12} {cell(c):>14}")
+    print(f"{name:28} {cell(a):>8} {cell(b):>10} {cell(c):>12}")
+print(f"per flow: {exact} of {len(rows)} capture flows are in {out_csv} exactly once, with "
+      f"exactly their packets and bytes")
 
 bad = []
 for name, values in lines[1:]:
@@ -151,8 +175,12 @@ for name, values in lines[1:]:
             continue  # optional: the CSV is the collector's real output
         if got != want:
             bad.append(f"{name} {label}: {cell(got)} != {cell(want)}")
+if not header_ok:
+    bad.append(f"{out_csv} header does not start with the required columns: {','.join(header)}")
+if exact != len(rows):
+    bad.append(f"{len(rows) - exact} flows differ from the capture's truth")
 if bad:
     print("DISAGREE:\n  " + "\n  ".join(bad), file=sys.stderr)
     sys.exit(1)
-print(f"OK: exporter and collector agree with the capture ({out_csv} has {len(out_rows)} flow records)")
+print(f"OK: exporter and collector agree with the capture ({out_csv}: {len(out_rows)} flow records)")
 PY
