@@ -1,0 +1,557 @@
+// flowexport: meters packets (live interface or capture files) into flows and exports them as
+// NetFlow v9 over UDP. This file is wiring only: options, signals, the capture loop and
+// statistics; the work happens in nf::capture, nf::packet, nf::flowtable, nf::v9export and
+// nf::udpsend.
+//
+// Statistics JSON (--stats-json FILE, written atomically at exit; keys are stable, other tools
+// and tests read them):
+//   {
+//     "packets_seen": N,            frames delivered by libpcap
+//     "packets_parsed": N,          frames that yielded a flow key
+//     "packets_dropped": {"<reason>": N, ...}, one key per ParseResult name except "ok"
+//                                   (truncated_link, truncated_ip, not_ip, ...); seen =
+//                                   parsed + sum(dropped)
+//     "packets_sampled_out": N,     parsed packets skipped by --sampling
+//     "packets_fragment": N,        IPv4/IPv6 fragments (included in parsed)
+//     "packets_non_first_fragment": N, of which non-first (keyed without ports)
+//     "packets_l4_truncated": N,    parsed packets whose L4 header was cut by the snaplen
+//     "pcap_dropped": N, "pcap_if_dropped": N,  pcap_stats (live capture)
+//     "flows_created": N,
+//     "flows_expired": {"idle_timeout": N, "active_timeout": N, "end_of_flow": N,
+//                       "forced_end": N, "lack_of_resources": N},
+//     "flows_active": N,            still in the table (0 after a normal exit)
+//     "packets_exported": N, "bytes_exported": N,  sums over exported records (layer-3 bytes)
+//     "records_sent": N,            data records in sent datagrams
+//     "template_records_sent": N,
+//     "datagrams_sent": N,          datagrams built (= next v9 sequence number)
+//     "send_errors": N,             failed sends summed over collectors
+//     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N}]
+//   }
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/v9_fields.h"
+#include "exporter/flow_table.h"
+#include "exporter/packet_parser.h"
+#include "exporter/pcap_source.h"
+#include "exporter/udp_sender.h"
+#include "exporter/v9_encoder.h"
+#include "templates/template_spec.h"
+#if NF_HAVE_NGNETFLOW
+#include "exporter/ngnetflow/ng_setup.h"
+#endif
+
+namespace {
+
+// Signal state: the handlers only set these and ask libpcap to return (pcap_breakloop just
+// sets a flag and, on Linux, writes to an eventfd, both async-signal-safe).
+volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_dump_stats = 0;
+std::atomic<nf::PcapSource*> g_source{nullptr};
+
+void OnStopSignal(int) {
+  g_stop = 1;
+  if (nf::PcapSource* s = g_source.load()) s->BreakLoop();
+}
+void OnStatsSignal(int) { g_dump_stats = 1; }
+
+void InstallSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = OnStatsSignal;
+  sigaction(SIGUSR1, &sa, nullptr);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, nullptr);
+}
+
+nf::TimeUs WallClockUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return nf::TimeUs{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+struct Options {
+  std::vector<std::string> files;
+  std::vector<std::string> interfaces;
+  std::vector<std::string> filter_words;
+  std::vector<std::string> collectors;
+  bool no_promisc = false;
+  int snaplen = 256;
+  int buffer_mib = 32;
+  int64_t source_id = -1;
+  int64_t mtu = 1500;
+  double inactive_timeout_s = 15;
+  double active_timeout_s = 1800;
+  int64_t max_flows = 1 << 20;
+  int64_t sampling = 1;
+  std::string sampling_mode = "deterministic";
+  int64_t template_refresh_packets = 20;
+  double template_refresh_seconds = 60;
+  double flush_interval_s = 1;
+  double max_export_rate = -1;  // -1: default (10000/s for -r, unlimited live)
+  std::string template_name = "default";
+  std::string stats_json;
+  int verbose = 0;
+  bool ng_netflow = false;
+};
+
+struct Counters {
+  uint64_t seen = 0;
+  uint64_t parsed = 0;
+  std::array<uint64_t, nf::kParseResultCount> results{};
+  uint64_t sampled_out = 0;
+  uint64_t fragments = 0;
+  uint64_t non_first_fragments = 0;
+  uint64_t l4_truncated = 0;
+  uint64_t packets_exported = 0;
+  uint64_t bytes_exported = 0;
+};
+
+const char* EndReasonName(size_t reason) {
+  switch (reason) {
+    case 1: return "idle_timeout";
+    case 2: return "active_timeout";
+    case 3: return "end_of_flow";
+    case 4: return "forced_end";
+    case 5: return "lack_of_resources";
+  }
+  return nullptr;
+}
+
+struct Pipeline {
+  Counters counters;
+  std::unique_ptr<nf::PcapSource> source;
+  std::unique_ptr<nf::FlowTable> table;
+  std::unique_ptr<nf::V9Encoder> encoder;
+  std::unique_ptr<nf::UdpSender> sender;
+};
+
+std::string StatsJson(const Pipeline& p) {
+  const Counters& c = p.counters;
+  const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
+  const nf::FlowTableStats& ts = p.table->stats();
+  const nf::V9EncoderStats& es = p.encoder->stats();
+  std::string j = "{\n";
+  absl::StrAppend(&j, "  \"packets_seen\": ", c.seen, ",\n");
+  absl::StrAppend(&j, "  \"packets_parsed\": ", c.parsed, ",\n");
+  j += "  \"packets_dropped\": {";
+  bool first = true;
+  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
+    absl::StrAppend(&j, first ? "" : ", ", "\"",
+                    nf::ParseResultName(static_cast<nf::ParseResult>(i)), "\": ", c.results[i]);
+    first = false;
+  }
+  j += "},\n";
+  absl::StrAppend(&j, "  \"packets_sampled_out\": ", c.sampled_out, ",\n");
+  absl::StrAppend(&j, "  \"packets_fragment\": ", c.fragments, ",\n");
+  absl::StrAppend(&j, "  \"packets_non_first_fragment\": ", c.non_first_fragments, ",\n");
+  absl::StrAppend(&j, "  \"packets_l4_truncated\": ", c.l4_truncated, ",\n");
+  absl::StrAppend(&j, "  \"pcap_dropped\": ", cs.dropped, ",\n");
+  absl::StrAppend(&j, "  \"pcap_if_dropped\": ", cs.if_dropped, ",\n");
+  absl::StrAppend(&j, "  \"flows_created\": ", ts.flows_created, ",\n");
+  j += "  \"flows_expired\": {";
+  first = true;
+  for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
+    absl::StrAppend(&j, first ? "" : ", ", "\"", EndReasonName(r), "\": ", ts.expired[r]);
+    first = false;
+  }
+  j += "},\n";
+  absl::StrAppend(&j, "  \"flows_active\": ", p.table->active_flows(), ",\n");
+  absl::StrAppend(&j, "  \"packets_exported\": ", c.packets_exported, ",\n");
+  absl::StrAppend(&j, "  \"bytes_exported\": ", c.bytes_exported, ",\n");
+  absl::StrAppend(&j, "  \"records_sent\": ", es.records, ",\n");
+  absl::StrAppend(&j, "  \"template_records_sent\": ", es.template_records, ",\n");
+  absl::StrAppend(&j, "  \"datagrams_sent\": ", es.datagrams, ",\n");
+  absl::StrAppend(&j, "  \"send_errors\": ", p.sender->send_errors(), ",\n");
+  j += "  \"collectors\": [";
+  first = true;
+  for (const nf::CollectorStats& s : p.sender->stats()) {
+    absl::StrAppend(&j, first ? "" : ", ", "{\"name\": \"", s.name, "\", \"address\": \"",
+                    s.address, "\", \"datagrams\": ", s.datagrams,
+                    ", \"send_errors\": ", s.send_errors, "}");
+    first = false;
+  }
+  j += "]\n}\n";
+  return j;
+}
+
+void PrintStats(const Pipeline& p, std::ostream& out) {
+  const Counters& c = p.counters;
+  const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
+  const nf::FlowTableStats& ts = p.table->stats();
+  const nf::V9EncoderStats& es = p.encoder->stats();
+  std::string s = absl::StrCat("flowexport: packets seen ", c.seen, ", parsed ", c.parsed);
+  uint64_t dropped = 0;
+  std::string reasons;
+  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
+    if (c.results[i] == 0) continue;
+    dropped += c.results[i];
+    absl::StrAppend(&reasons, reasons.empty() ? "" : ", ",
+                    nf::ParseResultName(static_cast<nf::ParseResult>(i)), " ", c.results[i]);
+  }
+  absl::StrAppend(&s, ", dropped ", dropped);
+  if (!reasons.empty()) absl::StrAppend(&s, " (", reasons, ")");
+  if (c.sampled_out != 0) absl::StrAppend(&s, ", sampled out ", c.sampled_out);
+  absl::StrAppend(&s, "; fragments ", c.fragments, " (non-first ", c.non_first_fragments,
+                  "), L4 truncated ", c.l4_truncated);
+  if (p.source && p.source->is_live()) {
+    absl::StrAppend(&s, "; pcap dropped ", cs.dropped, ", if dropped ", cs.if_dropped);
+  }
+  absl::StrAppend(&s, "\nflowexport: flows created ", ts.flows_created, ", active ",
+                  p.table->active_flows(), ", expired ", ts.expired_total(), " (");
+  for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
+    absl::StrAppend(&s, r == 1 ? "" : ", ", EndReasonName(r), " ", ts.expired[r]);
+  }
+  absl::StrAppend(&s, ")\nflowexport: exported ", c.packets_exported, " packets, ",
+                  c.bytes_exported, " bytes in ", es.records, " records, ", es.datagrams,
+                  " datagrams (", es.template_records, " template records), send errors ",
+                  p.sender->send_errors(), "\n");
+  out << s << std::flush;
+}
+
+// Writes `text` to `path` atomically (temp file + rename).
+bool WriteFileAtomically(const std::string& path, const std::string& text, std::string* error) {
+  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (f == nullptr) {
+    *error = absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno));
+    return false;
+  }
+  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !ok) {
+    *error = absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    *error = absl::StrCat("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
+    std::remove(tmp.c_str());
+    return false;
+  }
+  return true;
+}
+
+// Paces datagrams to at most `rate` per second (file replay must not overrun a collector's
+// socket buffer; a live link paces itself).
+class Pacer {
+ public:
+  explicit Pacer(double rate) : interval_ns_(rate > 0 ? static_cast<int64_t>(1e9 / rate) : 0) {}
+  void Wait() {
+    if (interval_ns_ == 0) return;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+    if (next_ns_ == 0 || next_ns_ < now_ns - 50 * interval_ns_) next_ns_ = now_ns;
+    if (next_ns_ > now_ns) {
+      timespec until{static_cast<time_t>(next_ns_ / 1000000000), next_ns_ % 1000000000};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+      }
+    }
+    next_ns_ += interval_ns_;
+  }
+
+ private:
+  int64_t interval_ns_;
+  int64_t next_ns_ = 0;
+};
+
+int Fail(const std::string& message) {
+  std::cerr << "flowexport: " << message << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "flowexport: meter packets from an interface or capture files into flows and export them "
+      "as NetFlow v9 (RFC 3954) over UDP.",
+      "flowexport"};
+  app.option_defaults()->always_capture_default();
+  app.footer(
+      "Examples:\n"
+      "  flowexport -r trace.pcap -c 127.0.0.1:2055\n"
+      "  flowexport -i eth0 -c 192.0.2.10:2055 -c [2001:db8::10]:9995 --sampling 10 tcp or udp\n"
+      "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics.");
+  app.get_formatter()->column_width(40);
+
+  app.add_option("-r,--read", o.files, "Read packets from a pcap/pcapng FILE (repeatable; "
+                                       "read in order; the file clock drives time)")
+      ->group("Input")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("-i,--interface", o.interfaces, "Capture live on IFACE")
+      ->group("Input")
+      ->type_name("IFACE")
+      ->allow_extra_args(false);
+  app.add_flag("--no-promisc", o.no_promisc, "Do not put the interface in promiscuous mode")
+      ->group("Input");
+  app.add_option("--snaplen", o.snaplen, "Bytes captured per packet (headers suffice: byte "
+                                         "counts come from the IP length)")
+      ->group("Input")
+      ->check(CLI::Range(64, 262144));
+  app.add_option("--buffer-size", o.buffer_mib, "Kernel capture buffer in MiB")
+      ->group("Input")
+      ->check(CLI::Range(1, 4096));
+  app.add_option("filter", o.filter_words, "BPF filter expression (as for tcpdump)")
+      ->group("Input");
+
+  app.add_option("-c,--collector", o.collectors,
+                 "Send to HOST:PORT, [IPv6]:PORT or NAME:PORT (repeatable: every collector "
+                 "gets every datagram)")
+      ->group("Export")
+      ->type_name("HOST:PORT")
+      ->allow_extra_args(false);
+  app.add_option("--source-id", o.source_id,
+                 "v9 Source ID (default: the interface's ifIndex live, 0 for files)")
+      ->group("Export")
+      ->check(CLI::Range(int64_t{-1}, int64_t{4294967295}))
+      ->default_str("auto");
+  app.add_option("--mtu", o.mtu, "Largest export datagram including IP and UDP headers "
+                                 "(never fragmented)")
+      ->group("Export")
+      ->check(CLI::Range(int64_t{128}, int64_t{65535}));
+  app.add_option("-T,--template", o.template_name,
+                 "Export template: a shipped name (default, minimal, ng_netflow, softflowd), "
+                 "a file, or an inline \"%FIELD %FIELD:LEN ...\" string")
+      ->group("Export");
+  app.add_option("--template-refresh-packets", o.template_refresh_packets,
+                 "Resend templates every N datagrams (0: only by time)")
+      ->group("Export")
+      ->check(CLI::Range(int64_t{0}, int64_t{4294967295}));
+  app.add_option("--template-refresh-seconds", o.template_refresh_seconds,
+                 "Resend templates every T seconds (0: only by datagrams)")
+      ->group("Export")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--flush-interval", o.flush_interval_s,
+                 "Send a partial datagram once its oldest record waited this many seconds")
+      ->group("Export")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--max-export-rate", o.max_export_rate,
+                 "Datagrams per second at most (0: unlimited; default 10000 with -r so a "
+                 "collector is not overrun, unlimited live)")
+      ->group("Export")
+      ->default_str("auto");
+
+  app.add_option("--inactive-timeout", o.inactive_timeout_s,
+                 "Export a flow idle for this many seconds")
+      ->group("Flows")
+      ->check(CLI::Range(0.0, 86400.0 * 7));
+  app.add_option("--active-timeout", o.active_timeout_s,
+                 "Export a flow (and start a new one) after this many seconds")
+      ->group("Flows")
+      ->check(CLI::Range(0.001, 86400.0 * 7));
+  app.add_option("--max-flows", o.max_flows,
+                 "Flow table size; when full the least recently used flow is exported")
+      ->group("Flows")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_option("--sampling", o.sampling, "Meter 1 in N packets (announced to collectors)")
+      ->group("Flows")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_option("--sampling-mode", o.sampling_mode, "deterministic or random")
+      ->group("Flows")
+      ->check(CLI::IsMember({"deterministic", "random"}));
+
+  app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
+      ->group("Output")
+      ->type_name("FILE");
+  app.add_flag("-v,--verbose", o.verbose, "Print statistics also every 10 s (live) and more "
+                                          "detail")
+      ->group("Output");
+
+#if NF_HAVE_NGNETFLOW
+  nf::ng::SetupOptions ng;
+  CLI::Option_group* ng_group = app.add_option_group(
+      "ng_netflow setup", "FreeBSD in-kernel export instead of capturing (see docs/ng_netflow.md)");
+  ng_group->add_flag("--ng-netflow", o.ng_netflow,
+                     "Do not capture: generate (or --apply) a FreeBSD ng_netflow setup for -i/-c "
+                     "and the timeout, --mtu and template options");
+  nf::ng::AddCliOptions(*ng_group, ng);
+#endif
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+#if NF_HAVE_NGNETFLOW
+  if (o.ng_netflow) {
+    ng.interfaces = o.interfaces;
+    ng.collectors = o.collectors;
+    ng.active_timeout_s = static_cast<int64_t>(o.active_timeout_s);
+    ng.inactive_timeout_s = static_cast<int64_t>(o.inactive_timeout_s);
+    ng.mtu = o.mtu;
+    ng.template_refresh_s = static_cast<int64_t>(o.template_refresh_seconds);
+    ng.template_refresh_packets = o.template_refresh_packets;
+    return nf::ng::RunSetup(ng, std::cout, std::cerr);
+  }
+#endif
+
+  // ---- Validate the combination.
+  if (o.files.empty() == o.interfaces.empty()) {
+    return Fail("give exactly one input: -r FILE... or -i IFACE (see --help)");
+  }
+  if (o.interfaces.size() > 1) {
+    return Fail("capturing on several interfaces at once is not supported; run one flowexport "
+                "per interface with distinct --source-id");
+  }
+  if (o.collectors.empty()) return Fail("no collector given: -c HOST:PORT (see --help)");
+  const std::string filter = absl::StrJoin(o.filter_words, " ");
+  const bool live = !o.interfaces.empty();
+
+  absl::StatusOr<nf::TemplateSpec> spec = nf::LoadTemplate(o.template_name);
+  if (!spec.ok()) return Fail(std::string(spec.status().message()));
+
+  Pipeline p;
+  // ---- Collectors first: a typo there should not cost a capture start-up.
+  absl::StatusOr<std::unique_ptr<nf::UdpSender>> sender = nf::UdpSender::Create(o.collectors);
+  if (!sender.ok()) return Fail(std::string(sender.status().message()));
+  p.sender = std::move(*sender);
+
+  // ---- Input.
+  if (live) {
+    nf::LiveCaptureOptions lo;
+    lo.interface = o.interfaces[0];
+    lo.promiscuous = !o.no_promisc;
+    lo.snaplen = o.snaplen;
+    lo.buffer_size_bytes = o.buffer_mib << 20;
+    lo.filter = filter;
+    absl::StatusOr<std::unique_ptr<nf::PcapSource>> src = nf::PcapSource::OpenLive(lo);
+    if (!src.ok()) return Fail(std::string(src.status().message()));
+    p.source = std::move(*src);
+  } else {
+    absl::StatusOr<std::unique_ptr<nf::PcapSource>> src =
+        nf::PcapSource::OpenOffline(o.files, filter);
+    if (!src.ok()) return Fail(std::string(src.status().message()));
+    p.source = std::move(*src);
+  }
+
+  // ---- Flow table and encoder.
+  nf::FlowTableOptions to;
+  to.max_flows = static_cast<size_t>(o.max_flows);
+  to.inactive_timeout_us = static_cast<nf::TimeUs>(o.inactive_timeout_s * 1e6);
+  to.active_timeout_us = static_cast<nf::TimeUs>(o.active_timeout_s * 1e6);
+  to.input_if = p.source->if_index();
+  p.table = std::make_unique<nf::FlowTable>(to);
+  if (!p.table->ok()) {
+    return Fail(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
+                             " flows (lower --max-flows)"));
+  }
+  nf::PacketSampler sampler(static_cast<uint32_t>(o.sampling),
+                            o.sampling_mode == "random" ? nf::PacketSampler::Mode::kRandom
+                                                        : nf::PacketSampler::Mode::kDeterministic,
+                            static_cast<uint64_t>(WallClockUs()));
+
+  nf::V9EncoderOptions eo;
+  eo.source_id = static_cast<uint32_t>(o.source_id >= 0 ? o.source_id : p.source->if_index());
+  eo.mtu = static_cast<size_t>(o.mtu);
+  eo.ip_udp_overhead = p.sender->any_ipv6() ? 48 : 28;
+  eo.template_refresh_datagrams = static_cast<uint32_t>(o.template_refresh_packets);
+  eo.template_refresh_us = static_cast<nf::TimeUs>(o.template_refresh_seconds * 1e6);
+  eo.flush_interval_us = static_cast<nf::TimeUs>(o.flush_interval_s * 1e6);
+  eo.boot_us = WallClockUs();  // live: process start; -r: replaced by the first packet's time
+  if (o.sampling > 1) {
+    eo.sampling_interval = static_cast<uint32_t>(o.sampling);
+    eo.sampling_algorithm = static_cast<uint8_t>(sampler.mode());
+  }
+  Pacer pacer(o.max_export_rate >= 0 ? o.max_export_rate : (live ? 0 : 10000));
+  nf::UdpSender* send = p.sender.get();
+  absl::StatusOr<std::unique_ptr<nf::V9Encoder>> encoder =
+      nf::V9Encoder::Create(eo, *spec, [send, &pacer](std::span<const uint8_t> d) {
+        pacer.Wait();
+        send->Send(d);
+      });
+  if (!encoder.ok()) return Fail(std::string(encoder.status().message()));
+  p.encoder = std::move(*encoder);
+
+  InstallSignals();
+  g_source.store(p.source.get());
+
+  // ---- The loop.
+  Counters& c = p.counters;
+  nf::FlowTable& table = *p.table;
+  nf::V9Encoder& enc = *p.encoder;
+  bool first_packet = true;
+  auto sink = [&](const nf::FlowRecord& r) {
+    c.packets_exported += r.packets;
+    c.bytes_exported += r.bytes;
+    enc.Add(r, live ? WallClockUs() : table.now());
+  };
+  auto on_packet = [&](const nf::RawPacket& pkt) {
+    ++c.seen;
+    nf::PacketMeta meta;
+    meta.time_us = pkt.time_us;
+    const nf::ParseResult r = nf::ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta);
+    ++c.results[static_cast<size_t>(r)];
+    if (r != nf::ParseResult::kOk) return;
+    ++c.parsed;
+    if (meta.is_fragment()) ++c.fragments;
+    if (meta.is_non_first_fragment()) ++c.non_first_fragments;
+    if (meta.l4_truncated()) ++c.l4_truncated;
+    if (!sampler.Take()) {
+      ++c.sampled_out;
+      return;
+    }
+    if (first_packet) {
+      first_packet = false;
+      if (!live) enc.SetBootTime(pkt.time_us);
+    }
+    table.Update(meta, sink);
+  };
+
+  int exit_code = 0;
+  nf::TimeUs last_verbose = WallClockUs();
+  while (!g_stop) {
+    absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
+    if (!n.ok()) {
+      if (!absl::IsOutOfRange(n.status())) {
+        std::cerr << "flowexport: " << n.status().message() << "\n";
+        exit_code = 1;
+      }
+      break;
+    }
+    // Expiry and flushing run on the export clock: packet time for files, wall time live
+    // (so a quiet link still expires flows and sends partial datagrams).
+    const nf::TimeUs now = live ? WallClockUs() : table.now();
+    if (live) table.ExpireUntil(now, sink);
+    enc.Tick(now);
+    if (g_dump_stats) {
+      g_dump_stats = 0;
+      PrintStats(p, std::cerr);
+    }
+    if (live && o.verbose > 0 && now - last_verbose >= 10'000'000) {
+      last_verbose = now;
+      PrintStats(p, std::cerr);
+    }
+  }
+  g_source.store(nullptr);
+
+  // ---- Flush everything: end of input or SIGINT/SIGTERM.
+  const nf::TimeUs end = live ? WallClockUs() : table.now();
+  table.FlushAll(sink);
+  enc.Flush(end);
+  PrintStats(p, std::cerr);
+  if (!o.stats_json.empty()) {
+    std::string error;
+    if (!WriteFileAtomically(o.stats_json, StatsJson(p), &error)) return Fail(error);
+  }
+  return exit_code;
+}
