@@ -51,7 +51,8 @@ bool TallyCapture(const std::string& path, CaptureTally* tally, std::string* err
   pcap_pkthdr* h;
   const u_char* data;
   int64_t previous_us = INT64_MIN;
-  while (pcap_next_ex(p, &h, &data) == 1) {
+  int rc;
+  while ((rc = pcap_next_ex(p, &h, &data)) == 1) {
     ++tally->packets;
     tally->max_caplen = std::max(tally->max_caplen, h->caplen);
     if (h->caplen < h->len) ++tally->truncated;
@@ -137,6 +138,7 @@ bool TallyCapture(const std::string& path, CaptureTally* tally, std::string* err
     if (flags & 0x01) ++f.fin_packets;
     tally->l3_bytes += l3_len;
   }
+  if (rc == PCAP_ERROR) tally->read_error = pcap_geterr(p);
   pcap_close(p);
   return true;
 }

@@ -56,6 +56,7 @@ struct CaptureTally {
   uint32_t max_caplen = 0;
   int link_type = -1;
   uint32_t file_snaplen = 0;
+  std::string read_error;          // libpcap stopped before the end of the file (empty: clean)
 };
 
 // Reads `path` with libpcap; false (and *error) when it cannot be opened.
