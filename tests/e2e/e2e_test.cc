@@ -243,6 +243,38 @@ TEST(ExportToCollectorTest, MixedCaptureMatchesTruthPerFlow) {
   ExpectMatchesTruth(got, in.truth, "flowcollect CSV", /*check_tos=*/true);
 }
 
+// --- truncated capture: a snaplen that cuts payloads keeps the IP-length accounting ----------
+TEST(TruncatedCaptureTest, SnaplenCutFramesStillCountIpTotalLengths) {
+  const std::string exporter = BinaryPath("flowexport");
+  NF_REQUIRE_BINARY(exporter);
+  TempDir dir;
+  trafgen::Options o;
+  o.packets = 20000;
+  o.flows = 1500;
+  o.seed = 41;
+  o.ipv6_ratio = 0.5;
+  o.vlan_ratio = 0.3;
+  o.snaplen = 96;  // every header fits (18 + 40 + 20), payloads are cut
+  Input in;
+  ASSERT_NO_FATAL_FAILURE(Generate(o, dir, "cut.pcap", &in));
+  testing::UdpSink sink;
+  std::string error;
+  ASSERT_TRUE(sink.Open(&error)) << error;
+  const std::vector<std::string> argv = {exporter, "-r", in.pcap, "-c",
+                                         absl::StrCat("127.0.0.1:", sink.port()), "--stats-json",
+                                         dir.File("exporter.json")};
+  const int rc = RunArgv(argv, dir.File("exporter.out"), dir.File("exporter.err"), 60000);
+  ASSERT_EQ(rc, 0) << testing::JoinArgv(argv) << "\n" << ReadFile(dir.File("exporter.err"));
+  sink.Finish();
+  ExporterStats es;
+  ASSERT_TRUE(ReadExporterStats(dir.File("exporter.json"), &es, &error)) << error;
+  EXPECT_EQ(es.packets_seen, in.packets);
+  EXPECT_EQ(es.packets_dropped, 0u) << JsonKeys(es.json);
+  EXPECT_EQ(es.flow_packets, in.packets);
+  EXPECT_EQ(es.flow_bytes, in.bytes) << "bytes must be IP total lengths, not captured lengths";
+  EXPECT_EQ(es.records, in.truth.size());
+}
+
 // --- (b) tshark decodes everything flowexport sends --------------------------------------------
 struct TsharkCase {
   const char* name;
