@@ -1,0 +1,580 @@
+// End-to-end tests of the flowexport binary: a capture the test writes itself (libpcap
+// pcap_dump) goes through `flowexport -r` to a UDP socket on 127.0.0.1; the datagrams are
+// decoded and their per-flow packets/bytes compared with what the test put in. Also: tshark
+// interop (every datagram decodes with no malformed/expert error and tshark's IN_PKTS/IN_BYTES
+// sums equal flowexport's), the shared traffic corpus, user errors, and SIGTERM flushing.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "common/v9_fields.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/exporter/frame_builder.h"
+#include "tests/exporter/v9_test_decoder.h"
+#include "tests/support/test_support.h"
+
+namespace nf {
+namespace {
+
+using namespace ::nf::testing;  // NOLINT: frame builders and support helpers
+
+constexpr int64_t kBaseSec = 1'700'000'000;
+
+struct Frame {
+  int64_t time_us;
+  Bytes bytes;
+};
+
+// Writes `frames` as an Ethernet pcap.
+void WritePcap(const std::string& path, const std::vector<Frame>& frames, int dlt = 1) {
+  pcap_t* dead = pcap_open_dead(dlt, 65535);
+  pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
+  ASSERT_NE(d, nullptr) << pcap_geterr(dead);
+  for (const Frame& f : frames) {
+    pcap_pkthdr h{};
+    h.ts.tv_sec = f.time_us / 1000000;
+    h.ts.tv_usec = f.time_us % 1000000;
+    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
+    h.len = h.caplen;
+    pcap_dump(reinterpret_cast<u_char*>(d), &h, f.bytes.data());
+  }
+  pcap_dump_close(d);
+  pcap_close(dead);
+}
+
+// A UDP socket on 127.0.0.1 with a big receive buffer, bound before flowexport starts so no
+// datagram is lost while the exporter runs synchronously.
+class Receiver {
+ public:
+  Receiver() {
+    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
+    int buf = 8 << 20;
+    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+  }
+  ~Receiver() { close(fd_); }
+  uint16_t port() const { return port_; }
+  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::vector<Bytes> Drain() {
+    std::vector<Bytes> out;
+    for (int i = 0; i < 1000000; ++i) {
+      Bytes b(65536);
+      const ssize_t n = recv(fd_, b.data(), b.size(), MSG_DONTWAIT);
+      if (n < 0) break;
+      b.resize(static_cast<size_t>(n));
+      out.push_back(std::move(b));
+    }
+    return out;
+  }
+
+ private:
+  int fd_ = -1;
+  uint16_t port_ = 0;
+};
+
+// Reads "key": number from the flat stats JSON.
+uint64_t JsonNumber(const std::string& json, const std::string& key) {
+  std::smatch m;
+  std::regex re("\"" + key + "\": ([0-9]+)");
+  if (!std::regex_search(json, m, re)) {
+    ADD_FAILURE() << "no key " << key << " in " << json;
+    return 0;
+  }
+  return std::stoull(m[1]);
+}
+uint64_t JsonObjectSum(const std::string& json, const std::string& key) {
+  const size_t start = json.find("\"" + key + "\": {");
+  if (start == std::string::npos) {
+    ADD_FAILURE() << "no object " << key;
+    return 0;
+  }
+  const std::string obj = json.substr(start, json.find('}', start) - start);
+  uint64_t sum = 0;
+  std::regex re(": ([0-9]+)");
+  for (std::sregex_iterator it(obj.begin(), obj.end(), re), end; it != end; ++it) {
+    sum += std::stoull((*it)[1]);
+  }
+  return sum;
+}
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+using FlowId = std::tuple<std::string, std::string, uint16_t, uint16_t, uint8_t>;
+struct Totals {
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+};
+
+std::string AddrText(const std::vector<uint8_t>& raw) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  inet_ntop(raw.size() == 4 ? AF_INET : AF_INET6, raw.data(), buf, sizeof(buf));
+  return buf;
+}
+
+// Decodes every datagram strictly and sums per flow.
+std::map<FlowId, Totals> DecodeFlows(const std::vector<Bytes>& datagrams, Totals* all,
+                                     std::vector<DecodedV9Datagram>* decoded = nullptr) {
+  V9TestDecoder dec;
+  std::map<FlowId, Totals> flows;
+  uint32_t expected_seq = 0;
+  for (const Bytes& d : datagrams) {
+    DecodedV9Datagram dd = dec.Decode(d);
+    EXPECT_EQ(dd.error, "");
+    EXPECT_EQ(dd.header.sequence, expected_seq++);
+    for (const DecodedV9Record& r : dd.records) {
+      if (!r.values.count(field::kInPkts)) continue;  // options data
+      const bool v6 = r.raw.count(field::kIpv6SrcAddr) != 0;
+      FlowId id{AddrText(r.raw.at(v6 ? field::kIpv6SrcAddr : field::kIpv4SrcAddr)),
+                AddrText(r.raw.at(v6 ? field::kIpv6DstAddr : field::kIpv4DstAddr)),
+                static_cast<uint16_t>(r.values.at(field::kL4SrcPort)),
+                static_cast<uint16_t>(r.values.at(field::kL4DstPort)),
+                static_cast<uint8_t>(r.values.at(field::kProtocol))};
+      flows[id].packets += r.values.at(field::kInPkts);
+      flows[id].bytes += r.values.at(field::kInBytes);
+      all->packets += r.values.at(field::kInPkts);
+      all->bytes += r.values.at(field::kInBytes);
+    }
+    if (decoded != nullptr) decoded->push_back(std::move(dd));
+  }
+  return flows;
+}
+
+// A mixed capture with known per-flow truth.
+struct Scenario {
+  std::vector<Frame> frames;
+  std::map<FlowId, Totals> truth;  // per 5-tuple, summed over every record of the flow
+  uint64_t not_ip = 0;
+};
+
+std::string V4Text(uint32_t a) { return AddrText({uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)}); }
+std::string V6Text(uint16_t last) { return AddrText(V6Addr(last)); }
+
+Scenario MakeScenario(bool with_v4, bool with_v6, int scale = 1) {
+  Scenario s;
+  int64_t t = kBaseSec * 1000000;
+  uint32_t x = 99;
+  auto rnd = [&x]() {
+    x = x * 1664525 + 1013904223;
+    return x >> 8;
+  };
+  for (int i = 0; i < 400 * scale; ++i) {
+    t += 1000 + rnd() % 20000;
+    const int flow = static_cast<int>(rnd() % 40);
+    const size_t payload = rnd() % 1200;
+    Frame f{t, {}};
+    if (flow < 20 && with_v4) {
+      const uint32_t src = 0x0a000000u + static_cast<uint32_t>(flow);
+      const uint32_t dst = 0xc0a80001u;
+      const uint16_t sport = static_cast<uint16_t>(10000 + flow);
+      if (flow % 4 == 0) {
+        Bytes ip = Ipv4(src, dst, 17, Udp(sport, 53, payload));
+        s.truth[{V4Text(src), V4Text(dst), sport, 53, 17}].packets++;
+        s.truth[{V4Text(src), V4Text(dst), sport, 53, 17}].bytes += ip.size();
+        f.bytes = Eth(0x0800, ip, {{0x8100, static_cast<uint16_t>(100 + flow)}});
+      } else if (flow % 4 == 1) {
+        Bytes ip = Ipv4(src, dst, 1, Icmp(8, 0, payload));
+        s.truth[{V4Text(src), V4Text(dst), 0, 8 * 256, 1}].packets++;
+        s.truth[{V4Text(src), V4Text(dst), 0, 8 * 256, 1}].bytes += ip.size();
+        f.bytes = Eth(0x0800, ip);
+      } else {
+        Bytes ip = Ipv4(src, dst, 6, Tcp(sport, 443, 0x18, payload));
+        s.truth[{V4Text(src), V4Text(dst), sport, 443, 6}].packets++;
+        s.truth[{V4Text(src), V4Text(dst), sport, 443, 6}].bytes += ip.size();
+        f.bytes = Eth(0x0800, ip);
+      }
+    } else if (flow >= 20 && with_v6) {
+      const uint16_t sport = static_cast<uint16_t>(20000 + flow);
+      if (flow % 3 == 0) {
+        Bytes chain = Ext6(17);
+        Append(chain, Udp(sport, 5353, payload));
+        Bytes ip = Ipv6(static_cast<uint16_t>(flow), 1, 0, chain);
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 5353, 17}].packets++;
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 5353, 17}].bytes +=
+            ip.size();
+        f.bytes = Eth(0x86dd, ip);
+      } else if (flow % 3 == 1) {
+        Bytes ip = Ipv6(static_cast<uint16_t>(flow), 1, 58, Icmp(128, 0, payload));
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), 0, 128 * 256, 58}].packets++;
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), 0, 128 * 256, 58}].bytes +=
+            ip.size();
+        f.bytes = Eth(0x86dd, ip);
+      } else {
+        Bytes ip = Ipv6(static_cast<uint16_t>(flow), 1, 6, Tcp(sport, 80, 0x10, payload));
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 80, 6}].packets++;
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 80, 6}].bytes +=
+            ip.size();
+        f.bytes = Eth(0x86dd, ip, {{0x88a8, 10}, {0x8100, 20}});
+      }
+    } else {
+      f.bytes = Eth(0x0806, Bytes(28, 0));  // ARP: counted as not_ip
+      ++s.not_ip;
+    }
+    s.frames.push_back(std::move(f));
+  }
+  return s;
+}
+
+struct RunResult {
+  int exit_code = -1;
+  std::string stats_json;
+  std::string output;
+  std::vector<Bytes> datagrams;
+};
+
+RunResult RunFlowexport(const std::string& args, Receiver& rx, const TempDir& dir) {
+  RunResult r;
+  const std::string stats = dir.File("stats.json");
+  std::remove(stats.c_str());
+  r.exit_code = RunCommand(absl::StrCat(BinaryPath("flowexport"), " ", args, " -c ", rx.address(),
+                                        " --stats-json ", stats, " 2>&1"),
+                           &r.output);
+  r.stats_json = ReadFile(stats);
+  r.datagrams = rx.Drain();
+  return r;
+}
+
+TEST(FlowexportE2eTest, MixedCaptureMatchesTruthPerFlow) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, true);
+  WritePcap(dir.File("mixed.pcap"), s.frames);
+  Receiver rx;
+  RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap"), rx, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Totals all;
+  std::map<FlowId, Totals> got = DecodeFlows(r.datagrams, &all);
+  ASSERT_EQ(got.size(), s.truth.size());
+  for (const auto& [id, want] : s.truth) {
+    SCOPED_TRACE(std::get<0>(id) + " -> " + std::get<1>(id));
+    ASSERT_TRUE(got.count(id));
+    EXPECT_EQ(got[id].packets, want.packets);
+    EXPECT_EQ(got[id].bytes, want.bytes);
+  }
+  EXPECT_EQ(JsonNumber(r.stats_json, "packets_seen"), s.frames.size());
+  EXPECT_EQ(JsonNumber(r.stats_json, "not_ip"), s.not_ip);
+  EXPECT_EQ(JsonNumber(r.stats_json, "packets_exported"), all.packets);
+  EXPECT_EQ(JsonNumber(r.stats_json, "bytes_exported"), all.bytes);
+  EXPECT_EQ(JsonNumber(r.stats_json, "datagrams_sent"), r.datagrams.size());
+  EXPECT_EQ(JsonNumber(r.stats_json, "flows_active"), 0u);
+  EXPECT_EQ(JsonNumber(r.stats_json, "send_errors"), 0u);
+  EXPECT_EQ(JsonNumber(r.stats_json, "flows_created"),
+            JsonObjectSum(r.stats_json, "flows_expired"));
+}
+
+TEST(FlowexportE2eTest, InactiveTimeoutSplitsFlowsAndTotalsStayExact) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, true);
+  WritePcap(dir.File("mixed.pcap"), s.frames);
+  Receiver rx;
+  // A 50 ms inactive timeout cuts most flows into several records.
+  RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap") + " --inactive-timeout 0.05 --mtu 576",
+                              rx, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Totals all;
+  std::map<FlowId, Totals> got = DecodeFlows(r.datagrams, &all);
+  for (const auto& [id, want] : s.truth) {
+    EXPECT_EQ(got[id].packets, want.packets);
+    EXPECT_EQ(got[id].bytes, want.bytes);
+  }
+  EXPECT_GT(JsonNumber(r.stats_json, "idle_timeout"), s.truth.size());
+  for (const Bytes& d : r.datagrams) EXPECT_LE(d.size() + 28, 576u);
+}
+
+TEST(FlowexportE2eTest, SamplingIsAnnouncedAndCountsSampledPackets) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, true);
+  WritePcap(dir.File("mixed.pcap"), s.frames);
+  Receiver rx;
+  RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap") + " --sampling 4", rx, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Totals all;
+  std::vector<DecodedV9Datagram> decoded;
+  DecodeFlows(r.datagrams, &all, &decoded);
+  const uint64_t parsed = s.frames.size() - s.not_ip;
+  EXPECT_EQ(all.packets, (parsed + 3) / 4);  // deterministic: the first of every 4
+  EXPECT_EQ(JsonNumber(r.stats_json, "packets_sampled_out"), parsed - all.packets);
+  ASSERT_FALSE(decoded.empty());
+  bool announced = false;
+  for (const DecodedV9Record& rec : decoded[0].records) {
+    if (rec.values.count(field::kSamplingInterval)) {
+      announced = rec.values.at(field::kSamplingInterval) == 4 &&
+                  rec.values.at(field::kSamplingAlgorithm) == 1;
+    }
+  }
+  EXPECT_TRUE(announced);
+}
+
+// Writes datagrams into an Ethernet/IPv4/UDP pcap to port 2055 so tshark decodes them as cflow.
+void WriteExportPcap(const std::string& path, const std::vector<Bytes>& datagrams) {
+  std::vector<Frame> frames;
+  int64_t t = kBaseSec * 1000000;
+  for (const Bytes& d : datagrams) {
+    Bytes udp;
+    Put16(udp, 40000);
+    Put16(udp, 2055);
+    Put16(udp, static_cast<uint16_t>(8 + d.size()));
+    Put16(udp, 0);
+    Append(udp, d);
+    Bytes ip = Ipv4(0x7f000001, 0x7f000001, 17, udp);
+    uint32_t sum = 0;
+    for (size_t i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    ip[10] = static_cast<uint8_t>(~sum >> 8);
+    ip[11] = static_cast<uint8_t>(~sum);
+    frames.push_back({t += 1000, Eth(0x0800, ip)});
+  }
+  WritePcap(path, frames);
+}
+
+class TsharkInteropTest : public ::testing::TestWithParam<std::tuple<const char*, bool, bool,
+                                                                     const char*>> {};
+
+TEST_P(TsharkInteropTest, DecodesCleanlyAndSumsMatch) {
+  if (!HaveTool("tshark")) GTEST_SKIP() << "tshark is not installed";
+  const auto& [name, v4, v6, extra] = GetParam();
+  TempDir dir;
+  Scenario s = MakeScenario(v4, v6, 3);
+  WritePcap(dir.File("in.pcap"), s.frames);
+  Receiver rx;
+  RunResult r = RunFlowexport(absl::StrCat("-r ", dir.File("in.pcap"), " ", extra), rx, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  ASSERT_FALSE(r.datagrams.empty());
+  WriteExportPcap(dir.File("export.pcap"), r.datagrams);
+
+  std::string verbose;
+  ASSERT_EQ(RunCommand("tshark -n -r " + dir.File("export.pcap") + " -V 2>&1", &verbose), 0);
+  EXPECT_THAT(verbose, ::testing::HasSubstr("Cisco NetFlow/IPFIX"));
+  for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
+    EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("[Data (no template found)"), absl::string_view::npos) << line;
+  }
+  std::string fields;
+  ASSERT_EQ(RunCommand("tshark -n -r " + dir.File("export.pcap") +
+                           " -T fields -E occurrence=a -E aggregator=, -e cflow.packets"
+                           " -e cflow.octets 2>/dev/null",
+                       &fields),
+            0);
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  for (absl::string_view line : absl::StrSplit(fields, '\n', absl::SkipEmpty())) {
+    std::vector<absl::string_view> cols = absl::StrSplit(line, '\t');
+    ASSERT_EQ(cols.size(), 2u) << line;
+    for (int c = 0; c < 2; ++c) {
+      for (absl::string_view v : absl::StrSplit(cols[c], ',', absl::SkipEmpty())) {
+        uint64_t n = 0;
+        ASSERT_TRUE(absl::SimpleAtoi(v, &n)) << v;
+        (c == 0 ? packets : bytes) += n;
+      }
+    }
+  }
+  EXPECT_EQ(packets, JsonNumber(r.stats_json, "packets_exported"));
+  EXPECT_EQ(bytes, JsonNumber(r.stats_json, "bytes_exported"));
+  EXPECT_GT(packets, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Mixes, TsharkInteropTest,
+    ::testing::Values(std::make_tuple("ipv4", true, false, ""),
+                      std::make_tuple("ipv6", false, true, ""),
+                      std::make_tuple("mixed", true, true, "--inactive-timeout 0.1"),
+                      std::make_tuple("sampling", true, true, "--sampling 3"),
+                      std::make_tuple("random_sampling", true, true,
+                                      "--sampling 5 --sampling-mode random --mtu 700")),
+    [](const auto& param_info) { return std::string(std::get<0>(param_info.param)); });
+
+TEST(FlowexportE2eTest, UserErrorsGetOneClearLineAndNonZeroExit) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, false);
+  WritePcap(dir.File("ok.pcap"), s.frames);
+  const std::string bin = BinaryPath("flowexport");
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"-r " + dir.File("missing.pcap") + " -c 127.0.0.1:2055", "cannot read capture file"},
+      {"-r " + dir.File("ok.pcap") + " -c 127.0.0.1", "bad collector address"},
+      {"-r " + dir.File("ok.pcap") + " -c no.such.host.invalid:2055", "cannot resolve"},
+      {"-r " + dir.File("ok.pcap") + " -c 127.0.0.1:2055 tcp port nope", "bad filter"},
+      {"-i nf-no-such-if0 -c 127.0.0.1:2055", "no such interface"},
+      {"-r " + dir.File("ok.pcap"), "no collector given"},
+      {"-c 127.0.0.1:2055", "give exactly one input"},
+      {"-r " + dir.File("ok.pcap") + " -c 127.0.0.1:2055 --mtu 100", "--mtu"},
+      {"-r " + dir.File("ok.pcap") + " -c 127.0.0.1:2055 -T NO_SUCH_FIELD", "NO_SUCH_FIELD"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    std::string out;
+    const int rc = RunCommand(bin + " " + c.args + " 2>&1", &out);
+    EXPECT_NE(rc, 0);
+    EXPECT_THAT(out, ::testing::HasSubstr(c.message));
+    EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 3) << out;
+  }
+  // An unsupported link type is refused by name.
+  WritePcap(dir.File("nflog.pcap"), {{kBaseSec * 1000000, Bytes(40, 0)}}, 239);
+  std::string out;
+  EXPECT_NE(RunCommand(bin + " -r " + dir.File("nflog.pcap") + " -c 127.0.0.1:2055 2>&1", &out),
+            0);
+  EXPECT_THAT(out, ::testing::HasSubstr("unsupported link type 239 (NFLOG)"));
+}
+
+TEST(FlowexportE2eTest, SendErrorsAreCountedNotFatal) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, true, 5);
+  WritePcap(dir.File("in.pcap"), s.frames);
+  // A closed port: connected UDP sockets see ECONNREFUSED on later sends.
+  const uint16_t closed = FreeUdpPort();
+  Receiver rx;
+  std::string out;
+  const std::string stats = dir.File("stats.json");
+  const int rc = RunCommand(
+      absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
+                   " --inactive-timeout 0.01 --mtu 300 -c 127.0.0.1:", closed, " -c ",
+                   rx.address(), " --stats-json ", stats, " 2>&1"),
+      &out);
+  EXPECT_EQ(rc, 0) << out;
+  const std::string json = ReadFile(stats);
+  EXPECT_GT(JsonNumber(json, "send_errors"), 0u);
+  // The healthy collector still got every datagram.
+  EXPECT_EQ(rx.Drain().size(), JsonNumber(json, "datagrams_sent"));
+}
+
+TEST(FlowexportE2eTest, MultipleFilesAndFilterWords) {
+  TempDir dir;
+  Scenario a = MakeScenario(true, false);
+  Scenario b = MakeScenario(false, true);
+  for (Frame& f : b.frames) f.time_us += 60'000'000;  // later file
+  WritePcap(dir.File("a.pcap"), a.frames);
+  WritePcap(dir.File("b.pcap"), b.frames);
+  Receiver rx;
+  RunResult r = RunFlowexport(
+      absl::StrCat("-r ", dir.File("a.pcap"), " -r ", dir.File("b.pcap"), " 'ip6 or (vlan and vlan and ip6)'"), rx,
+      dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  Totals all;
+  std::map<FlowId, Totals> got = DecodeFlows(r.datagrams, &all);
+  EXPECT_EQ(got.size(), b.truth.size());  // the filter kept only IPv6
+  uint64_t want = 0;
+  for (const auto& [id, t] : b.truth) want += t.packets;
+  EXPECT_EQ(all.packets, want);
+}
+
+TEST(FlowexportE2eTest, SigtermFlushesEveryFlow) {
+  TempDir dir;
+  Scenario s = MakeScenario(true, true, 50);
+  WritePcap(dir.File("big.pcap"), s.frames);
+  Receiver rx;
+  const std::string stats = dir.File("stats.json");
+  // Pace exports slowly so the signal lands mid-run.
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string bin = BinaryPath("flowexport");
+    const std::string file = dir.File("big.pcap");
+    const std::string collector = rx.address();
+    execl(bin.c_str(), bin.c_str(), "-r", file.c_str(), "-c", collector.c_str(),
+          "--inactive-timeout", "0.01", "--mtu", "300", "--max-export-rate", "200",
+          "--stats-json", stats.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  usleep(300 * 1000);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const std::string json = ReadFile(stats);
+  ASSERT_FALSE(json.empty());
+  Totals all;
+  DecodeFlows(rx.Drain(), &all);
+  // Stopped early, but everything metered was exported and received.
+  EXPECT_EQ(JsonNumber(json, "flows_active"), 0u);
+  EXPECT_EQ(all.packets, JsonNumber(json, "packets_exported"));
+  EXPECT_EQ(JsonNumber(json, "packets_exported"), JsonNumber(json, "packets_parsed"));
+  EXPECT_LT(JsonNumber(json, "packets_seen"), s.frames.size());
+}
+
+// Packet counts per traffic file from the corpus MANIFEST (capinfos).
+std::map<std::string, uint64_t> ManifestPacketCounts(const std::string& corpus) {
+  std::map<std::string, uint64_t> counts;
+  std::ifstream in(corpus + "/MANIFEST.md");
+  std::string line;
+  bool in_traffic = false;
+  while (std::getline(in, line)) {
+    if (line.rfind("## traffic/", 0) == 0) in_traffic = true;
+    if (!in_traffic || line.rfind("| `", 0) != 0) continue;
+    std::vector<std::string> cells = absl::StrSplit(line, '|');
+    if (cells.size() < 8) continue;
+    std::string file(absl::StripAsciiWhitespace(cells[1]));
+    file = file.substr(1, file.size() - 2);
+    counts["traffic/" + file] = std::stoull(std::string(absl::StripAsciiWhitespace(cells[7])));
+  }
+  return counts;
+}
+
+TEST(FlowexportCorpusTest, EveryTrafficCaptureAddsUp) {
+  NF_REQUIRE_CORPUS();
+  const std::string corpus = CorpusDir();
+  const std::map<std::string, uint64_t> expected = ManifestPacketCounts(corpus);
+  TempDir dir;
+  size_t ran = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(corpus + "/traffic")) {
+    if (!entry.is_regular_file()) continue;
+    const std::string rel = entry.path().lexically_relative(corpus).string();
+    SCOPED_TRACE(rel);
+    Receiver rx;
+    RunResult r = RunFlowexport("-r " + entry.path().string() + " --max-export-rate 0", rx, dir);
+    if (r.exit_code != 0) {
+      // Refusals must be one clear line: unsupported link types, unreadable pcapng variants.
+      EXPECT_THAT(r.output, ::testing::AnyOf(::testing::HasSubstr("unsupported link type"),
+                                             ::testing::HasSubstr("error reading")))
+          << r.output;
+      continue;
+    }
+    ++ran;
+    const uint64_t seen = JsonNumber(r.stats_json, "packets_seen");
+    auto it = expected.find(rel);
+    if (it != expected.end()) {
+      EXPECT_EQ(seen, it->second);
+    }
+    EXPECT_EQ(seen, JsonNumber(r.stats_json, "packets_exported") +
+                        JsonObjectSum(r.stats_json, "packets_dropped"));
+    Totals all;
+    DecodeFlows(r.datagrams, &all);
+    EXPECT_EQ(all.packets, JsonNumber(r.stats_json, "packets_exported"));
+    EXPECT_EQ(all.bytes, JsonNumber(r.stats_json, "bytes_exported"));
+  }
+  EXPECT_GT(ran, 100u);
+}
+
+}  // namespace
+}  // namespace nf
