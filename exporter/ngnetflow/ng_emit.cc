@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -283,7 +284,19 @@ expect_hook() {
   absl::StrAppend(&s, "ngctl msg \"$NODE:export9\" getpeername >/dev/null ||\n\tdie \"the export "
                       "socket is not connected to ", collector, "\"\n");
   absl::StrAppend(&s, R"SH(ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
-info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
+# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does not
+# always show in the exit status, a single `ngctl msg` does (re-sending a setting is harmless).
+confirm() {
+	ngctl "$@" >/dev/null || die "the node did not accept: ngctl $*"
+}
+)SH");
+  const std::string setter_prefix = absl::StrCat("msg ", plan.node, ": set");
+  for (const std::string& cmd : SetupCommands(plan)) {
+    if (!absl::StartsWith(cmd, setter_prefix)) continue;
+    const size_t brace = cmd.find(" {");
+    absl::StrAppend(&s, "confirm ", cmd.substr(0, brace), " '", cmd.substr(brace + 1), "'\n");
+  }
+  absl::StrAppend(&s, R"SH(info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
 )SH");
   if (ipfw) {
     absl::StrAppend(&s, "\n# 5. Feed the node: directional ngtee rules (copies; the packets go on "
@@ -608,6 +621,22 @@ EOF
 		@S@_fail "the export socket of $_nf_node: is not connected to ${@S@_collector}"
 		return 1
 	fi
+	# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does
+	# not always show in the exit status, a single `ngctl msg` does.
+	while read -r _nf_line; do
+		case $_nf_line in
+		"msg $_nf_node: set"*)
+			# shellcheck disable=SC2086 # the command's words are split on purpose
+			if ! ngctl $_nf_line >/dev/null; then
+				@S@_rollback
+				@S@_fail "the node did not accept: $_nf_line"
+				return 1
+			fi
+			;;
+		esac
+	done <<EOF
+$_nf_batch
+EOF
 @START_RULES@	echo "Started @S@: node $_nf_node: accounts$_nf_ifs, exporting to ${@S@_collector}"
 }
 

@@ -117,6 +117,17 @@ expect_hook export9 netflow_export inet/dgram/udp
 ngctl msg "$NODE:export9" getpeername >/dev/null ||
 	die "the export socket is not connected to 10.0.0.5:2055"
 ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
+# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does not
+# always show in the exit status, a single `ngctl msg` does (re-sending a setting is harmless).
+confirm() {
+	ngctl "$@" >/dev/null || die "the node did not accept: ngctl $*"
+}
+confirm msg netflow: setconfig '{ iface=0 conf=9 }'
+confirm msg netflow: setconfig '{ iface=1 conf=11 }'
+confirm msg netflow: setconfig '{ iface=2 conf=9 }'
+confirm msg netflow: settimeouts '{ inactive=15 active=300 }'
+confirm msg netflow: settemplate '{ time=30 packets=20 }'
+confirm msg netflow: setmtu '{ mtu=1500 }'
 info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
 
 building=0

@@ -117,6 +117,17 @@ expect_hook export9 nf_main_export inet6/dgram/17
 ngctl msg "$NODE:export9" getpeername >/dev/null ||
 	die "the export socket is not connected to [2001:db8::5]:2055"
 ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
+# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does not
+# always show in the exit status, a single `ngctl msg` does (re-sending a setting is harmless).
+confirm() {
+	ngctl "$@" >/dev/null || die "the node did not accept: ngctl $*"
+}
+confirm msg nf_main: setconfig '{ iface=0 conf=10 }'
+confirm msg nf_main: setconfig '{ iface=1 conf=10 }'
+confirm msg nf_main: setconfig '{ iface=2 conf=9 }'
+confirm msg nf_main: settimeouts '{ inactive=15 active=120 }'
+confirm msg nf_main: settemplate '{ time=60 packets=0 }'
+confirm msg nf_main: setmtu '{ mtu=1400 }'
 info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
 
 building=0

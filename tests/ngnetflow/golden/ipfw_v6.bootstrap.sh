@@ -99,6 +99,15 @@ expect_hook export9 netflow_export inet6/dgram/17
 ngctl msg "$NODE:export9" getpeername >/dev/null ||
 	die "the export socket is not connected to [2001:db8:0:1::99]:4739"
 ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
+# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does not
+# always show in the exit status, a single `ngctl msg` does (re-sending a setting is harmless).
+confirm() {
+	ngctl "$@" >/dev/null || die "the node did not accept: ngctl $*"
+}
+confirm msg netflow: setdlt '{ iface=0 dlt=12 }'
+confirm msg netflow: settimeouts '{ inactive=15 active=120 }'
+confirm msg netflow: settemplate '{ time=60 packets=0 }'
+confirm msg netflow: setmtu '{ mtu=1500 }'
 info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
 
 # 5. Feed the node: directional ngtee rules (copies; the packets go on through the ruleset).

@@ -401,6 +401,22 @@ EOF
 		ng_netflow_fail "the export socket of $_nf_node: is not connected to ${ng_netflow_collector}"
 		return 1
 	fi
+	# Confirm every setting with a call of its own: inside `ngctl -f` a failed line does
+	# not always show in the exit status, a single `ngctl msg` does.
+	while read -r _nf_line; do
+		case $_nf_line in
+		"msg $_nf_node: set"*)
+			# shellcheck disable=SC2086 # the command's words are split on purpose
+			if ! ngctl $_nf_line >/dev/null; then
+				ng_netflow_rollback
+				ng_netflow_fail "the node did not accept: $_nf_line"
+				return 1
+			fi
+			;;
+		esac
+	done <<EOF
+$_nf_batch
+EOF
 	# Feed the node only now that it is complete: ngtee copies, packets go on.
 	_nf_rules_added=1
 	while read -r _nf_r; do
