@@ -543,3 +543,63 @@ TEST_P(NgRcdRollback, StartAfterAFailureAtAnyLine) {
 
 }  // namespace
 }  // namespace nf::ng
+
+namespace nf::ng {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// The acceptance command through the real flowexport binary (skipped when flowexport was
+// built without the ng_netflow module).
+
+std::string Flowexport() {
+  const std::string path = nf::testing::BinaryPath("flowexport");
+  std::string help;
+  if (nf::testing::RunCommand("'" + path + "' --help 2>&1", &help) != 0 ||
+      !absl::StrContains(help, "--ng-netflow")) {
+    return "";
+  }
+  return path;
+}
+
+TEST(NgFlowexportCli, AcceptanceBootstrapRunsOnAFreeBsdHost) {
+  const std::string bin = Flowexport();
+  if (bin.empty()) GTEST_SKIP() << "flowexport is not built with --ng-netflow";
+  FakeFreeBsd host({"igb0"}, {}, false);
+  const std::string script = host.File("bootstrap.sh");
+  std::string out;
+  ASSERT_EQ(nf::testing::RunCommand(absl::StrCat("'", bin, "' --ng-netflow -i igb0 -c "
+                                                 "10.0.0.5:1234 --emit bootstrap > '",
+                                                 script, "' 2>/dev/null"),
+                                    &out),
+            0);
+  if (nf::testing::HaveTool("shellcheck")) {
+    EXPECT_EQ(nf::testing::RunCommand("shellcheck -s sh '" + script + "' 2>&1", &out), 0) << out;
+  }
+  ASSERT_EQ(host.Sh(script, "", &out), 0) << out;
+  Netgraph g = host.Load();
+  EXPECT_EQ(g.InterfaceTraffic("igb0"), Traffic::kAccounted);
+  EXPECT_TRUE(g.CheckExporting("netflow").ok()) << g.CheckExporting("netflow");
+  const model::Node* ks = g.NodeById(g.FindNode("netflow")->hooks.at("export9").node);
+  EXPECT_EQ(ks->connected_to, "10.0.0.5 port 1234");
+  EXPECT_THAT(g.violations(), ::testing::IsEmpty());
+}
+
+TEST(NgFlowexportCli, ErrorsAndApply) {
+  const std::string bin = Flowexport();
+  if (bin.empty()) GTEST_SKIP() << "flowexport is not built with --ng-netflow";
+  std::string out;
+  EXPECT_EQ(nf::testing::RunCommand(
+                absl::StrCat("'", bin, "' --ng-netflow -i tun0 -c 10.0.0.5:1234 2>&1"), &out),
+            2);
+  EXPECT_THAT(out, HasSubstr("--method ipfw"));
+#if !defined(__FreeBSD__)
+  EXPECT_EQ(nf::testing::RunCommand(
+                absl::StrCat("'", bin, "' --ng-netflow -i igb0 -c 10.0.0.5:1234 --apply 2>&1"),
+                &out),
+            1);
+  EXPECT_THAT(out, HasSubstr("only works on FreeBSD"));
+#endif
+}
+
+}  // namespace
+}  // namespace nf::ng
