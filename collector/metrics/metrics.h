@@ -1,0 +1,135 @@
+// nf::metrics — Prometheus metrics for flowcollect / flowexport: a registry of named counters
+// and gauges with labels, rendered in the Prometheus text exposition format (0.0.4), and a
+// tiny HTTP server (Boost.Asio, its own thread) that serves it at /metrics.
+//
+// Hot paths never lock: a registered Counter/Gauge is a relaxed atomic the owner updates, and
+// state that lives in single-threaded structures (the decoder's per-exporter stats) is exposed
+// through a callback that runs at scrape time on the server thread — the owner makes that
+// callback read a snapshot it publishes (e.g. once per second under its own mutex), never the
+// live structure. The registry's mutex is only taken to register and to render.
+//
+// Naming follows Prometheus conventions (checked at registration): snake_case with a
+// `flowcollect_` / `flowexport_` prefix, `_total` for counters, base units (`_bytes`,
+// `_seconds`). docs/metrics.md lists every metric the binaries export.
+#ifndef NF_COLLECTOR_METRICS_METRICS_H_
+#define NF_COLLECTOR_METRICS_METRICS_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace nf::metrics {
+
+enum class MetricType : uint8_t { kCounter, kGauge };
+using Labels = std::vector<std::pair<std::string, std::string>>;
+
+// [a-zA-Z_:][a-zA-Z0-9_:]* ; counters must end in _total.
+absl::Status ValidateMetricName(absl::string_view name, MetricType type);
+
+class Counter {
+ public:
+  void Add(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  // For counters mirrored from elsewhere (monotonic by construction of the source).
+  void Set(uint64_t v) { value_.store(v, std::memory_order_relaxed); }
+  uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> value_{0};
+};
+
+class Gauge {
+ public:
+  void Set(double v) { value_.store(v, std::memory_order_relaxed); }
+  double value() const { return value_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<double> value_{0};
+};
+
+// Receives samples from callbacks at scrape time. Samples of one name are grouped under one
+// HELP/TYPE however the callbacks interleave them.
+class SampleWriter {
+ public:
+  void Add(absl::string_view name, absl::string_view help, MetricType type, const Labels& labels,
+           double value);
+
+ private:
+  friend class Registry;
+  struct Family {
+    std::string help;
+    MetricType type;
+    std::vector<std::string> lines;  // "name{labels} value"
+  };
+  std::vector<std::string> order_;
+  std::vector<Family> families_;
+};
+
+class Registry {
+ public:
+  // The returned reference stays valid for the registry's lifetime. Registration errors (bad
+  // name, a name registered with another type) are programming errors: they abort in debug
+  // builds and return a detached metric otherwise, so a typo never takes a collector down.
+  Counter& AddCounter(absl::string_view name, absl::string_view help, Labels labels = {});
+  Gauge& AddGauge(absl::string_view name, absl::string_view help, Labels labels = {});
+  // `fn` runs on the scraping thread at every scrape; it must be thread-safe.
+  void AddCallback(std::function<void(SampleWriter&)> fn);
+  // The whole exposition text.
+  std::string Render() const;
+
+ private:
+  struct Entry {
+    std::string name;
+    std::string help;
+    MetricType type;
+    Labels labels;
+    Counter counter;
+    Gauge gauge;
+  };
+  Entry* AddEntry(absl::string_view name, absl::string_view help, MetricType type, Labels labels);
+
+  mutable std::mutex mu_;
+  std::deque<Entry> entries_;  // deque: stable addresses
+  std::vector<std::function<void(SampleWriter&)>> callbacks_;
+  Entry detached_;
+};
+
+// Appends `{a="x",b="y"}` with label values escaped (\\, \", \n); nothing for no labels.
+void AppendLabels(const Labels& labels, std::string& out);
+// Prometheus float text: integers without exponent, NaN, +Inf, -Inf.
+void AppendValue(double v, std::string& out);
+
+// Serves GET /metrics (and a short index page at /) from a Registry on its own thread.
+class MetricsServer {
+ public:
+  // `listen` is "[ADDR:]PORT" (bare PORT listens on every IPv4 address, like node_exporter);
+  // port 0 picks a free port (see port()).
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const Registry& registry,
+                                                              absl::string_view listen);
+  ~MetricsServer();  // Stop()
+  void Stop();
+  uint16_t port() const { return port_; }
+  uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Impl;
+  MetricsServer() = default;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::atomic<uint64_t> scrapes_{0};
+};
+
+}  // namespace nf::metrics
+
+#endif  // NF_COLLECTOR_METRICS_METRICS_H_
