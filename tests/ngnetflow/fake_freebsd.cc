@@ -84,14 +84,20 @@ int Ngctl(Netgraph& g, const std::vector<std::string>& args) {
       std::ifstream in(args[1]);
       text = ReadAll(in);
     }
+    const bool goes_on = Exists(state_dir + "/ngctl_goes_on");
     int rc = 0;
     int line_no = 0;
-    // Like the ngctl versions the notes cite: report a failing line and go on.
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       ++line_no;
       if (line.empty() || line[0] == '#') continue;
       if (absl::StripAsciiWhitespace(line).empty()) continue;
-      if (NgctlOne(g, std::string(line), line_no) != 0) rc = 1;
+      if (NgctlOne(g, std::string(line), line_no) != 0) {
+        if (!goes_on) {
+          std::cerr << "ngctl: line " << line_no << ": error in file\n";
+          return 71;  // EX_OSERR
+        }
+        rc = 1;
+      }
     }
     return rc;
   }

@@ -5,6 +5,10 @@
 // model by replaying a journal kept in $NF_FAKE_STATE, runs the command against it and
 // appends what changed. Tests then load the same journal to check the final graph.
 //
+// ngctl -f stops at the first failing line and exits 71 (EX_OSERR), like current FreeBSD
+// (usr.sbin/ngctl/main.c ReadFile); with $NF_FAKE_STATE/ngctl_goes_on it reports the line and
+// goes on, like the older versions the notes cite.
+//
 // Failure injection: if $NF_FAKE_STATE/fail holds an ngctl command line, that command fails
 // once (then the file is renamed fail.used). With $NF_FAKE_STATE/fail_silent present the
 // failure is silent: no message and exit status 0, as an old ngctl -f could behave, so only

@@ -487,8 +487,9 @@ absl::Status Netgraph::Execute(absl::string_view line, std::string* reply) {
     auto id = Resolve(w[1]);
     if (!id.ok()) return id.status();
     const Node& n = nodes_.at(*id);
+    // ngctl's `info` is an alias of `show`: both list the hooks.
     std::string out = InfoLine(n);
-    if (cmd == "show" && !n.hooks.empty()) {
+    if (!n.hooks.empty()) {
       out += "  Local hook      Peer name       Peer type    Peer ID         Peer hook      \n";
       out += "  ----------      ---------       ---------    -------         ---------      \n";
       for (const auto& [hook, end] : n.hooks) {

@@ -92,9 +92,13 @@ class FakeFreeBsd {
   std::string File(const std::string& name) const { return dir_.File(name); }
 
   void Journal(const std::string& line) { model::AppendJournal(state_dir(), line); }
-  void FailAt(const std::string& command, bool silent) {
+  // How the injected failure behaves: ngctl -f stops there (current FreeBSD), reports it and
+  // goes on (older ngctl), or fails without a word and exit status 0.
+  enum class Failure { kStops, kGoesOn, kSilent };
+  void FailAt(const std::string& command, Failure mode) {
     std::ofstream(state_dir() + "/fail") << command << "\n";
-    if (silent) std::ofstream(state_dir() + "/fail_silent") << "1\n";
+    if (mode == Failure::kSilent) std::ofstream(state_dir() + "/fail_silent") << "1\n";
+    if (mode == Failure::kGoesOn) std::ofstream(state_dir() + "/ngctl_goes_on") << "1\n";
   }
   bool FailureUsed() const { return std::filesystem::exists(state_dir() + "/fail.used"); }
 
@@ -132,6 +136,8 @@ class FakeFreeBsd {
  private:
   nf::testing::TempDir dir_;
 };
+
+using Failure = FakeFreeBsd::Failure;
 
 struct Prepared {
   SetupOptions opts;
@@ -268,11 +274,12 @@ TEST_P(NgBootstrapRollback, AfterAFailureAtAnyLine) {
     const char* name = GetParam();
     const Case& c = FindCase(name);
     Prepared s = Prepare(c);
-    for (bool silent : {false, true}) {
+    for (auto mode : {Failure::kStops, Failure::kGoesOn, Failure::kSilent}) {
+      const bool silent = mode == Failure::kSilent;
       for (const std::string& cmd : SetupCommands(s.plan)) {
-        SCOPED_TRACE(absl::StrCat(name, silent ? " silent" : " loud", " failure at: ", cmd));
+        SCOPED_TRACE(absl::StrCat(name, " failure mode ", static_cast<int>(mode), " at: ", cmd));
         auto host = HostFor(c, s);
-        host->FailAt(cmd, silent);
+        host->FailAt(cmd, mode);
         const std::string script =
             host->Write("bootstrap.sh", EmitText(s.opts, EmitKind::kBootstrap));
         std::string out;
@@ -296,7 +303,7 @@ TEST(NgBootstrapScript, VerificationCatchesASilentlyFailedConnect) {
   Prepared s = Prepare(c);
   auto host = HostFor(c, s);
   // A connect that fails without a word is only caught by the verification (getpeername).
-  host->FailAt(SetupCommands(s.plan).back(), /*silent=*/true);
+  host->FailAt(SetupCommands(s.plan).back(), FakeFreeBsd::Failure::kSilent);
   const std::string script = host->Write("bootstrap.sh", EmitText(s.opts, EmitKind::kBootstrap));
   std::string out;
   EXPECT_NE(host->Sh(script, "", &out), 0) << out;
@@ -521,11 +528,12 @@ TEST_P(NgRcdRollback, StartAfterAFailureAtAnyLine) {
     const char* name = GetParam();
     const Case& c = FindCase(name);
     Prepared s = Prepare(c);
-    for (bool silent : {false, true}) {
+    for (auto mode : {Failure::kStops, Failure::kSilent}) {
+      const bool silent = mode == Failure::kSilent;
       for (const std::string& cmd : SetupCommands(s.plan)) {
-        SCOPED_TRACE(absl::StrCat(name, silent ? " silent" : " loud", " failure at: ", cmd));
+        SCOPED_TRACE(absl::StrCat(name, " failure mode ", static_cast<int>(mode), " at: ", cmd));
         auto host = HostFor(c, s);
-        host->FailAt(cmd, silent);
+        host->FailAt(cmd, mode);
         const std::string script = RcdScript(*host, s.opts);
         std::string out;
         const int rc = host->Sh(script, "start", &out);
