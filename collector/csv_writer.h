@@ -39,8 +39,12 @@ struct CsvColumnInfo {
   absl::string_view description;
   bool is_address;  // accepts a /N prefix mask in -A
   bool is_counter;  // packets/bytes-like: cannot be an aggregation key
-  void (*append)(const DecodedRecord&, std::string&);
+  // Writes the field at `out` (at most kMaxCsvColumnChars bytes) and returns its end.
+  char* (*write)(const DecodedRecord&, char* out);
 };
+// Longest text one column can produce (an IPv6 address is 45 characters).
+inline constexpr size_t kMaxCsvColumnChars = 64;
+void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::string& out);
 // Every column `--columns` and `-A` accept.
 std::span<const CsvColumnInfo> AllCsvColumns();
 const CsvColumnInfo* FindCsvColumn(absl::string_view name);
@@ -51,6 +55,10 @@ void AppendCsvField(absl::string_view field, std::string& out);
 // Fast decimal / address formatting used by the writer (exposed for tests and benchmarks).
 void AppendUnsigned(uint64_t v, std::string& out);
 void AppendAddress(const IpAddress& a, std::string& out);
+char* WriteUnsigned(uint64_t v, char* out);
+char* WriteAddress(const IpAddress& a, char* out);
+// "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters), same text as AppendIso8601Ms.
+char* WriteIso8601Ms(int64_t unix_ms, char* out);
 
 // A file written atomically: bytes go to "<dir>/.<name>.tmp.<pid>", renamed to the final path
 // on Commit. "-" writes to stdout directly.
@@ -83,13 +91,17 @@ class CsvFormatter {
   // `columns` is a comma list of column names (empty = kDefaultCsvColumns).
   static absl::StatusOr<CsvFormatter> Create(absl::string_view columns);
   void AppendHeader(std::string& out) const;
-  void AppendRow(const DecodedRecord& r, std::string& out) const {
+  // Writes one row (with its newline) at `out`, which must have max_row_length() bytes free.
+  char* WriteRow(const DecodedRecord& r, char* out) const {
     for (size_t i = 0; i < columns_.size(); ++i) {
-      if (i != 0) out.push_back(',');
-      columns_[i]->append(r, out);
+      if (i != 0) *out++ = ',';
+      out = columns_[i]->write(r, out);
     }
-    out.push_back('\n');
+    *out++ = '\n';
+    return out;
   }
+  size_t max_row_length() const { return columns_.size() * (kMaxCsvColumnChars + 1) + 1; }
+  void AppendRow(const DecodedRecord& r, std::string& out) const;
 
  private:
   std::vector<const CsvColumnInfo*> columns_;
@@ -173,7 +185,11 @@ class CsvSink : public RecordSink {
   std::unique_ptr<CsvFormatter> formatter_;
   std::unique_ptr<Aggregator> aggregator_;
   AtomicFile file_;
-  std::string buffer_;
+  std::string buffer_;  // headers and aggregate rows
+  // Raw rows are formatted straight into this fixed buffer and written when it is full.
+  std::unique_ptr<char[]> rows_buffer_;
+  size_t rows_len_ = 0;
+  size_t rows_cap_ = 0;
   bool header_written_ = false;
   int64_t interval_start_us_ = 0;
   bool closed_ = false;

@@ -135,6 +135,14 @@ uint8_t OpFor(uint16_t type, uint16_t len) {
 }
 
 inline uint64_t LoadUnsigned(const uint8_t* p, size_t len) {
+  // The common widths without a loop.
+  switch (len) {
+    case 1: return p[0];
+    case 2: return ByteReader::LoadBe16(p);
+    case 4: return ByteReader::LoadBe32(p);
+    case 8: return (uint64_t{ByteReader::LoadBe32(p)} << 32) | ByteReader::LoadBe32(p + 4);
+    default: break;
+  }
   uint64_t v = 0;
   for (size_t i = 0; i < len; ++i) v = (v << 8) | p[i];
   return v;
@@ -224,10 +232,13 @@ bool Decoder::Compile(CachedTemplate& t, uint8_t version) const {
   if (n == 0 || n > options_.max_template_fields) return false;
   t.ops.clear();
   t.ops.reserve(n);
+  t.lengths.clear();
+  t.lengths.reserve(n);
   size_t fixed = 0, variable = 0;
   for (size_t i = 0; i < n; ++i) {
     const bool scope = i < rec.scope_fields.size();
     const TemplateField& f = scope ? rec.scope_fields[i] : rec.fields[i - rec.scope_fields.size()];
+    t.lengths.push_back(f.length);
     if (f.length == kVariableLength) {
       ++variable;
       t.ops.push_back(kSkip);
@@ -515,12 +526,14 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
                               std::span<const uint8_t> body, RecordSink& sink) {
   ExporterState& st = *ctx.state;
   const TemplateRecord& rec = t.record;
-  const size_t nscope = rec.scope_fields.size();
-  const size_t nfields = nscope + rec.fields.size();
+  const size_t nfields = t.ops.size();
   const uint8_t* ops = t.ops.data();
+  const uint16_t* lens = t.lengths.data();
   const int64_t export_ms = int64_t{ctx.export_secs} * 1000;
   size_t pos = 0;
   size_t decoded = 0;
+  // Records without their own sampler ID / interval share the set's default: look it up once.
+  const uint32_t set_sampling = SamplingFor(st, ctx.domain, false, 0, 0);
   while (pos < body.size()) {
     const size_t rem = body.size() - pos;
     if (rem < t.min_record_length || (t.variable_length && rem < 4 && AllZero(body.subspan(pos)))) {
@@ -538,8 +551,7 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
     bool ok = true;
     const uint8_t* base = body.data();
     for (size_t i = 0; i < nfields; ++i) {
-      const TemplateField& f = i < nscope ? rec.scope_fields[i] : rec.fields[i - nscope];
-      size_t len = f.length;
+      size_t len = lens[i];
       if (len == kVariableLength) {
         if (pos >= body.size()) { ok = false; break; }
         len = base[pos++];
@@ -702,7 +714,9 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
       has_icmp = true;
     }
     if (has_icmp && r.dst_port == 0 && (r.protocol == 1 || r.protocol == 58)) r.dst_port = icmp;
-    r.sampling = SamplingFor(st, ctx.domain, opt.has_sampler, opt.sampler, opt.Rate());
+    r.sampling = (opt.has_sampler || opt.has_interval)
+                     ? SamplingFor(st, ctx.domain, opt.has_sampler, opt.sampler, opt.Rate())
+                     : set_sampling;
     if (options_.apply_sampling && r.sampling > 1) {
       r.packets *= r.sampling;
       r.bytes *= r.sampling;

@@ -45,6 +45,7 @@ struct TemplateKey {
 struct CachedTemplate {
   TemplateRecord record;  // scope fields (options templates) come first on the wire
   std::vector<uint8_t> ops;  // one per wire field: scope fields then fields
+  std::vector<uint16_t> lengths;  // wire length per field, same order (65535 = variable)
   size_t min_record_length = 0;  // fixed bytes + 1 per variable-length field
   bool variable_length = false;
   TimeUs learned_us = 0;  // last time the exporter (re)sent it
