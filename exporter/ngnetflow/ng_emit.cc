@@ -70,10 +70,14 @@ std::string EmitNgctl(const Plan& plan) {
   absl::StrAppend(&s, "# Run as root on FreeBSD once the modules are loaded (kldload ",
                   absl::StrJoin(plan.modules, " "), "):\n#   ngctl -f - < THIS_FILE\n");
   absl::StrAppend(&s,
-                  "# ngctl does not stop or undo on a failing line: check `ngctl show ", plan.node,
+                  "# ngctl -f stops at a failing line (older versions go on) but undoes nothing: check\n"
+                  "# `ngctl show ", plan.node,
                   ":` afterwards, or use --emit bootstrap, which checks and rolls back.\n");
   if (plan.method == Method::kIpfw) {
-    absl::StrAppend(&s, "# After this batch, add the ipfw rules listed above.\n");
+    absl::StrAppend(&s,
+                    "# ng_ipfw pulls in ipfw.ko: have the firewall running first (loaded without a "
+                    "ruleset,\n# ipfw denies all traffic). After this batch, add the ipfw rules "
+                    "listed above.\n");
   }
   absl::StrAppend(&s, Batch(SetupCommands(plan)));
   return s;
@@ -264,7 +268,8 @@ case $out in
 *ngctl:* | *rror*) die "ngctl reported: $out" ;;
 esac
 
-# 4. Verify the graph that now exists (ngctl -f may go on after a failing line).
+# 4. Verify the graph that now exists: ngctl -f undoes nothing, and older versions go on
+#    after a failing line.
 shown=$(ngctl show "$NODE:") || die "node $NODE: is missing after the batch"
 expect_hook() {
 	printf '%s\n' "$shown" | awk -v h="$1" -v p="$2" -v ph="$3" \
@@ -603,7 +608,8 @@ export9 ${_nf_node}_export $_nf_ksock"
 		return 1
 		;;
 	esac
-	# Verify the graph that now exists (ngctl -f may go on after a failing line).
+	# Verify the graph that now exists: ngctl -f undoes nothing, and older versions go on
+	# after a failing line.
 	_nf_shown=$(ngctl show "$_nf_node:" 2>/dev/null) || _nf_shown=
 	while read -r _nf_h _nf_p _nf_ph; do
 		[ -n "$_nf_h" ] || continue

@@ -389,7 +389,8 @@ ng_netflow_start()
 		return 1
 		;;
 	esac
-	# Verify the graph that now exists (ngctl -f may go on after a failing line).
+	# Verify the graph that now exists: ngctl -f undoes nothing, and older versions go on
+	# after a failing line.
 	_nf_shown=$(ngctl show "$_nf_node:" 2>/dev/null) || _nf_shown=
 	while read -r _nf_h _nf_p _nf_ph; do
 		[ -n "$_nf_h" ] || continue

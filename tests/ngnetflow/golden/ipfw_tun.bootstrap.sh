@@ -87,7 +87,8 @@ case $out in
 *ngctl:* | *rror*) die "ngctl reported: $out" ;;
 esac
 
-# 4. Verify the graph that now exists (ngctl -f may go on after a failing line).
+# 4. Verify the graph that now exists: ngctl -f undoes nothing, and older versions go on
+#    after a failing line.
 shown=$(ngctl show "$NODE:") || die "node $NODE: is missing after the batch"
 expect_hook() {
 	printf '%s\n' "$shown" | awk -v h="$1" -v p="$2" -v ph="$3" \
