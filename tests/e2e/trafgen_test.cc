@@ -1,5 +1,7 @@
 // The traffic generator's truth must equal what its capture holds, read back with libpcap and
 // parsed independently (capture_tally), since every exactness test of the exporter rests on it.
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -254,6 +256,63 @@ TEST(TrafgenTest, ReadTruthRejectsOtherFiles) {
   std::ofstream(dir.File("x.csv")) << "a,b,c\n1,2,3\n";
   EXPECT_FALSE(trafgen::ReadTruth(dir.File("x.csv")).ok());
   EXPECT_FALSE(trafgen::ReadTruth(dir.File("absent.csv")).ok());
+}
+
+}  // namespace
+}  // namespace nf
+
+namespace nf {
+namespace {
+
+// The committed demo capture is exactly what scripts/make-demo-pcap.sh produces today, and its
+// truth file is right about it.
+TEST(TrafgenCliTest, CommittedDemoCaptureIsReproducibleAndTrue) {
+  const std::string gen = testing::BinaryPath("nf-trafgen");
+  if (access(gen.c_str(), X_OK) != 0) GTEST_SKIP() << gen << " is not built";
+  const std::string demo = std::string(NF_SOURCE_DIR) + "/pcaps/demo.pcap";
+  TempDir dir;
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(std::string(NF_SOURCE_DIR) + "/scripts/make-demo-pcap.sh " +
+                                    NF_BINARY_DIR + " " + dir.File("demo.pcap") + " 2>&1",
+                                &out),
+            0)
+      << out;
+  EXPECT_TRUE(Slurp(dir.File("demo.pcap")) == Slurp(demo))
+      << "pcaps/demo.pcap differs from what scripts/make-demo-pcap.sh generates: regenerate it";
+  EXPECT_EQ(Slurp(dir.File("demo.pcap.truth.csv")), Slurp(demo + ".truth.csv"));
+
+  Generated g;
+  auto truth = trafgen::ReadTruth(demo + ".truth.csv");
+  ASSERT_TRUE(truth.ok()) << truth.status();
+  g.truth = *truth;
+  std::string error;
+  ASSERT_TRUE(TallyCapture(demo, &g.tally, &error)) << error;
+  g.summary.l3_bytes = g.tally.l3_bytes;
+  ExpectTruthEqualsCapture(g);
+  EXPECT_GT(g.tally.ipv4_packets, 0u);
+  EXPECT_GT(g.tally.ipv6_packets, 0u);
+  EXPECT_GT(g.tally.vlan_packets, 0u);
+}
+
+TEST(TrafgenCliTest, BadArgumentsGiveAClearErrorAndNoFile) {
+  const std::string gen = testing::BinaryPath("nf-trafgen");
+  if (access(gen.c_str(), X_OK) != 0) GTEST_SKIP() << gen << " is not built";
+  TempDir dir;
+  std::string out;
+  EXPECT_EQ(testing::RunCommand(gen + " -o " + dir.File("x.pcap") + " -n 5 -f 10 2>&1", &out), 1);
+  EXPECT_NE(out.find("--packets"), std::string::npos) << out;
+  EXPECT_FALSE(std::ifstream(dir.File("x.pcap")).good());
+  out.clear();
+  EXPECT_NE(testing::RunCommand(gen + " -n 5 2>&1", &out), 0);  // no --output
+  EXPECT_NE(out.find("output"), std::string::npos) << out;
+  out.clear();
+  EXPECT_NE(testing::RunCommand(gen + " -o " + dir.File("x.pcap") + " --start yesterday 2>&1",
+                                &out),
+            0);
+  EXPECT_NE(out.find("--start"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(testing::RunCommand(gen + " --help", &out), 0);
+  EXPECT_NE(out.find("--max-flow-packets"), std::string::npos);
 }
 
 }  // namespace
