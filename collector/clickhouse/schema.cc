@@ -17,9 +17,9 @@ constexpr Column kColumns[] = {
     {"version", "UInt8", "export protocol: 5, 9 or 10 (IPFIX)"},
     {"source_id", "UInt32", "v9 source ID / IPFIX observation domain / v5 engine"},
     {"template_id", "UInt16", "template ID (0 for v5)"},
-    {"first", "DateTime", "flow start, seconds (1970-01-01 00:00:00 when unknown)"},
+    {"first", "DateTime", "flow start, Unix seconds (0 when the record has none)"},
     {"first_msec", "UInt16", "milliseconds part of first"},
-    {"last", "DateTime", "flow end, seconds (1970-01-01 00:00:00 when unknown)"},
+    {"last", "DateTime", "flow end, Unix seconds (0 when the record has none)"},
     {"last_msec", "UInt16", "milliseconds part of last"},
     {"ip_version", "UInt8", "4 or 6 (0 when the record has no address)"},
     {"protocol", "UInt8", "IP protocol number"},
@@ -125,9 +125,10 @@ std::string CreateTableSql(absl::string_view table) {
   for (const Column& c : kColumns) width = std::max(width, c.name.size());
   for (size_t i = 0; i < std::size(kColumns); ++i) {
     const Column& c = kColumns[i];
-    absl::StrAppend(&out, "    ", c.name, std::string(width + 1 - c.name.size(), ' '), c.type,
-                    i + 1 < std::size(kColumns) ? "," : "", std::string(18 - std::min<size_t>(17, c.type.size()), ' '),
-                    "-- ", c.description, "\n");
+    std::string type = absl::StrCat(c.type, i + 1 < std::size(kColumns) ? "," : "");
+    absl::StrAppend(&out, "    ", c.name, std::string(width + 1 - c.name.size(), ' '), type,
+                    std::string(type.size() < 19 ? 19 - type.size() : 1, ' '), "-- ",
+                    c.description, "\n");
   }
   absl::StrAppend(&out,
                   ")\n"
