@@ -499,7 +499,9 @@ int main(int argc, char** argv) {
     ++c.seen;
     nf::PacketMeta meta;
     meta.time_us = pkt.time_us;
-    const nf::ParseResult r = nf::ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta);
+    const nf::ParseResult r =
+        pkt.link_supported ? nf::ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta)
+                           : nf::ParseResult::kUnsupportedLinkType;
     ++c.results[static_cast<size_t>(r)];
     if (r != nf::ParseResult::kOk) return;
     ++c.parsed;

@@ -49,7 +49,31 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     const std::vector<std::string>& files, const std::string& filter) {
   if (files.empty()) return absl::InvalidArgumentError("no capture file given");
   std::unique_ptr<PcapSource> src(new PcapSource());
+  src->filter_ = filter;
   for (const std::string& file : files) {
+    if (PcapngReader::IsPcapng(file)) {
+      // pcapng goes through our reader: libpcap stops at the first interface whose link type
+      // or snaplen differs from the first one's.
+      absl::StatusOr<std::unique_ptr<PcapngReader>> ng = PcapngReader::Open(file);
+      if (!ng.ok()) return ng.status();
+      Input in;
+      in.name = file;
+      in.ng = std::move(*ng);
+      src->inputs_.push_back(std::move(in));
+      if (!filter.empty()) {
+        // Check the syntax now (against Ethernet) so a typo fails before any work.
+        pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+        bpf_program prog{};
+        const bool ok = pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+        absl::Status st = ok ? absl::OkStatus()
+                             : absl::InvalidArgumentError(absl::StrCat(
+                                   "bad filter '", filter, "': ", pcap_geterr(dead)));
+        if (ok) pcap_freecode(&prog);
+        pcap_close(dead);
+        if (!st.ok()) return st;
+      }
+      continue;
+    }
     char errbuf[PCAP_ERRBUF_SIZE] = {0};
     pcap_t* p = pcap_open_offline_with_tstamp_precision(file.c_str(),
                                                         PCAP_TSTAMP_PRECISION_MICRO, errbuf);
@@ -59,7 +83,7 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     Input in;
     in.name = file;
     in.handle = p;
-    src->inputs_.push_back(in);  // owned from here on (closed by the destructor)
+    src->inputs_.push_back(std::move(in));  // owned from here on (closed by the destructor)
     absl::StatusOr<LinkType> link = LinkTypeFromDlt(pcap_datalink(p));
     if (!link.ok()) {
       return absl::InvalidArgumentError(absl::StrCat(file, ": ", link.status().message()));
@@ -81,7 +105,10 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   }
   std::unique_ptr<PcapSource> src(new PcapSource());
   src->live_ = true;
-  src->inputs_.push_back(Input{options.interface, p, LinkType::kEthernet});
+  Input in;
+  in.name = options.interface;
+  in.handle = p;
+  src->inputs_.push_back(std::move(in));
   pcap_set_snaplen(p, options.snaplen);
   pcap_set_promisc(p, options.promiscuous ? 1 : 0);
   pcap_set_timeout(p, options.timeout_ms);
@@ -121,12 +148,98 @@ PcapSource::~PcapSource() {
   for (Input& in : inputs_) {
     if (in.handle != nullptr) pcap_close(in.handle);
   }
+  for (NgFilter& f : ng_filters_) {
+    auto* prog = static_cast<bpf_program*>(f.program);
+    if (prog != nullptr) pcap_freecode(prog);
+    delete prog;
+  }
+}
+
+absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
+  for (const NgFilter& f : ng_filters_) {
+    if (f.dlt != dlt || f.snaplen != snaplen) continue;
+    if (f.program == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("bad filter '", filter_,
+                                                     "' for link type ", dlt));
+    }
+    return static_cast<const void*>(f.program);
+  }
+  pcap_t* dead = pcap_open_dead(dlt, snaplen == 0 ? 262144 : static_cast<int>(snaplen));
+  auto* prog = new bpf_program{};
+  if (pcap_compile(dead, prog, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    absl::Status st = absl::InvalidArgumentError(
+        absl::StrCat("bad filter '", filter_, "' for link type ", dlt, " in ",
+                     current_name(), ": ", pcap_geterr(dead)));
+    delete prog;
+    pcap_close(dead);
+    ng_filters_.push_back(NgFilter{dlt, snaplen, nullptr});  // remember the failure
+    return st;
+  }
+  pcap_close(dead);
+  ng_filters_.push_back(NgFilter{dlt, snaplen, prog});
+  return static_cast<const void*>(prog);
+}
+
+absl::StatusOr<int> PcapSource::DispatchPcapng(
+    Input& in, int max_packets, absl::FunctionRef<void(const RawPacket&)> handler) {
+  int delivered = 0;
+  PcapngPacket pkt;
+  while (delivered < max_packets && !break_) {
+    absl::StatusOr<bool> more = in.ng->Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) return delivered;
+    RawPacket raw;
+    raw.data = pkt.data;
+    raw.caplen = pkt.caplen;
+    raw.wire_len = pkt.wire_len;
+    raw.time_us = pkt.time_us;
+    absl::StatusOr<LinkType> link = LinkTypeFromDlt(pkt.dlt);
+    raw.link_supported = link.ok();
+    if (link.ok()) raw.link = *link;
+    if (!filter_.empty()) {
+      absl::StatusOr<const void*> prog = NgFilterFor(pkt.dlt, pkt.snaplen);
+      if (!prog.ok()) {
+        // A filter that cannot apply to a link type we do not parse anyway: deliver the
+        // packet so it is counted as unsupported rather than silently skipped.
+        if (!raw.link_supported) {
+          handler(raw);
+          ++delivered;
+          continue;
+        }
+        return prog.status();
+      }
+      pcap_pkthdr h{};
+      h.caplen = pkt.caplen;
+      h.len = pkt.wire_len;
+      if (pcap_offline_filter(static_cast<const bpf_program*>(*prog), &h, pkt.data) == 0) {
+        continue;
+      }
+    }
+    handler(raw);
+    ++delivered;
+  }
+  return delivered;
 }
 
 absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
                                          absl::FunctionRef<void(const RawPacket&)> handler) {
+  if (break_) {
+    break_ = 0;
+    return 0;
+  }
   while (current_ < inputs_.size()) {
     Input& in = inputs_[current_];
+    if (in.ng != nullptr) {
+      absl::StatusOr<int> n = DispatchPcapng(in, max_packets, handler);
+      if (!n.ok()) return n.status();
+      received_ += static_cast<uint64_t>(*n);
+      if (*n > 0 || break_) {
+        break_ = 0;
+        return *n;
+      }
+      ++current_;  // end of this file
+      continue;
+    }
     DispatchContext ctx{&handler, in.link};
     const int n = pcap_dispatch(in.handle, max_packets, OnPacket, reinterpret_cast<u_char*>(&ctx));
     if (n > 0) {
@@ -147,7 +260,10 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
 }
 
 void PcapSource::BreakLoop() {
-  if (current_ < inputs_.size()) pcap_breakloop(inputs_[current_].handle);
+  break_ = 1;
+  if (current_ < inputs_.size() && inputs_[current_].handle != nullptr) {
+    pcap_breakloop(inputs_[current_].handle);
+  }
 }
 
 CaptureStats PcapSource::Stats() const {

@@ -16,6 +16,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "exporter/packet_parser.h"
+#include "exporter/pcapng_reader.h"
 
 struct pcap;  // libpcap handle (pcap_t)
 
@@ -28,6 +29,10 @@ struct RawPacket {
   uint32_t wire_len = 0;  // original length on the wire
   TimeUs time_us = 0;     // capture timestamp (microseconds since the epoch)
   LinkType link = LinkType::kEthernet;
+  // False for a pcapng interface whose link type flowexport does not handle: count the packet
+  // as ParseResult::kUnsupportedLinkType. (Classic pcap files with such a link type are
+  // refused when opened.)
+  bool link_supported = true;
 };
 
 // Live capture settings; the defaults suit a 10G-class link monitored by a flow exporter.
@@ -83,16 +88,30 @@ class PcapSource {
  private:
   struct Input {
     std::string name;
-    pcap* handle = nullptr;
+    pcap* handle = nullptr;  // libpcap, or
+    std::unique_ptr<PcapngReader> ng;  // our pcapng reader (multi-interface files)
     LinkType link = LinkType::kEthernet;
   };
+  // A BPF program compiled for one (link type, snaplen) of a pcapng file.
+  struct NgFilter {
+    int dlt = 0;
+    uint32_t snaplen = 0;
+    void* program = nullptr;  // bpf_program*
+  };
   PcapSource() = default;
+  absl::StatusOr<int> DispatchPcapng(Input& in, int max_packets,
+                                     absl::FunctionRef<void(const RawPacket&)> handler);
+  // The compiled filter for a pcapng interface, or an error when the filter does not apply.
+  absl::StatusOr<const void*> NgFilterFor(int dlt, uint32_t snaplen);
 
   std::vector<Input> inputs_;
   size_t current_ = 0;
   bool live_ = false;
   uint32_t if_index_ = 0;
   uint64_t received_ = 0;
+  std::string filter_;
+  std::vector<NgFilter> ng_filters_;
+  volatile int break_ = 0;  // set by BreakLoop for the pcapng path (sig_atomic_t-sized)
 };
 
 }  // namespace nf
