@@ -523,6 +523,84 @@ TEST(FlowexportE2eTest, SigtermFlushesEveryFlow) {
   EXPECT_LT(JsonNumber(json, "packets_seen"), s.frames.size());
 }
 
+// True once something is bound to 127.0.0.1:`port` (UDP).
+bool UdpPortInUse(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  const bool in_use = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0;
+  close(fd);
+  return in_use;
+}
+
+TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
+  if (!HaveTool("nfcapd") || !HaveTool("nfdump")) GTEST_SKIP() << "nfdump is not installed";
+  TempDir dir;
+  Scenario s = MakeScenario(true, true, 5);
+  WritePcap(dir.File("in.pcap"), s.frames);
+  const uint16_t port = FreeUdpPort();
+  const std::string flows = dir.File("flows");
+  std::filesystem::create_directory(flows);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string p = std::to_string(port);
+    execlp("nfcapd", "nfcapd", "-b", "127.0.0.1", "-p", p.c_str(), "-w", flows.c_str(),
+           static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Wait (bounded) until nfcapd has bound its socket.
+  for (int i = 0; i < 250 && !UdpPortInUse(port); ++i) usleep(20 * 1000);
+  ASSERT_TRUE(UdpPortInUse(port)) << "nfcapd did not start";
+  std::string out;
+  const std::string stats = dir.File("stats.json");
+  ASSERT_EQ(RunCommand(absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
+                                    " --inactive-timeout 0.05 -c 127.0.0.1:", port,
+                                    " --stats-json ", stats, " 2>&1"),
+                       &out),
+            0)
+      << out;
+  usleep(200 * 1000);  // let nfcapd drain its socket before it is told to stop
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::string listing;
+  ASSERT_EQ(RunCommand("nfdump -R " + flows +
+                           " -q -N -6 -o 'fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt' 2>&1",
+                       &listing),
+            0)
+      << listing;
+  std::map<FlowId, Totals> got;
+  size_t records = 0;
+  for (absl::string_view line : absl::StrSplit(listing, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> c = absl::StrSplit(line, '|');
+    ASSERT_EQ(c.size(), 7u) << line;
+    for (std::string& v : c) v = std::string(absl::StripAsciiWhitespace(v));
+    // nfdump prints ICMP type/code as "type.code" in the destination port column.
+    uint32_t dport = 0;
+    std::vector<std::string> tc = absl::StrSplit(c[3], '.');
+    if (tc.size() == 2) {
+      dport = std::stoul(tc[0]) * 256 + std::stoul(tc[1]);
+    } else {
+      dport = std::stoul(c[3]);
+    }
+    FlowId id{c[0], c[1], static_cast<uint16_t>(std::stoul(c[2])),
+              static_cast<uint16_t>(dport), static_cast<uint8_t>(std::stoul(c[4]))};
+    got[id].packets += std::stoull(c[5]);
+    got[id].bytes += std::stoull(c[6]);
+    ++records;
+  }
+  EXPECT_EQ(records, JsonNumber(ReadFile(stats), "records_sent"));
+  ASSERT_EQ(got.size(), s.truth.size());
+  for (const auto& [id, want] : s.truth) {
+    SCOPED_TRACE(std::get<0>(id) + " -> " + std::get<1>(id));
+    EXPECT_EQ(got[id].packets, want.packets);
+    EXPECT_EQ(got[id].bytes, want.bytes);
+  }
+}
+
 // Packet counts per traffic file from the corpus MANIFEST (capinfos).
 std::map<std::string, uint64_t> ManifestPacketCounts(const std::string& corpus) {
   std::map<std::string, uint64_t> counts;
