@@ -6,6 +6,7 @@
 #define NF_EXPORTER_NGNETFLOW_NG_PLAN_H_
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -65,6 +66,11 @@ std::vector<std::string> TeardownCommands(const Plan& plan);
 // ng_ksocket's ASCII sockaddr: "inet/A.B.C.D:PORT", or for IPv6 (which has no ASCII
 // shortcut in ng_ksocket) the generic "{ len=28 family=28 data=[ ... ] }" form.
 std::string KsocketSockaddr(const IpAddress& address, uint16_t port);
+
+// Runs `script` with /bin/sh from a private temporary file; returns its exit status (1 if it
+// could not be started). RunSetup uses it for --apply on FreeBSD; tests run it against a
+// simulated host.
+int RunShellScript(absl::string_view script, std::ostream& err);
 
 }  // namespace nf::ng
 

@@ -1,8 +1,13 @@
 // Options, validation and the resolved plan of the ng_netflow setup mode.
 #include "exporter/ngnetflow/ng_setup.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -489,6 +494,34 @@ std::vector<std::string> TeardownCommands(const Plan& plan) {
   return {absl::StrCat("shutdown ", plan.node, ":")};
 }
 
+int RunShellScript(absl::string_view script, std::ostream& err) {
+  // A file rather than `sh -s`: commands in the script must not be able to read the rest of
+  // the script from their standard input.
+  char path[] = "/tmp/ng_netflow-bootstrap.XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd < 0) {
+    err << "flowexport --ng-netflow: cannot create a temporary file for the bootstrap: "
+        << std::strerror(errno) << "\n";
+    return 1;
+  }
+  size_t done = 0;
+  while (done < script.size()) {
+    const ssize_t n = ::write(fd, script.data() + done, script.size() - done);
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  int rc = 1;
+  if (done == script.size()) {
+    const int status = std::system(absl::StrCat("/bin/sh ", path).c_str());
+    rc = status == -1 ? 1 : (WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+  } else {
+    err << "flowexport --ng-netflow: cannot write the bootstrap to " << path << "\n";
+  }
+  ::unlink(path);
+  return rc;
+}
+
 int RunSetup(SetupOptions& opts, std::ostream& out, std::ostream& err) {
   absl::Status status = Validate(opts);
   if (!status.ok()) {
@@ -513,17 +546,7 @@ int RunSetup(SetupOptions& opts, std::ostream& out, std::ostream& err) {
     return 2;
   }
   out.flush();
-  FILE* sh = ::popen("/bin/sh -s", "w");
-  if (sh == nullptr) {
-    err << "flowexport --ng-netflow: cannot start /bin/sh\n";
-    return 1;
-  }
-  const size_t written = std::fwrite(script->data(), 1, script->size(), sh);
-  const int rc = ::pclose(sh);
-  if (written != script->size()) {
-    err << "flowexport --ng-netflow: could not hand the bootstrap to /bin/sh\n";
-    return 1;
-  }
+  const int rc = RunShellScript(*script, err);
   if (rc != 0) {
     err << "flowexport --ng-netflow: the bootstrap failed (see its messages above); any "
            "partial graph was rolled back\n";

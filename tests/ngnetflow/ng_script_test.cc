@@ -611,3 +611,27 @@ TEST(NgFlowexportCli, ErrorsAndApply) {
 
 }  // namespace
 }  // namespace nf::ng
+
+namespace nf::ng {
+namespace {
+
+// The --apply runner (used by RunSetup on FreeBSD) against the simulated host.
+TEST(NgApplyRunner, RunsTheBootstrapAndReportsItsStatus) {
+  Prepared s = Prepare(FindCase("ether_multi"));
+  auto host = HostFor(FindCase("ether_multi"), s);
+  const std::string old_path = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+  setenv("PATH", absl::StrCat(host->stub_dir(), ":", old_path).c_str(), 1);
+  setenv("NF_FAKE_STATE", host->state_dir().c_str(), 1);
+  std::ostringstream err;
+  const int ok_rc = RunShellScript(EmitText(s.opts, EmitKind::kBootstrap), err);
+  // A second run must refuse (the node exists) and leave the first setup alone.
+  const int again_rc = RunShellScript(EmitText(s.opts, EmitKind::kBootstrap), err);
+  setenv("PATH", old_path.c_str(), 1);
+  unsetenv("NF_FAKE_STATE");
+  EXPECT_EQ(ok_rc, 0) << err.str();
+  EXPECT_EQ(again_rc, 1);
+  ExpectExporting(host->Load(), s);
+}
+
+}  // namespace
+}  // namespace nf::ng
