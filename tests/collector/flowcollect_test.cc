@@ -171,12 +171,15 @@ std::vector<uint8_t> V9Datagram(uint32_t seq, int n) {
   return d;
 }
 
-TEST(FlowcollectTest, LoopbackReceiveAndSigterm) {
+// Starts flowcollect on a loopback address, sends 10 datagrams of 5 records, sends SIGUSR1
+// (stats JSON appears) then SIGTERM, and checks the CSV and statistics.
+void LoopbackRun(bool v6) {
   testing::TempDir tmp;
+  // FreeUdpPort probes 127.0.0.1; the same number is very likely free on ::1 too.
   const uint16_t port = testing::FreeUdpPort();
   const std::string csv = tmp.File("live.csv");
   const std::string json = tmp.File("live.json");
-  const std::string listen = absl::StrCat("127.0.0.1:", port);
+  const std::string listen = v6 ? absl::StrCat("[::1]:", port) : absl::StrCat("127.0.0.1:", port);
   std::vector<std::string> args = {Collector(), "-q", "-l", listen, "-o", csv, "--stats-json", json};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
@@ -184,27 +187,49 @@ TEST(FlowcollectTest, LoopbackReceiveAndSigterm) {
   pid_t pid = 0;
   ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
 
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sockaddr_in);
+  }
+  auto* addr = reinterpret_cast<sockaddr*>(&ss);
   // Wait (bounded) until the collector owns the port: our own bind then fails.
-  int sock = socket(AF_INET, SOCK_DGRAM, 0);
-  ASSERT_GE(sock, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bool bound = false;
   for (int i = 0; i < 100 && !bound; ++i) {
-    int probe = socket(AF_INET, SOCK_DGRAM, 0);
-    bound = bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0;
+    int probe = socket(ss.ss_family, SOCK_DGRAM, 0);
+    bound = bind(probe, addr, len) != 0;
     close(probe);
     if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_TRUE(bound) << "flowcollect did not bind " << listen;
+  if (!bound) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    FAIL() << "flowcollect did not bind " << listen;
+  }
+  int sock = socket(ss.ss_family, SOCK_DGRAM, 0);
+  ASSERT_GE(sock, 0);
   for (uint32_t seq = 0; seq < 10; ++seq) {
     const auto d = V9Datagram(seq, 5);
-    ASSERT_EQ(sendto(sock, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)),
-              static_cast<ssize_t>(d.size()));
+    ASSERT_EQ(sendto(sock, d.data(), d.size(), 0, addr, len), static_cast<ssize_t>(d.size()));
   }
   close(sock);
+  ASSERT_EQ(kill(pid, SIGUSR1), 0);
+  bool stats_written = false;
+  for (int i = 0; i < 100 && !stats_written; ++i) {
+    stats_written = access(json.c_str(), F_OK) == 0;
+    if (!stats_written) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(stats_written) << "SIGUSR1 did not write --stats-json";
   ASSERT_EQ(kill(pid, SIGTERM), 0);
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
@@ -213,12 +238,25 @@ TEST(FlowcollectTest, LoopbackReceiveAndSigterm) {
   EXPECT_EQ(CsvSums(csv), (Sums{50, 50, 2000}));
   const auto rows = testing::ReadCsv(csv);
   ASSERT_FALSE(rows.empty());
-  EXPECT_EQ(rows[0].at("exporter"), "127.0.0.1");
+  EXPECT_EQ(rows[0].at("exporter"), v6 ? "::1" : "127.0.0.1");
   EXPECT_EQ(rows[0].at("src_addr"), "10.0.0.1");
   const std::string stats = ReadFile(json);
   EXPECT_NE(stats.find("\"datagrams\":10,"), std::string::npos) << stats;
   EXPECT_NE(stats.find("\"sequence_lost\":0,"), std::string::npos) << stats;
   EXPECT_NE(stats.find("\"kernel_drops\":0,"), std::string::npos) << stats;
+}
+
+TEST(FlowcollectTest, LoopbackReceiveAndSigterm) { LoopbackRun(false); }
+
+TEST(FlowcollectTest, LoopbackIpv6) {
+  int probe = socket(AF_INET6, SOCK_DGRAM, 0);
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  const bool have_v6 = probe >= 0 && bind(probe, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  if (probe >= 0) close(probe);
+  if (!have_v6) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  LoopbackRun(true);
 }
 
 TEST(FlowcollectTest, TemplateStoreSurvivesRestart) {
