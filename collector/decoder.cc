@@ -297,39 +297,54 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
 }
 
 void Decoder::CheckSequence(ExporterState& st, const SeqKey& key, uint32_t seq, uint32_t units,
-                            bool countable) {
+                            bool countable, int64_t alt_units) {
   auto it = st.seq.find(key);
   if (it == st.seq.end()) {
     if (st.seq.size() >= kMaxTrackersPerExporter) return;
     it = st.seq.emplace(key, SeqTracker{}).first;
   }
   SeqTracker& t = it->second;
+  const bool have_alt = alt_units >= 0;
+  const uint32_t alt = have_alt ? static_cast<uint32_t>(alt_units) : units;
+  auto advance = [&] {
+    t.expected = seq + units;
+    t.expected_alt = seq + alt;
+  };
   if (!t.init) {
     if (countable) {
       t.init = true;
-      t.expected = seq + units;
+      advance();
     }
     return;
   }
-  const int64_t diff = static_cast<int32_t>(seq - t.expected);
+  uint32_t want = t.alt_mode ? t.expected_alt : t.expected;
+  if (have_alt && !t.alt_mode && seq != t.expected && seq == t.expected_alt &&
+      t.expected != t.expected_alt) {
+    // The gap is exactly the previous datagram's flow count: this exporter numbers flows.
+    t.alt_mode = true;
+    want = seq;
+  }
+  const uint32_t step = t.alt_mode ? alt : units;
+  const int64_t diff = static_cast<int32_t>(seq - want);
   if (diff == 0) {
-    t.expected = seq + units;
+    advance();
   } else if (diff > 0) {
     if (diff <= kMaxSequenceGap) {
       st.stats.sequence_lost += static_cast<uint64_t>(diff);
     } else {
       ++st.stats.sequence_resets;
     }
-    t.expected = seq + units;
+    advance();
   } else if (-diff <= static_cast<int64_t>(options_.reorder_window)) {
     // A late datagram we already counted as missing: it was reordered, not lost.
     ++st.stats.sequence_reordered;
-    st.stats.sequence_lost -= std::min<uint64_t>(st.stats.sequence_lost, units);
+    st.stats.sequence_lost -= std::min<uint64_t>(st.stats.sequence_lost, step);
   } else {
     ++st.stats.sequence_resets;
-    t.expected = seq + units;
+    advance();
   }
-  if (!countable) t.init = false;
+  // Without a flow count an exporter that numbers flows cannot be followed: resync next time.
+  if (!countable || (t.alt_mode && !have_alt)) t.init = false;
 }
 
 uint32_t Decoder::SamplingFor(const ExporterState& st, uint32_t domain, bool has_sampler,
@@ -760,9 +775,8 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
       st.seq.emplace(seq_key, t);
     }
   }
-  CheckSequence(st, seq_key, h.sequence, 1, true);
-
   Context ctx{&st, &exporter, 9, h.source_id, h.sys_uptime_ms, h.unix_secs, now, false};
+  const uint64_t records_before = st.stats.records;
   size_t found = 0;
   bool uncertain = false;  // some set could not be counted (unknown template, error)
   while (r.remaining() > 0) {
@@ -816,6 +830,10 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
     }
   }
   if (!uncertain && found != h.count) Count(st, DecodeError::kV9CountMismatch);
+  // v9 sequence numbers count datagrams (RFC 3954); the flow count is passed for exporters
+  // that number flows instead. Replayed early records are not this datagram's.
+  const uint64_t flows = st.stats.records - records_before;
+  CheckSequence(st, seq_key, h.sequence, 1, true, uncertain ? -1 : static_cast<int64_t>(flows));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -133,7 +133,10 @@ class Decoder {
  private:
   struct SeqTracker {
     bool init = false;
+    // softflowd numbers v9 datagrams by flows (like IPFIX); detected once, then used.
+    bool alt_mode = false;
     uint32_t expected = 0;
+    uint32_t expected_alt = 0;
     uint32_t last_uptime = 0;
     bool have_uptime = false;
   };
@@ -203,8 +206,10 @@ class Decoder {
   void BufferEarly(const Context& ctx, const TemplateKey& key, std::span<const uint8_t> body);
   void ReplayEarly(ExporterState& st, const TemplateKey& key, RecordSink& sink);
   void AgeEarly(ExporterState& st, TimeUs now);
+  // `units` is what the sequence number normally counts; `alt_units` (v9 only, -1 otherwise)
+  // is the number of flow records, for exporters that number flows instead of datagrams.
   void CheckSequence(ExporterState& st, const SeqKey& key, uint32_t seq, uint32_t units,
-                     bool countable);
+                     bool countable, int64_t alt_units = -1);
   uint32_t SamplingFor(const ExporterState& st, uint32_t domain, bool has_sampler,
                        uint64_t sampler, uint32_t record_interval) const;
   void Count(ExporterState& st, DecodeError e) { ++st.stats.errors[static_cast<size_t>(e)]; }

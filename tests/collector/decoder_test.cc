@@ -344,6 +344,28 @@ TEST(DecoderV9Test, SequenceLossReorderAndRestart) {
   EXPECT_EQ(d.Totals().sequence_lost, 0u);
 }
 
+TEST(DecoderV9Test, ExporterNumberingFlowsIsDetected) {
+  // softflowd (OpenWrt) numbers v9 datagrams by flows: 0, 1 (3 flows), 4, 6 ... is no loss.
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  auto send = [&](uint32_t seq, int flows) {
+    Buf recs;
+    for (int i = 0; i < flows; ++i) recs.Append(V4Record(1, 1, 0, 0));
+    d.DecodeDatagram(V9(static_cast<uint16_t>(1 + flows), 1000 + seq, 1, seq, 0,
+                        {Set(0, V4Template()), Set(256, recs)})
+                         .bytes(),
+                     Exp(), kT0, c);
+  };
+  send(0, 1);
+  send(1, 3);
+  send(4, 2);
+  send(6, 1);
+  send(7, 2);
+  EXPECT_EQ(d.Totals().sequence_lost, 0u);
+  send(12, 1);  // 9..11 missing: 3 flows lost
+  EXPECT_EQ(d.Totals().sequence_lost, 3u);
+}
+
 TEST(DecoderIpfixTest, VariableLengthEnterpriseAndWithdrawal) {
   Decoder d{DecoderOptions{}};
   Collect c;
