@@ -31,8 +31,8 @@ constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpSyn = 0x02;
 constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint8_t kTcpAck = 0x10;
-constexpr uint32_t kMaxL3 = 1500;   // Ethernet MTU
-constexpr size_t kMinFrame = 60;    // Ethernet minimum without FCS: shorter frames are padded
+constexpr uint32_t kMaxL3 = 1500;  // Ethernet MTU
+constexpr size_t kMinFrame = 60;   // Ethernet minimum without FCS: shorter frames are padded
 constexpr size_t kMaxFrame = 14 + 4 + kMaxL3;
 
 // xoshiro256** seeded by splitmix64: fixed algorithms, so a seed means the same bytes everywhere.
@@ -61,9 +61,7 @@ class Rng {
   // Uniform in [0, 1).
   double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }
   // Uniform in [0, n); n > 0. Multiply-shift: no modulo bias worth mentioning, no loop.
-  uint64_t Below(uint64_t n) {
-    return absl::Uint128High64(absl::uint128(Next()) * n);
-  }
+  uint64_t Below(uint64_t n) { return absl::Uint128High64(absl::uint128(Next()) * n); }
   // Uniform in [lo, hi].
   uint32_t Between(uint32_t lo, uint32_t hi) {
     return lo + static_cast<uint32_t>(Below(uint64_t{hi} - lo + 1));
@@ -123,8 +121,8 @@ absl::StatusOr<std::vector<uint64_t>> FlowSizes(const Options& o, Rng& rng) {
     w = std::pow(u, -1.0 / o.pareto_alpha);
   }
   const uint64_t extra_total = o.packets - o.flows;
-  const double cap = o.max_flow_packets == 0 ? HUGE_VAL
-                                             : static_cast<double>(o.max_flow_packets - 1);
+  const double cap =
+      o.max_flow_packets == 0 ? HUGE_VAL : static_cast<double>(o.max_flow_packets - 1);
   std::vector<double> share(n, 0.0);
   std::vector<bool> capped(n, false);
   double remaining = static_cast<double>(extra_total);
@@ -207,8 +205,8 @@ IpAddress RandomV4(Rng& rng, uint32_t base, uint32_t host_bits) {
 }
 
 IpAddress RandomV6(Rng& rng, uint16_t subnet, uint64_t host_limit) {
-  uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(subnet >> 8),
-                   static_cast<uint8_t>(subnet)};
+  uint8_t b[16] = {
+      0x20, 0x01, 0x0d, 0xb8, static_cast<uint8_t>(subnet >> 8), static_cast<uint8_t>(subnet)};
   uint64_t host = host_limit == 0 ? rng.Next() : 1 + rng.Below(host_limit);
   for (int i = 0; i < 8; ++i) b[15 - i] = static_cast<uint8_t>(host >> (8 * i));
   return IpAddress::V6(b);
@@ -217,8 +215,8 @@ IpAddress RandomV6(Rng& rng, uint16_t subnet, uint64_t host_limit) {
 absl::StatusOr<std::vector<FlowState>> MakeFlows(const Options& o, Rng& rng) {
   NF_ASSIGN_OR_RETURN(std::vector<uint64_t> sizes, FlowSizes(o, rng));
   const double weight_sum = o.tcp_weight + o.udp_weight + o.icmp_weight;
-  static constexpr std::array<uint32_t, 10> kTcpPorts = {80, 443, 443, 443, 22, 25, 8080, 8443,
-                                                         5432, 993};
+  static constexpr std::array<uint32_t, 10> kTcpPorts = {80, 443,  443,  443,  22,
+                                                         25, 8080, 8443, 5432, 993};
   static constexpr std::array<uint32_t, 8> kUdpPorts = {53, 53, 123, 443, 5060, 4789, 514, 161};
   static constexpr std::array<uint32_t, 6> kTos = {0x20, 0x28, 0x48, 0x68, 0xb8, 0x10};
   std::vector<FlowState> flows(sizes.size());
@@ -251,11 +249,11 @@ absl::StatusOr<std::vector<FlowState>> MakeFlows(const Options& o, Rng& rng) {
     bool unique = false;
     for (int attempt = 0; attempt < 64 && !unique; ++attempt) {
       if (t.ip_version == 4) {
-        t.src = RandomV4(rng, 0x0a000000, 24);      // 10.0.0.0/8 clients
-        t.dst = RandomV4(rng, 0xc6120000, 12);      // 198.18.0.0/20 servers (RFC 2544 range)
+        t.src = RandomV4(rng, 0x0a000000, 24);  // 10.0.0.0/8 clients
+        t.dst = RandomV4(rng, 0xc6120000, 12);  // 198.18.0.0/20 servers (RFC 2544 range)
       } else {
-        t.src = RandomV6(rng, 1, 0);                // 2001:db8:1::/64 clients
-        t.dst = RandomV6(rng, 2, 4096);             // 2001:db8:2::1..4096 servers
+        t.src = RandomV6(rng, 1, 0);     // 2001:db8:1::/64 clients
+        t.dst = RandomV6(rng, 2, 4096);  // 2001:db8:2::1..4096 servers
       }
       if (t.protocol == kTcp || t.protocol == kUdp) {
         t.src_port = static_cast<uint16_t>(rng.Between(1024, 65535));
@@ -449,7 +447,8 @@ class AtomicFile {
     path_ = path;
     tmp_ = path + ".tmp-XXXXXX";
     const int fd = ::mkstemp(tmp_.data());
-    if (fd < 0) return absl::InternalError(absl::StrCat("cannot create ", tmp_, ": ", std::strerror(errno)));
+    if (fd < 0)
+      return absl::InternalError(absl::StrCat("cannot create ", tmp_, ": ", std::strerror(errno)));
     file_ = ::fdopen(fd, "wb");
     if (file_ == nullptr) {
       ::close(fd);
@@ -470,7 +469,8 @@ class AtomicFile {
     }
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
       ::unlink(tmp_.c_str());
-      return absl::InternalError(absl::StrCat("cannot rename to ", path_, ": ", std::strerror(errno)));
+      return absl::InternalError(
+          absl::StrCat("cannot rename to ", path_, ": ", std::strerror(errno)));
     }
     return absl::OkStatus();
   }
@@ -532,8 +532,8 @@ bool ParseIsoMs(absl::string_view s, TimeUs* out) {
     return absl::SimpleAtoi(s.substr(pos, len), v);
   };
   int64_t y, mo, d, h, mi, se, ms;
-  if (!num(0, 4, &y) || !num(5, 2, &mo) || !num(8, 2, &d) || !num(11, 2, &h) ||
-      !num(14, 2, &mi) || !num(17, 2, &se) || !num(20, 3, &ms))
+  if (!num(0, 4, &y) || !num(5, 2, &mo) || !num(8, 2, &d) || !num(11, 2, &h) || !num(14, 2, &mi) ||
+      !num(17, 2, &se) || !num(20, 3, &ms))
     return false;
   // Howard Hinnant's days_from_civil.
   y -= mo <= 2;
@@ -551,14 +551,15 @@ bool ParseIsoMs(absl::string_view s, TimeUs* out) {
 absl::Status Validate(const Options& o) {
   if (o.flows == 0) return absl::InvalidArgumentError("--flows must be at least 1");
   if (o.packets < o.flows)
-    return absl::InvalidArgumentError(absl::StrCat("--packets (", o.packets,
-                                                   ") must be at least --flows (", o.flows, ")"));
-  if (o.flows > 100'000'000 || o.packets > 10'000'000'000ULL)
-    return absl::InvalidArgumentError("at most 1e8 flows and 1e10 packets");
+    return absl::InvalidArgumentError(
+        absl::StrCat("--packets (", o.packets, ") must be at least --flows (", o.flows, ")"));
+  if (o.flows > 20'000'000 || o.packets > 10'000'000'000ULL)
+    return absl::InvalidArgumentError(
+        "at most 2e7 flows (~110 bytes of state each) and 1e10 packets");
   if (o.max_flow_packets != 0 && o.max_flow_packets * 1.0 * o.flows < o.packets * 1.0)
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max-flow-packets ", o.max_flow_packets, " x --flows ", o.flows,
-        " is less than --packets ", o.packets));
+    return absl::InvalidArgumentError(absl::StrCat("--max-flow-packets ", o.max_flow_packets,
+                                                   " x --flows ", o.flows,
+                                                   " is less than --packets ", o.packets));
   if (!(o.ipv6_ratio >= 0 && o.ipv6_ratio <= 1))
     return absl::InvalidArgumentError("--ipv6-ratio must be in [0, 1]");
   if (!(o.vlan_ratio >= 0 && o.vlan_ratio <= 1))
@@ -573,7 +574,8 @@ absl::Status Validate(const Options& o) {
   if (!(o.rate_pps > 0 && o.rate_pps <= 1e10))
     return absl::InvalidArgumentError("--rate must be in (0, 1e10] packets per second");
   if (o.start_us < 0 || o.start_us > int64_t{4'000'000'000} * 1'000'000)
-    return absl::InvalidArgumentError("--start must be between 1970 and 2096 (pcap seconds are 32-bit)");
+    return absl::InvalidArgumentError(
+        "--start must be between 1970 and 2096 (pcap seconds are 32-bit)");
   if (o.max_gap_us < 0 || o.max_flow_duration_us < 0)
     return absl::InvalidArgumentError("gap and duration limits must be >= 0");
   return absl::OkStatus();
@@ -602,9 +604,8 @@ absl::StatusOr<Summary> Generate(const Options& o, const std::string& pcap_path,
 
   Summary summary;
   summary.flows = flows.size();
-  const size_t concurrency =
-      static_cast<size_t>(o.concurrency == 0 ? std::min<uint64_t>(o.flows, 1024)
-                                             : std::min(o.concurrency, o.flows));
+  const size_t concurrency = static_cast<size_t>(
+      o.concurrency == 0 ? std::min<uint64_t>(o.flows, 1024) : std::min(o.concurrency, o.flows));
   std::vector<size_t> active;
   active.reserve(concurrency);
   size_t next_flow = 0;
@@ -635,15 +636,15 @@ absl::StatusOr<Summary> Generate(const Options& o, const std::string& pcap_path,
       t.first_us = ts;
     } else if (o.max_gap_us != 0 && ts - t.last_us > o.max_gap_us) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "a flow would sit idle for ", (ts - t.last_us) / 1e6, " s (limit ",
-          o.max_gap_us / 1e6, " s) and an exporter would split it: raise --rate or lower "
+          "a flow would sit idle for ", (ts - t.last_us) / 1e6, " s (limit ", o.max_gap_us / 1e6,
+          " s) and an exporter would split it: raise --rate or lower "
           "--concurrency (or disable the check with --max-gap-ms 0)"));
     }
     t.last_us = ts;
     if (o.max_flow_duration_us != 0 && t.last_us - t.first_us > o.max_flow_duration_us) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "a flow would last longer than ", o.max_flow_duration_us / 1e6,
-          " s and hit an active timeout: raise --rate or --max-flow-duration-s"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("a flow would last longer than ", o.max_flow_duration_us / 1e6,
+                       " s and hit an active timeout: raise --rate or --max-flow-duration-s"));
     }
     ++t.packets;
     t.bytes += l3_len;
@@ -668,9 +669,12 @@ absl::StatusOr<Summary> Generate(const Options& o, const std::string& pcap_path,
   for (const FlowState& f : flows) {
     const FlowTruth& t = f.truth;
     (t.ip_version == 4 ? summary.ipv4_flows : summary.ipv6_flows)++;
-    if (t.protocol == kTcp) ++summary.tcp_flows;
-    else if (t.protocol == kUdp) ++summary.udp_flows;
-    else ++summary.icmp_flows;
+    if (t.protocol == kTcp)
+      ++summary.tcp_flows;
+    else if (t.protocol == kUdp)
+      ++summary.udp_flows;
+    else
+      ++summary.icmp_flows;
     if (t.vlan != 0) ++summary.vlan_flows;
     summary.largest_flow = std::max(summary.largest_flow, t.packets);
   }
@@ -694,7 +698,9 @@ absl::StatusOr<std::vector<FlowTruth>> ReadTruth(const std::string& path) {
     }
     if (line.empty()) continue;
     std::vector<absl::string_view> c = absl::StrSplit(line, ',');
-    auto bad = [&] { return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": bad row")); };
+    auto bad = [&] {
+      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": bad row"));
+    };
     if (c.size() != 12) return bad();
     FlowTruth t;
     uint32_t v, proto, sport, dport, tos, vlan;

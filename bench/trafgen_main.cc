@@ -110,12 +110,9 @@ int main(int argc, char** argv) {
         "truth: %s\n",
         output.c_str(), static_cast<unsigned long long>(s.packets),
         static_cast<unsigned long long>(s.flows), static_cast<unsigned long long>(s.ipv4_flows),
-        static_cast<unsigned long long>(s.ipv6_flows),
-        static_cast<unsigned long long>(s.tcp_flows),
-        static_cast<unsigned long long>(s.udp_flows),
-        static_cast<unsigned long long>(s.icmp_flows),
-        static_cast<unsigned long long>(s.vlan_flows),
-        static_cast<unsigned long long>(s.l3_bytes),
+        static_cast<unsigned long long>(s.ipv6_flows), static_cast<unsigned long long>(s.tcp_flows),
+        static_cast<unsigned long long>(s.udp_flows), static_cast<unsigned long long>(s.icmp_flows),
+        static_cast<unsigned long long>(s.vlan_flows), static_cast<unsigned long long>(s.l3_bytes),
         static_cast<unsigned long long>(s.largest_flow), (s.last_us - s.first_us) / 1e6,
         truth.c_str());
   }

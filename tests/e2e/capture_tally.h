@@ -36,9 +36,9 @@ struct FlowTally {
   uint64_t bytes = 0;  // sum of IP total lengths
   int64_t first_us = 0;
   int64_t last_us = 0;
-  uint8_t tcp_flags = 0;      // OR over packets
-  uint64_t fin_packets = 0;   // packets carrying FIN
-  bool fin_on_last = false;   // the last packet seen carried FIN
+  uint8_t tcp_flags = 0;     // OR over packets
+  uint64_t fin_packets = 0;  // packets carrying FIN
+  bool fin_on_last = false;  // the last packet seen carried FIN
 };
 
 struct CaptureTally {
@@ -48,15 +48,15 @@ struct CaptureTally {
   uint64_t ipv4_packets = 0;
   uint64_t ipv6_packets = 0;
   uint64_t vlan_packets = 0;
-  uint64_t truncated = 0;          // caplen < original length
+  uint64_t truncated = 0;  // caplen < original length
   uint64_t bad_ipv4_checksum = 0;
-  uint64_t bad_lengths = 0;        // IP length inconsistent with the frame's original length
-  uint64_t unparsed = 0;           // headers not all captured, or not IPv4/IPv6
-  uint64_t out_of_order = 0;       // timestamps going backwards
+  uint64_t bad_lengths = 0;   // IP length inconsistent with the frame's original length
+  uint64_t unparsed = 0;      // headers not all captured, or not IPv4/IPv6
+  uint64_t out_of_order = 0;  // timestamps going backwards
   uint32_t max_caplen = 0;
   int link_type = -1;
   uint32_t file_snaplen = 0;
-  std::string read_error;          // libpcap stopped before the end of the file (empty: clean)
+  std::string read_error;  // libpcap stopped before the end of the file (empty: clean)
 };
 
 // Reads `path` with libpcap; false (and *error) when it cannot be opened.

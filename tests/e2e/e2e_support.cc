@@ -142,10 +142,19 @@ class JsonFlattener {
       if (c == '\\' && pos_ < s_.size()) {
         char e = s_[pos_++];
         switch (e) {
-          case 'n': out->push_back('\n'); break;
-          case 't': out->push_back('\t'); break;
-          case 'u': pos_ += 4; out->push_back('?'); break;  // good enough for keys/messages
-          default: out->push_back(e); break;
+          case 'n':
+            out->push_back('\n');
+            break;
+          case 't':
+            out->push_back('\t');
+            break;
+          case 'u':
+            pos_ += 4;
+            out->push_back('?');
+            break;  // good enough for keys/messages
+          default:
+            out->push_back(e);
+            break;
         }
       } else {
         out->push_back(c);
@@ -383,8 +392,8 @@ bool WriteDatagramPcap(const std::string& path, const std::vector<std::vector<ui
     return false;
   }
   auto le32 = [&](uint32_t v) {
-    const char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8),
-                       static_cast<char>(v >> 16), static_cast<char>(v >> 24)};
+    const char b[4] = {static_cast<char>(v), static_cast<char>(v >> 8), static_cast<char>(v >> 16),
+                       static_cast<char>(v >> 24)};
     out.write(b, 4);
   };
   auto le16 = [&](uint16_t v) {

@@ -37,16 +37,16 @@ using testing::ReadFile;
 using testing::RunArgv;
 using testing::TempDir;
 
-#define NF_REQUIRE_BINARY(path)                                                          \
-  do {                                                                                   \
-    if (access((path).c_str(), X_OK) != 0)                                               \
-      GTEST_SKIP() << (path) << " is not built yet: end-to-end test skipped";             \
+#define NF_REQUIRE_BINARY(path)                                               \
+  do {                                                                        \
+    if (access((path).c_str(), X_OK) != 0)                                    \
+      GTEST_SKIP() << (path) << " is not built yet: end-to-end test skipped"; \
   } while (0)
 
-#define NF_REQUIRE_TOOL(tool)                                                            \
-  do {                                                                                   \
-    if (!::nf::testing::HaveTool(tool))                                                  \
-      GTEST_SKIP() << (tool) << " is not installed (scripts/setup-deps.sh lists it)";     \
+#define NF_REQUIRE_TOOL(tool)                                                         \
+  do {                                                                                \
+    if (!::nf::testing::HaveTool(tool))                                               \
+      GTEST_SKIP() << (tool) << " is not installed (scripts/setup-deps.sh lists it)"; \
   } while (0)
 
 // --- the exporter's --stats-json --------------------------------------------------------------
@@ -56,9 +56,9 @@ struct ExporterStats {
   uint64_t packets_dropped = 0;  // sum over drop reasons
   uint64_t flow_packets = 0;     // packets accounted in flows (exported records)
   uint64_t flow_bytes = 0;
-  uint64_t records = 0;          // data records exported
+  uint64_t records = 0;  // data records exported
   uint64_t packets_sampled_out = 0;
-  uint64_t flows_active = 0;     // left in the table: must be 0 after a normal exit
+  uint64_t flows_active = 0;  // left in the table: must be 0 after a normal exit
   FlatJson json;
 };
 
@@ -118,8 +118,9 @@ Key TruthKey(const trafgen::FlowTruth& t) {
 }
 
 // Compares per-flow counters with the truth, listing the first differences.
-void ExpectMatchesTruth(const std::map<Key, Counts>& got, const std::vector<trafgen::FlowTruth>& truth,
-                        const std::string& what, bool check_tos) {
+void ExpectMatchesTruth(const std::map<Key, Counts>& got,
+                        const std::vector<trafgen::FlowTruth>& truth, const std::string& what,
+                        bool check_tos) {
   size_t mismatches = 0;
   std::string report;
   std::set<Key> truth_keys;
@@ -147,15 +148,16 @@ void ExpectMatchesTruth(const std::map<Key, Counts>& got, const std::vector<traf
   for (const auto& [k, c] : got) {
     if (truth_keys.count(k) == 0 && ++extra <= 5) {
       absl::StrAppend(&report, "  unexpected flow ", std::get<1>(k), " ", std::get<2>(k), ":",
-                      std::get<4>(k), " -> ", std::get<3>(k), ":", std::get<5>(k), " (",
-                      c.packets, " packets)\n");
+                      std::get<4>(k), " -> ", std::get<3>(k), ":", std::get<5>(k), " (", c.packets,
+                      " packets)\n");
     }
   }
   EXPECT_EQ(mismatches, 0u) << what << ": " << mismatches << " of " << truth.size()
-                            << " flows differ from the truth\n" << report;
+                            << " flows differ from the truth\n"
+                            << report;
   EXPECT_EQ(extra, 0u) << what << ": flows not in the truth\n" << report;
-  std::cout << "[ compared ] " << what << ": " << truth.size() - mismatches << " of " << truth.size()
-            << " flows exact\n";
+  std::cout << "[ compared ] " << what << ": " << truth.size() - mismatches << " of "
+            << truth.size() << " flows exact\n";
 }
 
 int ProtocolNumber(absl::string_view text) {
@@ -187,21 +189,26 @@ TEST(ExportToCollectorTest, MixedCaptureMatchesTruthPerFlow) {
 
   const uint16_t port = testing::FreeUdpPort();
   Child coll;
-  const std::vector<std::string> coll_argv = {collector, "-l", absl::StrCat("127.0.0.1:", port),
-                                              "-o", dir.File("out.csv"), "--stats-json",
-                                              dir.File("collector.json")};
+  const std::vector<std::string> coll_argv = {
+      collector,           "-l",           absl::StrCat("127.0.0.1:", port), "-o",
+      dir.File("out.csv"), "--stats-json", dir.File("collector.json")};
   ASSERT_TRUE(coll.Start(coll_argv, dir.File("collector.out"), dir.File("collector.err")));
   ASSERT_TRUE(testing::WaitForUdpBound(port, 5000))
       << "flowcollect did not bind: " << ReadFile(dir.File("collector.err"));
 
-  const std::vector<std::string> exp_argv = {exporter, "-r", in.pcap, "-c",
-                                             absl::StrCat("127.0.0.1:", port), "--stats-json",
+  const std::vector<std::string> exp_argv = {exporter,
+                                             "-r",
+                                             in.pcap,
+                                             "-c",
+                                             absl::StrCat("127.0.0.1:", port),
+                                             "--stats-json",
                                              dir.File("exporter.json")};
   const int rc = RunArgv(exp_argv, dir.File("exporter.out"), dir.File("exporter.err"), 60000);
   ASSERT_EQ(rc, 0) << testing::JoinArgv(exp_argv) << "\n" << ReadFile(dir.File("exporter.err"));
   EXPECT_TRUE(testing::WaitForUdpDrained(port, 10000)) << "collector did not drain its socket";
   coll.Signal(SIGTERM);
-  ASSERT_EQ(coll.Wait(15000), 0) << "flowcollect on SIGTERM: " << ReadFile(dir.File("collector.err"));
+  ASSERT_EQ(coll.Wait(15000), 0) << "flowcollect on SIGTERM: "
+                                 << ReadFile(dir.File("collector.err"));
 
   ExporterStats es;
   std::string error;
@@ -226,12 +233,11 @@ TEST(ExportToCollectorTest, MixedCaptureMatchesTruthPerFlow) {
   for (const auto& r : rows) {
     int version = 0, proto = 0, sport = 0, dport = 0, tos = 0;
     uint64_t packets = 0, bytes = 0;
-    ASSERT_TRUE(absl::SimpleAtoi(r.at("ip_version"), &version) &&
-                absl::SimpleAtoi(r.at("protocol"), &proto) &&
-                absl::SimpleAtoi(r.at("src_port"), &sport) &&
-                absl::SimpleAtoi(r.at("dst_port"), &dport) && absl::SimpleAtoi(r.at("tos"), &tos) &&
-                absl::SimpleAtoi(r.at("packets"), &packets) &&
-                absl::SimpleAtoi(r.at("bytes"), &bytes))
+    ASSERT_TRUE(
+        absl::SimpleAtoi(r.at("ip_version"), &version) &&
+        absl::SimpleAtoi(r.at("protocol"), &proto) && absl::SimpleAtoi(r.at("src_port"), &sport) &&
+        absl::SimpleAtoi(r.at("dst_port"), &dport) && absl::SimpleAtoi(r.at("tos"), &tos) &&
+        absl::SimpleAtoi(r.at("packets"), &packets) && absl::SimpleAtoi(r.at("bytes"), &bytes))
         << "bad CSV row";
     Counts& c = got[{version, proto, r.at("src_addr"), r.at("dst_addr"), sport, dport}];
     c.packets += packets;
@@ -260,8 +266,12 @@ TEST(TruncatedCaptureTest, SnaplenCutFramesStillCountIpTotalLengths) {
   testing::UdpSink sink;
   std::string error;
   ASSERT_TRUE(sink.Open(&error)) << error;
-  const std::vector<std::string> argv = {exporter, "-r", in.pcap, "-c",
-                                         absl::StrCat("127.0.0.1:", sink.port()), "--stats-json",
+  const std::vector<std::string> argv = {exporter,
+                                         "-r",
+                                         in.pcap,
+                                         "-c",
+                                         absl::StrCat("127.0.0.1:", sink.port()),
+                                         "--stats-json",
                                          dir.File("exporter.json")};
   const int rc = RunArgv(argv, dir.File("exporter.out"), dir.File("exporter.err"), 60000);
   ASSERT_EQ(rc, 0) << testing::JoinArgv(argv) << "\n" << ReadFile(dir.File("exporter.err"));
@@ -312,8 +322,12 @@ TEST_P(TsharkInteropTest, DecodesEveryDatagramWithoutErrorsAndSumsAgree) {
   testing::UdpSink sink;
   std::string error;
   ASSERT_TRUE(sink.Open(&error)) << error;
-  std::vector<std::string> argv = {exporter, "-r", in.pcap, "-c",
-                                   absl::StrCat("127.0.0.1:", sink.port()), "--stats-json",
+  std::vector<std::string> argv = {exporter,
+                                   "-r",
+                                   in.pcap,
+                                   "-c",
+                                   absl::StrCat("127.0.0.1:", sink.port()),
+                                   "--stats-json",
                                    dir.File("exporter.json")};
   if (tc.sampling != 0) {
     argv.push_back("--sampling");
@@ -329,8 +343,7 @@ TEST_P(TsharkInteropTest, DecodesEveryDatagramWithoutErrorsAndSumsAgree) {
 
   const std::string decode = absl::StrCat("-d udp.port==", sink.port(), ",cflow");
   std::string verbose;
-  ASSERT_EQ(testing::RunCommand(absl::StrCat("tshark -n -r ", export_pcap, " ", decode,
-                                             " -V 2>&1"),
+  ASSERT_EQ(testing::RunCommand(absl::StrCat("tshark -n -r ", export_pcap, " ", decode, " -V 2>&1"),
                                 &verbose),
             0);
   size_t bad_lines = 0;
@@ -414,15 +427,18 @@ TEST(NfcapdInteropTest, NfdumpReadsExactlyTheTruthPerFlow) {
   std::filesystem::create_directory(flow_dir);
   const uint16_t port = testing::FreeUdpPort();
   Child nfcapd;
-  const std::vector<std::string> nfcapd_argv = {"nfcapd", "-b", "127.0.0.1", "-p",
-                                                std::to_string(port), "-w", flow_dir, "-B",
-                                                "33554432"};
+  const std::vector<std::string> nfcapd_argv = {
+      "nfcapd", "-b", "127.0.0.1", "-p", std::to_string(port), "-w", flow_dir, "-B", "33554432"};
   ASSERT_TRUE(nfcapd.Start(nfcapd_argv, dir.File("nfcapd.out"), dir.File("nfcapd.err")));
   ASSERT_TRUE(testing::WaitForUdpBound(port, 5000))
       << "nfcapd did not bind: " << ReadFile(dir.File("nfcapd.err"));
 
-  const std::vector<std::string> exp_argv = {exporter, "-r", in.pcap, "-c",
-                                             absl::StrCat("127.0.0.1:", port), "--stats-json",
+  const std::vector<std::string> exp_argv = {exporter,
+                                             "-r",
+                                             in.pcap,
+                                             "-c",
+                                             absl::StrCat("127.0.0.1:", port),
+                                             "--stats-json",
                                              dir.File("exporter.json")};
   const int rc = RunArgv(exp_argv, dir.File("exporter.out"), dir.File("exporter.err"), 60000);
   ASSERT_EQ(rc, 0) << testing::JoinArgv(exp_argv) << "\n" << ReadFile(dir.File("exporter.err"));
@@ -505,9 +521,8 @@ TEST(CorpusTrafficTest, EveryCaptureRunsAndTotalsAddUp) {
     const bool readable = testing::TallyCapture(file, &tally, &pcap_error);
     const std::string json = dir.File("stats.json");
     std::filesystem::remove(json);
-    const std::vector<std::string> argv = {exporter, "-r", file, "-c",
-                                           absl::StrCat("127.0.0.1:", sink.port()),
-                                           "--stats-json", json};
+    const std::vector<std::string> argv = {
+        exporter, "-r", file, "-c", absl::StrCat("127.0.0.1:", sink.port()), "--stats-json", json};
     const int rc = RunArgv(argv, dir.File("out"), dir.File("err"), 30000);
     const std::string err = ReadFile(dir.File("err"));
     ASSERT_NE(rc, -1) << "flowexport hung on " << file;
@@ -519,7 +534,8 @@ TEST(CorpusTrafficTest, EveryCaptureRunsAndTotalsAddUp) {
       const bool link_type = err.find("unsupported link type") != std::string::npos;
       const bool libpcap_fails = !readable || !tally.read_error.empty();
       EXPECT_TRUE(link_type || libpcap_fails)
-          << "flowexport refused a capture libpcap reads fine:\n" << err;
+          << "flowexport refused a capture libpcap reads fine:\n"
+          << err;
       ++refused_files;
       absl::StrAppend(&refused, "  ", file, ": ", absl::StripAsciiWhitespace(err), "\n");
       continue;
@@ -540,14 +556,16 @@ TEST(CorpusTrafficTest, EveryCaptureRunsAndTotalsAddUp) {
       ++beyond_libpcap_files;
     }
     EXPECT_EQ(es.flow_packets + es.packets_dropped + es.packets_sampled_out, es.packets_seen)
-        << "exported + dropped by reason must equal seen\n" << JsonKeys(es.json);
+        << "exported + dropped by reason must equal seen\n"
+        << JsonKeys(es.json);
     EXPECT_EQ(es.flows_active, 0u);
     ++exported_files;
   }
   ::testing::Test::RecordProperty("exported_files", static_cast<int>(exported_files));
   std::cout << "[ corpus   ] " << exported_files << " captures exported (" << beyond_libpcap_files
             << " that libpcap cannot read to the end), " << refused_files
-            << " refused with a message\n" << refused;
+            << " refused with a message\n"
+            << refused;
   EXPECT_GT(exported_files, files.size() / 2);
 }
 

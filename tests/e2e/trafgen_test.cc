@@ -52,8 +52,8 @@ void ExpectTruthEqualsCapture(const Generated& g) {
   uint64_t packets = 0, bytes = 0;
   for (const trafgen::FlowTruth& t : g.truth) {
     auto it = g.tally.flows.find(KeyOf(t));
-    ASSERT_NE(it, g.tally.flows.end()) << "truth flow missing from capture: " << t.src.ToString()
-                                       << " -> " << t.dst.ToString();
+    ASSERT_NE(it, g.tally.flows.end())
+        << "truth flow missing from capture: " << t.src.ToString() << " -> " << t.dst.ToString();
     EXPECT_EQ(it->second.packets, t.packets);
     EXPECT_EQ(it->second.bytes, t.bytes);
     EXPECT_EQ(it->second.first_us / 1000, t.first_us / 1000);  // truth has milliseconds
@@ -306,9 +306,8 @@ TEST(TrafgenCliTest, BadArgumentsGiveAClearErrorAndNoFile) {
   EXPECT_NE(testing::RunCommand(gen + " -n 5 2>&1", &out), 0);  // no --output
   EXPECT_NE(out.find("output"), std::string::npos) << out;
   out.clear();
-  EXPECT_NE(testing::RunCommand(gen + " -o " + dir.File("x.pcap") + " --start yesterday 2>&1",
-                                &out),
-            0);
+  EXPECT_NE(
+      testing::RunCommand(gen + " -o " + dir.File("x.pcap") + " --start yesterday 2>&1", &out), 0);
   EXPECT_NE(out.find("--start"), std::string::npos) << out;
   out.clear();
   EXPECT_EQ(testing::RunCommand(gen + " --help", &out), 0);
