@@ -1,5 +1,7 @@
 #include "exporter/flow_table.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 
 #include "absl/hash/hash.h"
@@ -133,6 +135,7 @@ void FlowTable::Export(uint32_t index, EndReason reason, FlowSink sink) {
 void FlowTable::ExpireUntil(TimeUs now, FlowSink sink) {
   if (now > now_) now_ = now;
   now = now_;
+  if (now < next_deadline_) return;
   // Idle flows: the LRU head is the flow seen longest ago.
   while (lru_.head != kNil && now - entries_[lru_.head].last_us >= options_.inactive_timeout_us) {
     Export(lru_.head, EndReason::kIdleTimeout, sink);
@@ -140,6 +143,14 @@ void FlowTable::ExpireUntil(TimeUs now, FlowSink sink) {
   // Long-lived flows: the age head is the oldest flow.
   while (age_.head != kNil && now - entries_[age_.head].first_us >= options_.active_timeout_us) {
     Export(age_.head, EndReason::kActiveTimeout, sink);
+  }
+  next_deadline_ = INT64_MAX;
+  if (lru_.head != kNil) {
+    next_deadline_ = entries_[lru_.head].last_us + options_.inactive_timeout_us;
+  }
+  if (age_.head != kNil) {
+    next_deadline_ =
+        std::min(next_deadline_, entries_[age_.head].first_us + options_.active_timeout_us);
   }
 }
 
@@ -189,6 +200,8 @@ void FlowTable::Update(const PacketMeta& meta, FlowSink sink) {
     InsertSlot(hash, index);
     ListPushLru(index);
     ListPushAge(index);
+    next_deadline_ = std::min(
+        next_deadline_, now + std::min(options_.inactive_timeout_us, options_.active_timeout_us));
     ++active_;
     ++stats_.flows_created;
   }

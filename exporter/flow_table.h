@@ -135,6 +135,9 @@ class FlowTable {
   List age_;
   size_t active_ = 0;
   TimeUs now_ = 0;
+  // No flow can expire before this time. Lowered on insertion, recomputed by ExpireUntil; it
+  // spares the per-packet path two cache misses (the list heads) while nothing is due.
+  TimeUs next_deadline_ = INT64_MAX;
   FlowTableStats stats_;
 };
 

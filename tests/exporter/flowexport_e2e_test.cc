@@ -547,6 +547,7 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     const std::string p = std::to_string(port);
+    if (std::freopen("/dev/null", "w", stdout) == nullptr) _exit(126);
     execlp("nfcapd", "nfcapd", "-b", "127.0.0.1", "-p", p.c_str(), "-w", flows.c_str(),
            static_cast<char*>(nullptr));
     _exit(127);
