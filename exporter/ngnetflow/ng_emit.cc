@@ -553,6 +553,7 @@ EOF
 		@S@_fail "@S@_interfaces is empty"
 		return 1
 	fi
+@VLAN_ONCE@
 @METHOD_PLAN@
 	_nf_batch="$_nf_batch
 msg $_nf_node: settimeouts { inactive=$_nf_inactive active=$_nf_active }
@@ -849,7 +850,8 @@ std::string EmitRcd(const Plan& plan) {
         "\t# Never shut down ipfw: itself; only reloading ng_ipfw recreates it.\n";
     status_rules = "\tipfw list \"${@S@_ipfw_rule}\"\n";
     absl::StrReplaceAll({{"@METHOD_PLAN@", kRcdIpfwPlan},
-                         {"@RULES_DOC@", " and _nf_rules (one ipfw rule body per line)"}},
+                         {"@RULES_DOC@", " and _nf_rules (one ipfw rule body per line)"},
+                         {"@VLAN_ONCE@\n", ""}},
                         &functions);
   } else {
     rollback =
@@ -880,7 +882,22 @@ std::string EmitRcd(const Plan& plan) {
         "\t\t\treturn 1\n\t\t\t;;\n"
         "\t\tesac\n"
         "\tdone\n";
-    absl::StrReplaceAll({{"@METHOD_PLAN@", kRcdEtherPlan}, {"@RULES_DOC@", ""}}, &functions);
+    absl::StrReplaceAll(
+        {{"@METHOD_PLAN@", kRcdEtherPlan},
+         {"@RULES_DOC@", ""},
+         {"@VLAN_ONCE@",
+          "\t# A VLAN interface together with its parent: tagged frames pass both ng_ether "
+          "nodes.\n"
+          "\tfor _nf_if in $_nf_ifs; do\n"
+          "\t\tcase $_nf_if in\n"
+          "\t\t*.*)\n"
+          "\t\t\tcase \" $_nf_ifs \" in\n"
+          "\t\t\t*\" ${_nf_if%.*} \"*) _nf_once=1 ;;\n"
+          "\t\t\tesac\n"
+          "\t\t\t;;\n"
+          "\t\tesac\n"
+          "\tdone"}},
+        &functions);
   }
   absl::StrReplaceAll({{"@ROLLBACK@", rollback},
                        {"@PRESTART@", prestart},

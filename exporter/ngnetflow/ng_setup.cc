@@ -403,10 +403,24 @@ absl::StatusOr<Plan> BuildPlan(const SetupOptions& opts) {
     any_egress = any_egress || (ip.conf & kConfEgress) != 0;
     plan.interfaces.push_back(ip);
   }
+  // A VLAN interface and its parent both attached: a tagged frame passes the parent's
+  // ng_ether node (ng_netflow parses one 802.1Q tag) and then the VLAN's, so it would be
+  // counted twice. (ipfw sees the packet once, on the VLAN interface.)
+  bool vlan_and_parent = false;
+  if (plan.method == Method::kEther) {
+    for (const InterfacePlan& ip : plan.interfaces) {
+      const size_t dot = ip.name.rfind('.');
+      if (dot == std::string::npos) continue;
+      const std::string parent = ip.name.substr(0, dot);
+      for (const InterfacePlan& other : plan.interfaces) {
+        vlan_and_parent = vlan_and_parent || other.name == parent;
+      }
+    }
+  }
   // Once-only accounting: a packet forwarded from an ingress-accounted interface to an
   // egress-accounted one would be counted twice. THISONCE on every hook makes the node skip
   // packets it has already accounted (it only works when set on both sides).
-  if (any_egress) {
+  if (any_egress || vlan_and_parent) {
     for (InterfacePlan& ip : plan.interfaces) ip.conf |= kConfThisOnce;
   }
 

@@ -204,6 +204,17 @@ TEST(NgSetupPlan, BothDirectionsAreCountedOnce) {
   EXPECT_EQ(BuildPlan(*plain)->interfaces[1].conf, kConfIngress);
 }
 
+TEST(NgSetupPlan, VlanWithItsParentIsCountedOnce) {
+  // A tagged frame passes igb0's ether node and then igb0.100's.
+  auto both = ParseArgs({"-i", "igb0", "-i", "igb0.100", "-c", "10.0.0.5:2055"});
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ(BuildPlan(*both)->interfaces[0].conf, kConfIngress | kConfThisOnce);
+  EXPECT_EQ(BuildPlan(*both)->interfaces[1].conf, kConfIngress | kConfThisOnce);
+  auto vlan_only = ParseArgs({"-i", "igb1", "-i", "igb0.100", "-c", "10.0.0.5:2055"});
+  ASSERT_TRUE(vlan_only.ok());
+  EXPECT_EQ(BuildPlan(*vlan_only)->interfaces[1].conf, kConfIngress);
+}
+
 TEST(NgSetupPlan, IpfwRulesAreDirectionalAndCountOnce) {
   auto opts = ParseArgs({"--method", "ipfw", "-i", "tun0", "-i", "wg0", "-i", "igb0", "-c",
                          "10.0.0.5:2055", "--direction", "wg0=both", "--direction",

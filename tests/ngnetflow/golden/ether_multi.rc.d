@@ -267,6 +267,16 @@ EOF
 		ng_netflow_fail "ng_netflow_interfaces is empty"
 		return 1
 	fi
+	# A VLAN interface together with its parent: tagged frames pass both ng_ether nodes.
+	for _nf_if in $_nf_ifs; do
+		case $_nf_if in
+		*.*)
+			case " $_nf_ifs " in
+			*" ${_nf_if%.*} "*) _nf_once=1 ;;
+			esac
+			;;
+		esac
+	done
 
 	# Second pass: the ether method's batch, in the same order as the generator's.
 	_nf_k=0
