@@ -391,6 +391,9 @@ TEST(NgBootstrapScript, IpfwMethodNeverLoadsIpfwItself) {
 
 TEST(NgBootstrapScript, RefusesToRunOffFreeBsd) {
   // Without the fake tools on PATH, uname says Linux: the script must stop at once.
+#if defined(__FreeBSD__)
+  GTEST_SKIP() << "on FreeBSD this would configure the real host";
+#endif
   nf::testing::TempDir dir;
   Prepared s = Prepare(FindCase("ether_one"));
   const std::string path = dir.File("bootstrap.sh");
