@@ -338,8 +338,8 @@ UdpSink::~UdpSink() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-bool UdpSink::Open(std::string* error) {
-  fd_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+bool UdpSink::Open(std::string* error, bool ipv6) {
+  fd_ = ::socket(ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
   if (fd_ < 0) {
     if (error) *error = std::string("socket: ") + std::strerror(errno);
     return false;
@@ -348,16 +348,26 @@ bool UdpSink::Open(std::string* error) {
   int size = 32 << 20;
   if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+  sockaddr_storage storage{};
+  socklen_t len;
+  if (ipv6) {
+    auto* a6 = reinterpret_cast<sockaddr_in6*>(&storage);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_addr = in6addr_loopback;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a4 = reinterpret_cast<sockaddr_in*>(&storage);
+    a4->sin_family = AF_INET;
+    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sockaddr_in);
+  }
+  if (::bind(fd_, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     if (error) *error = std::string("bind: ") + std::strerror(errno);
     return false;
   }
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  ::getsockname(fd_, reinterpret_cast<sockaddr*>(&storage), &len);
+  port_ = ntohs(ipv6 ? reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port
+                     : reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
   thread_ = std::thread([this] { Loop(); });
   return true;
 }

@@ -69,7 +69,7 @@ bool WaitForUdpBound(uint16_t port, int timeout_ms);
 // (/proc/net/udp{,6} rx_queue), i.e. the receiver has read everything sent to it.
 bool WaitForUdpDrained(uint16_t port, int timeout_ms);
 
-// Receives every datagram sent to 127.0.0.1:port on a background thread.
+// Receives every datagram sent to 127.0.0.1:port (or [::1]:port) on a background thread.
 class UdpSink {
  public:
   UdpSink() = default;
@@ -77,8 +77,8 @@ class UdpSink {
   UdpSink(const UdpSink&) = delete;
   UdpSink& operator=(const UdpSink&) = delete;
 
-  // Binds 127.0.0.1 on a free port (with a large receive buffer) and starts receiving.
-  bool Open(std::string* error);
+  // Binds 127.0.0.1 (or ::1) on a free port with a large receive buffer and starts receiving.
+  bool Open(std::string* error, bool ipv6 = false);
   uint16_t port() const { return port_; }
   // Waits until nothing more is queued, stops the thread, and returns the datagrams.
   std::vector<std::vector<uint8_t>> Finish();
