@@ -16,8 +16,8 @@ namespace {
 using namespace ::nf::testing;  // NOLINT: frame builders
 
 void BM_ParseEthernetIpv4Tcp(benchmark::State& state) {
-  const Bytes f = Eth(0x0800, Ipv4(0x0a000001, 0x0a000002, 6, Tcp(1234, 443, 0x18, 1200)),
-                      {{0x8100, 100}});
+  const Bytes f =
+      Eth(0x0800, Ipv4(0x0a000001, 0x0a000002, 6, Tcp(1234, 443, 0x18, 1200)), {{0x8100, 100}});
   PacketMeta m;
   for (auto _ : state) {
     benchmark::DoNotOptimize(ParsePacket(f.data(), 128, f.size(), LinkType::kEthernet, m));
@@ -103,8 +103,8 @@ void BM_FlowTableEvictionChurn(benchmark::State& state) {
     if (++i == pkts.size()) i = 0;
   }
   state.SetItemsProcessed(state.iterations());
-  state.counters["evicted"] = static_cast<double>(
-      table.stats().expired[static_cast<size_t>(EndReason::kLackOfResources)]);
+  state.counters["evicted"] =
+      static_cast<double>(table.stats().expired[static_cast<size_t>(EndReason::kLackOfResources)]);
 }
 BENCHMARK(BM_FlowTableEvictionChurn);
 

@@ -36,8 +36,8 @@ FlowTable::~FlowTable() {
 }
 
 uint32_t FlowTable::HashKey(const FlowKey& key) const {
-  const uint64_t h = options_.hash_override != nullptr ? options_.hash_override(key)
-                                                       : absl::Hash<FlowKey>{}(key);
+  const uint64_t h =
+      options_.hash_override != nullptr ? options_.hash_override(key) : absl::Hash<FlowKey>{}(key);
   return static_cast<uint32_t>(h ^ (h >> 32));
 }
 
@@ -83,29 +83,47 @@ void FlowTable::EraseSlot(uint32_t pos) {
 
 void FlowTable::ListUnlinkLru(uint32_t i) {
   Entry& e = entries_[i];
-  if (e.lru_prev != kNil) entries_[e.lru_prev].lru_next = e.lru_next; else lru_.head = e.lru_next;
-  if (e.lru_next != kNil) entries_[e.lru_next].lru_prev = e.lru_prev; else lru_.tail = e.lru_prev;
+  if (e.lru_prev != kNil)
+    entries_[e.lru_prev].lru_next = e.lru_next;
+  else
+    lru_.head = e.lru_next;
+  if (e.lru_next != kNil)
+    entries_[e.lru_next].lru_prev = e.lru_prev;
+  else
+    lru_.tail = e.lru_prev;
 }
 
 void FlowTable::ListPushLru(uint32_t i) {
   Entry& e = entries_[i];
   e.lru_prev = lru_.tail;
   e.lru_next = kNil;
-  if (lru_.tail != kNil) entries_[lru_.tail].lru_next = i; else lru_.head = i;
+  if (lru_.tail != kNil)
+    entries_[lru_.tail].lru_next = i;
+  else
+    lru_.head = i;
   lru_.tail = i;
 }
 
 void FlowTable::ListUnlinkAge(uint32_t i) {
   Entry& e = entries_[i];
-  if (e.age_prev != kNil) entries_[e.age_prev].age_next = e.age_next; else age_.head = e.age_next;
-  if (e.age_next != kNil) entries_[e.age_next].age_prev = e.age_prev; else age_.tail = e.age_prev;
+  if (e.age_prev != kNil)
+    entries_[e.age_prev].age_next = e.age_next;
+  else
+    age_.head = e.age_next;
+  if (e.age_next != kNil)
+    entries_[e.age_next].age_prev = e.age_prev;
+  else
+    age_.tail = e.age_prev;
 }
 
 void FlowTable::ListPushAge(uint32_t i) {
   Entry& e = entries_[i];
   e.age_prev = age_.tail;
   e.age_next = kNil;
-  if (age_.tail != kNil) entries_[age_.tail].age_next = i; else age_.head = i;
+  if (age_.tail != kNil)
+    entries_[age_.tail].age_next = i;
+  else
+    age_.head = i;
   age_.tail = i;
 }
 

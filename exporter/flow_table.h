@@ -43,8 +43,8 @@ struct FlowTableOptions {
 inline constexpr size_t kEndReasonSlots = 6;  // indexed by EndReason value (1..5)
 
 struct FlowTableStats {
-  uint64_t packets = 0;        // packets accounted into flows
-  uint64_t bytes = 0;          // their layer-3 bytes
+  uint64_t packets = 0;  // packets accounted into flows
+  uint64_t bytes = 0;    // their layer-3 bytes
   uint64_t flows_created = 0;
   std::array<uint64_t, kEndReasonSlots> expired{};  // by EndReason value
   uint64_t expired_total() const {
@@ -125,7 +125,7 @@ class FlowTable {
   void ListPushAge(uint32_t i);
 
   FlowTableOptions options_;
-  size_t capacity_ = 0;    // entries
+  size_t capacity_ = 0;  // entries
   uint32_t slot_mask_ = 0;
   Entry* entries_ = nullptr;
   Slot* slots_ = nullptr;

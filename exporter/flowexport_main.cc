@@ -125,11 +125,16 @@ struct Counters {
 
 const char* EndReasonName(size_t reason) {
   switch (reason) {
-    case 1: return "idle_timeout";
-    case 2: return "active_timeout";
-    case 3: return "end_of_flow";
-    case 4: return "forced_end";
-    case 5: return "lack_of_resources";
+    case 1:
+      return "idle_timeout";
+    case 2:
+      return "active_timeout";
+    case 3:
+      return "end_of_flow";
+    case 4:
+      return "forced_end";
+    case 5:
+      return "lack_of_resources";
   }
   return nullptr;
 }
@@ -292,8 +297,9 @@ int main(int argc, char** argv) {
       "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics.");
   app.get_formatter()->column_width(40);
 
-  app.add_option("-r,--read", o.files, "Read packets from a pcap/pcapng FILE (repeatable; "
-                                       "read in order; the file clock drives time)")
+  app.add_option("-r,--read", o.files,
+                 "Read packets from a pcap/pcapng FILE (repeatable; "
+                 "read in order; the file clock drives time)")
       ->group("Input")
       ->type_name("FILE")
       ->allow_extra_args(false);
@@ -303,8 +309,9 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   app.add_flag("--no-promisc", o.no_promisc, "Do not put the interface in promiscuous mode")
       ->group("Input");
-  app.add_option("--snaplen", o.snaplen, "Bytes captured per packet (headers suffice: byte "
-                                         "counts come from the IP length)")
+  app.add_option("--snaplen", o.snaplen,
+                 "Bytes captured per packet (headers suffice: byte "
+                 "counts come from the IP length)")
       ->group("Input")
       ->check(CLI::Range(64, 262144));
   app.add_option("--buffer-size", o.buffer_mib, "Kernel capture buffer in MiB")
@@ -324,8 +331,9 @@ int main(int argc, char** argv) {
       ->group("Export")
       ->check(CLI::Range(int64_t{-1}, int64_t{4294967295}))
       ->default_str("auto");
-  app.add_option("--mtu", o.mtu, "Largest export datagram including IP and UDP headers "
-                                 "(never fragmented)")
+  app.add_option("--mtu", o.mtu,
+                 "Largest export datagram including IP and UDP headers "
+                 "(never fragmented)")
       ->group("Export")
       ->check(CLI::Range(int64_t{128}, int64_t{65535}));
   app.add_option("-T,--template", o.template_name,
@@ -372,8 +380,9 @@ int main(int argc, char** argv) {
   app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
       ->group("Output")
       ->type_name("FILE");
-  app.add_flag("-v,--verbose", o.verbose, "Print statistics also every 10 s (live) and more "
-                                          "detail")
+  app.add_flag("-v,--verbose", o.verbose,
+               "Print statistics also every 10 s (live) and more "
+               "detail")
       ->group("Output");
 
 #if NF_HAVE_NGNETFLOW
@@ -410,8 +419,9 @@ int main(int argc, char** argv) {
     return Fail("give exactly one input: -r FILE... or -i IFACE (see --help)");
   }
   if (o.interfaces.size() > 1) {
-    return Fail("capturing on several interfaces at once is not supported; run one flowexport "
-                "per interface with distinct --source-id");
+    return Fail(
+        "capturing on several interfaces at once is not supported; run one flowexport "
+        "per interface with distinct --source-id");
   }
   if (o.collectors.empty()) return Fail("no collector given: -c HOST:PORT (see --help)");
   const std::string filter = absl::StrJoin(o.filter_words, " ");

@@ -304,8 +304,8 @@ ParseResult ParseEtherType(const uint8_t* data, size_t caplen, size_t wire_len, 
 
 // BSD address families for IPv4/IPv6 seen in DLT_NULL/DLT_LOOP headers (BSDs and Linux
 // disagree on AF_INET6).
-ParseResult ParseAddressFamily(const uint8_t* data, size_t caplen, size_t wire_len,
-                               uint32_t family, PacketMeta& m) {
+ParseResult ParseAddressFamily(const uint8_t* data, size_t caplen, size_t wire_len, uint32_t family,
+                               PacketMeta& m) {
   switch (family) {
     case 2:
       return ParseIpv4(data, caplen, wire_len, 4, m);
@@ -323,71 +323,128 @@ ParseResult ParseAddressFamily(const uint8_t* data, size_t caplen, size_t wire_l
 
 const char* LinkTypeName(LinkType link) {
   switch (link) {
-    case LinkType::kEthernet: return "ethernet";
-    case LinkType::kLinuxSll: return "linux_sll";
-    case LinkType::kLinuxSll2: return "linux_sll2";
-    case LinkType::kRawIp: return "raw_ip";
-    case LinkType::kRawIpv4: return "raw_ipv4";
-    case LinkType::kRawIpv6: return "raw_ipv6";
-    case LinkType::kNull: return "null";
-    case LinkType::kLoop: return "loop";
+    case LinkType::kEthernet:
+      return "ethernet";
+    case LinkType::kLinuxSll:
+      return "linux_sll";
+    case LinkType::kLinuxSll2:
+      return "linux_sll2";
+    case LinkType::kRawIp:
+      return "raw_ip";
+    case LinkType::kRawIpv4:
+      return "raw_ipv4";
+    case LinkType::kRawIpv6:
+      return "raw_ipv6";
+    case LinkType::kNull:
+      return "null";
+    case LinkType::kLoop:
+      return "loop";
   }
   return "unknown";
 }
 
 absl::StatusOr<LinkType> LinkTypeFromDlt(int dlt) {
   switch (dlt) {
-    case 1: return LinkType::kEthernet;
-    case 113: return LinkType::kLinuxSll;
-    case 276: return LinkType::kLinuxSll2;
+    case 1:
+      return LinkType::kEthernet;
+    case 113:
+      return LinkType::kLinuxSll;
+    case 276:
+      return LinkType::kLinuxSll2;
     case 12:   // DLT_RAW on most systems (DLT_LOOP on OpenBSD, but pcap files use 101/108)
     case 14:   // DLT_RAW on OpenBSD
     case 101:  // LINKTYPE_RAW as stored in files
       return LinkType::kRawIp;
-    case 228: return LinkType::kRawIpv4;
-    case 229: return LinkType::kRawIpv6;
-    case 0: return LinkType::kNull;
-    case 108: return LinkType::kLoop;
+    case 228:
+      return LinkType::kRawIpv4;
+    case 229:
+      return LinkType::kRawIpv6;
+    case 0:
+      return LinkType::kNull;
+    case 108:
+      return LinkType::kLoop;
     default:
       break;
   }
   // Name the link type with libpcap's vocabulary where we know it, for a useful message.
   const char* name = "";
   switch (dlt) {
-    case 105: name = " (IEEE802_11)"; break;
-    case 127: name = " (IEEE802_11_RADIO)"; break;
-    case 253: name = " (NETLINK)"; break;
-    case 239: name = " (NFLOG)"; break;
-    case 9: name = " (PPP)"; break;
-    case 50: name = " (PPP_SERIAL)"; break;
-    case 51: name = " (PPP_ETHER)"; break;
-    case 104: name = " (C_HDLC)"; break;
-    case 6: name = " (IEEE802)"; break;
-    case 10: name = " (FDDI)"; break;
-    case 192: name = " (PPI)"; break;
-    case 220: name = " (USB_LINUX_MMAPPED)"; break;
-    case 249: name = " (USBPCAP)"; break;
-    case 201: name = " (BLUETOOTH_HCI_H4_WITH_PHDR)"; break;
-    case 148: case 147: name = " (USER)"; break;
-    default: break;
+    case 105:
+      name = " (IEEE802_11)";
+      break;
+    case 127:
+      name = " (IEEE802_11_RADIO)";
+      break;
+    case 253:
+      name = " (NETLINK)";
+      break;
+    case 239:
+      name = " (NFLOG)";
+      break;
+    case 9:
+      name = " (PPP)";
+      break;
+    case 50:
+      name = " (PPP_SERIAL)";
+      break;
+    case 51:
+      name = " (PPP_ETHER)";
+      break;
+    case 104:
+      name = " (C_HDLC)";
+      break;
+    case 6:
+      name = " (IEEE802)";
+      break;
+    case 10:
+      name = " (FDDI)";
+      break;
+    case 192:
+      name = " (PPI)";
+      break;
+    case 220:
+      name = " (USB_LINUX_MMAPPED)";
+      break;
+    case 249:
+      name = " (USBPCAP)";
+      break;
+    case 201:
+      name = " (BLUETOOTH_HCI_H4_WITH_PHDR)";
+      break;
+    case 148:
+    case 147:
+      name = " (USER)";
+      break;
+    default:
+      break;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unsupported link type ", dlt, name,
-      ": flowexport handles Ethernet, Linux SLL/SLL2, raw IP and BSD null/loopback"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported link type ", dlt, name,
+                   ": flowexport handles Ethernet, Linux SLL/SLL2, raw IP and BSD null/loopback"));
 }
 
 const char* ParseResultName(ParseResult r) {
   switch (r) {
-    case ParseResult::kOk: return "ok";
-    case ParseResult::kTruncatedLink: return "truncated_link";
-    case ParseResult::kTruncatedIp: return "truncated_ip";
-    case ParseResult::kNotIp: return "not_ip";
-    case ParseResult::kUnsupportedLinkType: return "unsupported_link_type";
-    case ParseResult::kBadIpVersion: return "bad_ip_version";
-    case ParseResult::kBadIpv4Header: return "bad_ipv4_header";
-    case ParseResult::kBadIpv6Header: return "bad_ipv6_header";
-    case ParseResult::kTooManyHeaders: return "too_many_headers";
-    case ParseResult::kCount: break;
+    case ParseResult::kOk:
+      return "ok";
+    case ParseResult::kTruncatedLink:
+      return "truncated_link";
+    case ParseResult::kTruncatedIp:
+      return "truncated_ip";
+    case ParseResult::kNotIp:
+      return "not_ip";
+    case ParseResult::kUnsupportedLinkType:
+      return "unsupported_link_type";
+    case ParseResult::kBadIpVersion:
+      return "bad_ip_version";
+    case ParseResult::kBadIpv4Header:
+      return "bad_ipv4_header";
+    case ParseResult::kBadIpv6Header:
+      return "bad_ipv6_header";
+    case ParseResult::kTooManyHeaders:
+      return "too_many_headers";
+    case ParseResult::kCount:
+      break;
   }
   return "unknown";
 }

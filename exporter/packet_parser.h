@@ -56,12 +56,12 @@ inline constexpr size_t kParseResultCount = static_cast<size_t>(ParseResult::kCo
 const char* ParseResultName(ParseResult r);
 
 // PacketMeta::flags bits.
-inline constexpr uint8_t kPktFragment = 0x01;          // IPv4 MF/offset or IPv6 fragment header
-inline constexpr uint8_t kPktNonFirstFragment = 0x02;  // fragment offset > 0: no L4 header
-inline constexpr uint8_t kPktL4Truncated = 0x04;       // ports/flags/type not in the capture
-inline constexpr uint8_t kPktHasPorts = 0x08;          // src_port/dst_port came from TCP/UDP/SCTP
-inline constexpr uint8_t kPktIcmp = 0x10;              // icmp_type/code valid (ICMP or ICMPv6)
-inline constexpr uint8_t kPktL3LengthFromFrame = 0x20; // IP length field was 0 (TSO/GSO, jumbo)
+inline constexpr uint8_t kPktFragment = 0x01;           // IPv4 MF/offset or IPv6 fragment header
+inline constexpr uint8_t kPktNonFirstFragment = 0x02;   // fragment offset > 0: no L4 header
+inline constexpr uint8_t kPktL4Truncated = 0x04;        // ports/flags/type not in the capture
+inline constexpr uint8_t kPktHasPorts = 0x08;           // src_port/dst_port came from TCP/UDP/SCTP
+inline constexpr uint8_t kPktIcmp = 0x10;               // icmp_type/code valid (ICMP or ICMPv6)
+inline constexpr uint8_t kPktL3LengthFromFrame = 0x20;  // IP length field was 0 (TSO/GSO, jumbo)
 
 struct PacketMeta {
   // Filled by the caller (packet time); ParsePacket leaves it untouched.
@@ -74,12 +74,12 @@ struct PacketMeta {
   uint8_t flags = 0;       // kPkt* bits
   uint8_t icmp_type = 0;
   uint8_t icmp_code = 0;
-  uint8_t vlan_count = 0;  // 802.1Q/802.1ad tags seen
-  uint8_t mpls_count = 0;  // MPLS labels seen
-  uint16_t vlan = 0;       // outermost VLAN ID, 0 when untagged
-  uint16_t inner_vlan = 0; // second VLAN ID (QinQ C-tag), 0 when absent
-  uint16_t src_port = 0;   // TCP/UDP/SCTP; 0 for ICMP and others
-  uint16_t dst_port = 0;   // TCP/UDP/SCTP; ICMP: type * 256 + code (Cisco convention)
+  uint8_t vlan_count = 0;       // 802.1Q/802.1ad tags seen
+  uint8_t mpls_count = 0;       // MPLS labels seen
+  uint16_t vlan = 0;            // outermost VLAN ID, 0 when untagged
+  uint16_t inner_vlan = 0;      // second VLAN ID (QinQ C-tag), 0 when absent
+  uint16_t src_port = 0;        // TCP/UDP/SCTP; 0 for ICMP and others
+  uint16_t dst_port = 0;        // TCP/UDP/SCTP; ICMP: type * 256 + code (Cisco convention)
   uint32_t mpls_top_label = 0;  // 20-bit label of the outermost MPLS entry
   uint32_t flow_label = 0;      // IPv6 flow label
   // Layer-3 length NetFlow counts: IPv4 total length, IPv6 payload length + 40. When the field

@@ -15,14 +15,12 @@ absl::Status ApplyFilter(pcap_t* p, const std::string& filter, const std::string
   if (filter.empty()) return absl::OkStatus();
   bpf_program prog{};
   if (pcap_compile(p, &prog, filter.c_str(), /*optimize=*/1, PCAP_NETMASK_UNKNOWN) != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
+    return absl::InvalidArgumentError(absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
   }
   const int rc = pcap_setfilter(p, &prog);
   pcap_freecode(&prog);
   if (rc != 0) {
-    return absl::InternalError(
-        absl::StrCat("cannot set filter on ", name, ": ", pcap_geterr(p)));
+    return absl::InternalError(absl::StrCat("cannot set filter on ", name, ": ", pcap_geterr(p)));
   }
   return absl::OkStatus();
 }
@@ -66,8 +64,8 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
         bpf_program prog{};
         const bool ok = pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
         absl::Status st = ok ? absl::OkStatus()
-                             : absl::InvalidArgumentError(absl::StrCat(
-                                   "bad filter '", filter, "': ", pcap_geterr(dead)));
+                             : absl::InvalidArgumentError(
+                                   absl::StrCat("bad filter '", filter, "': ", pcap_geterr(dead)));
         if (ok) pcap_freecode(&prog);
         pcap_close(dead);
         if (!st.ok()) return st;
@@ -75,8 +73,8 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
       continue;
     }
     char errbuf[PCAP_ERRBUF_SIZE] = {0};
-    pcap_t* p = pcap_open_offline_with_tstamp_precision(file.c_str(),
-                                                        PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    pcap_t* p =
+        pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
     if (p == nullptr) {
       return absl::NotFoundError(absl::StrCat("cannot read capture file ", file, ": ", errbuf));
     }
@@ -100,8 +98,7 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   char errbuf[PCAP_ERRBUF_SIZE] = {0};
   pcap_t* p = pcap_create(options.interface.c_str(), errbuf);
   if (p == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot capture on ", options.interface, ": ", errbuf));
+    return absl::NotFoundError(absl::StrCat("cannot capture on ", options.interface, ": ", errbuf));
   }
   std::unique_ptr<PcapSource> src(new PcapSource());
   src->live_ = true;
@@ -122,9 +119,9 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
         return absl::NotFoundError(absl::StrCat("no such interface: ", ifname));
       case PCAP_ERROR_PERM_DENIED:
       case PCAP_ERROR_PROMISC_PERM_DENIED:
-        return absl::PermissionDeniedError(absl::StrCat(
-            "no permission to capture on ", ifname,
-            " (run as root or grant CAP_NET_RAW,CAP_NET_ADMIN): ", pcap_geterr(p)));
+        return absl::PermissionDeniedError(
+            absl::StrCat("no permission to capture on ", ifname,
+                         " (run as root or grant CAP_NET_RAW,CAP_NET_ADMIN): ", pcap_geterr(p)));
       case PCAP_ERROR_IFACE_NOT_UP:
         return absl::FailedPreconditionError(absl::StrCat("interface ", ifname, " is down"));
       default:
@@ -159,17 +156,17 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
   for (const NgFilter& f : ng_filters_) {
     if (f.dlt != dlt || f.snaplen != snaplen) continue;
     if (f.program == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("bad filter '", filter_,
-                                                     "' for link type ", dlt));
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad filter '", filter_, "' for link type ", dlt));
     }
     return static_cast<const void*>(f.program);
   }
   pcap_t* dead = pcap_open_dead(dlt, snaplen == 0 ? 262144 : static_cast<int>(snaplen));
   auto* prog = new bpf_program{};
   if (pcap_compile(dead, prog, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    absl::Status st = absl::InvalidArgumentError(
-        absl::StrCat("bad filter '", filter_, "' for link type ", dlt, " in ",
-                     current_name(), ": ", pcap_geterr(dead)));
+    absl::Status st =
+        absl::InvalidArgumentError(absl::StrCat("bad filter '", filter_, "' for link type ", dlt,
+                                                " in ", current_name(), ": ", pcap_geterr(dead)));
     delete prog;
     pcap_close(dead);
     ng_filters_.push_back(NgFilter{dlt, snaplen, nullptr});  // remember the failure
@@ -180,8 +177,8 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
   return static_cast<const void*>(prog);
 }
 
-absl::StatusOr<int> PcapSource::DispatchPcapng(
-    Input& in, int max_packets, absl::FunctionRef<void(const RawPacket&)> handler) {
+absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
+                                               absl::FunctionRef<void(const RawPacket&)> handler) {
   int delivered = 0;
   PcapngPacket pkt;
   while (delivered < max_packets && !break_) {
@@ -248,8 +245,8 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
     }
     if (n == PCAP_ERROR_BREAK) return 0;
     if (n == PCAP_ERROR) {
-      return absl::DataLossError(absl::StrCat("error reading ", in.name, ": ",
-                                              pcap_geterr(in.handle)));
+      return absl::DataLossError(
+          absl::StrCat("error reading ", in.name, ": ", pcap_geterr(in.handle)));
     }
     // n == 0: live timeout, or end of this file.
     if (live_) return 0;

@@ -39,10 +39,10 @@ struct RawPacket {
 struct LiveCaptureOptions {
   std::string interface;
   bool promiscuous = true;
-  int snaplen = 256;                     // headers are enough for flows; bytes come from IP
-  int buffer_size_bytes = 32 << 20;      // kernel ring; larger absorbs bursts
-  int timeout_ms = 100;                  // batch timeout (immediate mode stays off)
-  std::string filter;                    // BPF expression, empty = everything
+  int snaplen = 256;                 // headers are enough for flows; bytes come from IP
+  int buffer_size_bytes = 32 << 20;  // kernel ring; larger absorbs bursts
+  int timeout_ms = 100;              // batch timeout (immediate mode stays off)
+  std::string filter;                // BPF expression, empty = everything
 };
 
 // Capture statistics. For files only `received` is meaningful.
@@ -69,8 +69,7 @@ class PcapSource {
   // moves on to the next file at end of file). Returns the number delivered: 0 for a live
   // timeout or after BreakLoop(); OutOfRangeError once every file is exhausted; another error
   // when libpcap reports one (the message names the file or interface).
-  absl::StatusOr<int> Dispatch(int max_packets,
-                               absl::FunctionRef<void(const RawPacket&)> handler);
+  absl::StatusOr<int> Dispatch(int max_packets, absl::FunctionRef<void(const RawPacket&)> handler);
 
   // Makes a running Dispatch return early. Safe to call from a signal handler (it only sets
   // libpcap's break flag).
@@ -88,7 +87,7 @@ class PcapSource {
  private:
   struct Input {
     std::string name;
-    pcap* handle = nullptr;  // libpcap, or
+    pcap* handle = nullptr;            // libpcap, or
     std::unique_ptr<PcapngReader> ng;  // our pcapng reader (multi-interface files)
     LinkType link = LinkType::kEthernet;
   };

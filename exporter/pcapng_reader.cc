@@ -156,8 +156,8 @@ absl::StatusOr<bool> PcapngReader::Next(PcapngPacket& out) {
     const uint32_t type = U32(head);
     const uint32_t len = U32(head + 4);
     if (len < 12 || len % 4 != 0 || len > kMaxBlock) {
-      return absl::DataLossError(absl::StrCat("error reading ", path_, ": bad block length ",
-                                              len, " at offset ", offset_));
+      return absl::DataLossError(absl::StrCat("error reading ", path_, ": bad block length ", len,
+                                              " at offset ", offset_));
     }
     const size_t body_len = len - 12;
     if (buf_.size() < body_len + 4) buf_.resize(body_len + 4);
@@ -169,8 +169,8 @@ absl::StatusOr<bool> PcapngReader::Next(PcapngPacket& out) {
     offset_ += len;
     const uint8_t* b = buf_.data();
     auto bad = [&](const char* what) {
-      return absl::DataLossError(absl::StrCat("error reading ", path_, ": ", what,
-                                              " at offset ", block_offset));
+      return absl::DataLossError(
+          absl::StrCat("error reading ", path_, ": ", what, " at offset ", block_offset));
     };
     switch (type) {
       case kInterfaceDescription: {

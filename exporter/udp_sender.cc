@@ -39,8 +39,7 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
           absl::StrCat("bad collector address '", text, "': ", hp.status().message()));
     }
     if (hp->port == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("bad collector address '", text,
-                                                     "': port 0"));
+      return absl::InvalidArgumentError(absl::StrCat("bad collector address '", text, "': port 0"));
     }
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
@@ -55,17 +54,16 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
       rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
     }
     if (rc != 0 || res == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("bad collector address '", text,
-                                                     "': cannot resolve ", hp->host, ": ",
-                                                     gai_strerror(rc)));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bad collector address '", text, "': cannot resolve ", hp->host, ": ", gai_strerror(rc)));
     }
     const addrinfo* ai = res;
     const int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       const int err = errno;
       freeaddrinfo(res);
-      return absl::InternalError(absl::StrCat("socket for collector ", text, ": ",
-                                              std::strerror(err)));
+      return absl::InternalError(
+          absl::StrCat("socket for collector ", text, ": ", std::strerror(err)));
     }
     // Never let the kernel fragment an export datagram: an oversize one fails with EMSGSIZE
     // and is counted, which is what --mtu promises.
@@ -83,8 +81,8 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
       const int err = errno;
       close(fd);
       freeaddrinfo(res);
-      return absl::InvalidArgumentError(absl::StrCat("cannot reach collector ", text, ": ",
-                                                     std::strerror(err)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot reach collector ", text, ": ", std::strerror(err)));
     }
     CollectorStats st;
     st.name = text;

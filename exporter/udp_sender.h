@@ -19,8 +19,8 @@
 namespace nf {
 
 struct CollectorStats {
-  std::string name;      // as given on the command line
-  std::string address;   // resolved numeric address and port
+  std::string name;     // as given on the command line
+  std::string address;  // resolved numeric address and port
   uint64_t datagrams = 0;
   uint64_t bytes = 0;
   uint64_t send_errors = 0;

@@ -112,34 +112,82 @@ bool WriteField(uint16_t id, uint16_t len, const FlowRecord& r, const FieldConte
     case field::kIpv4NextHop:
     case field::kIpv6NextHop:
       return w.PutZeros(len);  // not known to a passive probe
-    case field::kInBytes: v = Saturate(r.bytes, len); break;
-    case field::kInPkts: v = Saturate(r.packets, len); break;
-    case field::kFlows: v = 1; break;
-    case field::kInputSnmp: v = Saturate(k.input_if, len); break;
-    case field::kOutputSnmp: v = Saturate(r.output_if, len); break;
-    case field::kLastSwitched: v = UptimeMs(r.last_us, ctx.boot_ms * 1000); break;
-    case field::kFirstSwitched: v = UptimeMs(r.first_us, ctx.boot_ms * 1000); break;
-    case field::kFlowStartMilliseconds: v = static_cast<uint64_t>(FloorMs(r.first_us)); break;
-    case field::kFlowEndMilliseconds: v = static_cast<uint64_t>(FloorMs(r.last_us)); break;
-    case field::kFlowStartSeconds: v = static_cast<uint64_t>(FloorMs(r.first_us) / 1000); break;
-    case field::kFlowEndSeconds: v = static_cast<uint64_t>(FloorMs(r.last_us) / 1000); break;
-    case field::kProtocol: v = k.protocol; break;
-    case field::kSrcTos: v = k.tos; break;
-    case field::kTcpFlags: v = r.tcp_flags; break;
-    case field::kMinTtl: v = r.min_ttl; break;
-    case field::kMaxTtl: v = r.max_ttl; break;
-    case field::kIpProtocolVersion: v = k.src.version; break;
-    case field::kFlowEndReason: v = static_cast<uint8_t>(r.end_reason); break;
-    case field::kL4SrcPort: v = k.src_port; break;
-    case field::kL4DstPort: v = k.dst_port; break;  // ICMP: type*256+code (Cisco)
+    case field::kInBytes:
+      v = Saturate(r.bytes, len);
+      break;
+    case field::kInPkts:
+      v = Saturate(r.packets, len);
+      break;
+    case field::kFlows:
+      v = 1;
+      break;
+    case field::kInputSnmp:
+      v = Saturate(k.input_if, len);
+      break;
+    case field::kOutputSnmp:
+      v = Saturate(r.output_if, len);
+      break;
+    case field::kLastSwitched:
+      v = UptimeMs(r.last_us, ctx.boot_ms * 1000);
+      break;
+    case field::kFirstSwitched:
+      v = UptimeMs(r.first_us, ctx.boot_ms * 1000);
+      break;
+    case field::kFlowStartMilliseconds:
+      v = static_cast<uint64_t>(FloorMs(r.first_us));
+      break;
+    case field::kFlowEndMilliseconds:
+      v = static_cast<uint64_t>(FloorMs(r.last_us));
+      break;
+    case field::kFlowStartSeconds:
+      v = static_cast<uint64_t>(FloorMs(r.first_us) / 1000);
+      break;
+    case field::kFlowEndSeconds:
+      v = static_cast<uint64_t>(FloorMs(r.last_us) / 1000);
+      break;
+    case field::kProtocol:
+      v = k.protocol;
+      break;
+    case field::kSrcTos:
+      v = k.tos;
+      break;
+    case field::kTcpFlags:
+      v = r.tcp_flags;
+      break;
+    case field::kMinTtl:
+      v = r.min_ttl;
+      break;
+    case field::kMaxTtl:
+      v = r.max_ttl;
+      break;
+    case field::kIpProtocolVersion:
+      v = k.src.version;
+      break;
+    case field::kFlowEndReason:
+      v = static_cast<uint8_t>(r.end_reason);
+      break;
+    case field::kL4SrcPort:
+      v = k.src_port;
+      break;
+    case field::kL4DstPort:
+      v = k.dst_port;
+      break;  // ICMP: type*256+code (Cisco)
     case field::kIcmpType:
     case field::kIcmpTypeCodeIpv6:
       v = icmp && (id == field::kIcmpType || k.src.is_v6()) ? k.dst_port : 0;
       break;
-    case field::kIcmpTypeIpv4: v = icmp && k.src.is_v4() ? k.dst_port >> 8 : 0; break;
-    case field::kIcmpCodeIpv4: v = icmp && k.src.is_v4() ? k.dst_port & 0xff : 0; break;
-    case field::kIcmpTypeIpv6: v = icmp && k.src.is_v6() ? k.dst_port >> 8 : 0; break;
-    case field::kIcmpCodeIpv6: v = icmp && k.src.is_v6() ? k.dst_port & 0xff : 0; break;
+    case field::kIcmpTypeIpv4:
+      v = icmp && k.src.is_v4() ? k.dst_port >> 8 : 0;
+      break;
+    case field::kIcmpCodeIpv4:
+      v = icmp && k.src.is_v4() ? k.dst_port & 0xff : 0;
+      break;
+    case field::kIcmpTypeIpv6:
+      v = icmp && k.src.is_v6() ? k.dst_port >> 8 : 0;
+      break;
+    case field::kIcmpCodeIpv6:
+      v = icmp && k.src.is_v6() ? k.dst_port & 0xff : 0;
+      break;
     case field::kSrcVlan:
     case field::kDot1qVlanId:
       v = k.vlan;
@@ -198,9 +246,9 @@ absl::StatusOr<std::unique_ptr<V9Encoder>> V9Encoder::Create(const V9EncoderOpti
     largest_set = std::max(largest_set, set + PaddingFor(set));
   }
   if (kV9HeaderSize + e->template_bytes_ + largest_set > e->max_payload_) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--mtu ", options.mtu, " is too small: templates plus one record need ",
-        kV9HeaderSize + e->template_bytes_ + largest_set + overhead, " bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--mtu ", options.mtu, " is too small: templates plus one record need ",
+                     kV9HeaderSize + e->template_bytes_ + largest_set + overhead, " bytes"));
   }
   for (Layout& l : e->layouts_) l.staged.reserve(e->max_payload_);
   e->buffer_.resize(e->max_payload_);
@@ -213,8 +261,8 @@ size_t V9Encoder::TemplateBytes() const {
   n += PaddingFor(n);
   if (sampling_) {
     // Options template FlowSet: header, template ID, scope length, option length, fields.
-    size_t o = kFlowSetHeaderSize + 6 + 4 * (options_template_.scope_fields.size() +
-                                             options_template_.fields.size());
+    size_t o = kFlowSetHeaderSize + 6 +
+               4 * (options_template_.scope_fields.size() + options_template_.fields.size());
     o += PaddingFor(o);
     size_t d = kFlowSetHeaderSize + options_template_.RecordLength();
     d += PaddingFor(d);
@@ -292,8 +340,8 @@ void V9Encoder::Send(TimeUs now_us) {
   // unix_secs rounded up: no record is later than its header (see the header comment).
   const int64_t unix_secs = now_us <= 0 ? 0 : (now_us + 999'999) / 1'000'000;
   V9Header h;
-  h.sys_uptime_ms = static_cast<uint32_t>(
-      static_cast<uint64_t>(unix_secs * 1000 - FloorMs(options_.boot_us)));
+  h.sys_uptime_ms =
+      static_cast<uint32_t>(static_cast<uint64_t>(unix_secs * 1000 - FloorMs(options_.boot_us)));
   h.unix_secs = static_cast<uint32_t>(unix_secs);
   h.sequence = sequence_;
   h.source_id = options_.source_id;
@@ -306,7 +354,7 @@ void V9Encoder::Send(TimeUs now_us) {
       EncodeOptionsTemplateFlowSet(std::span<const TemplateRecord>(&options_template_, 1), w);
       const size_t start = w.position();
       w.PutU16(options_template_id_);
-      w.PutU16(0);  // length, patched below
+      w.PutU16(0);                   // length, patched below
       w.PutU32(options_.source_id);  // system scope value
       w.PutU32(options_.sampling_interval);
       w.PutU8(options_.sampling_algorithm);

@@ -194,7 +194,7 @@ TEST(FlowTableTest, FullKeyCompareUnderCollidingHashes) {
   EXPECT_EQ((packets[{4, 5}]), 4u);
   EXPECT_EQ((packets[{4, 6}]), 3u);
   EXPECT_EQ((packets[{6, 80}]), 60u);  // 20 IPv6 flows x 3, all src port 80
-  EXPECT_EQ((packets[{4, 7}]), 4u);  // 3 UDP + 1 TCP RST (protocol is in the key)
+  EXPECT_EQ((packets[{4, 7}]), 4u);    // 3 UDP + 1 TCP RST (protocol is in the key)
   EXPECT_EQ(out.records.size(), 41u);
 }
 

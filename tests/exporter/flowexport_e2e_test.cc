@@ -174,7 +174,9 @@ struct Scenario {
   uint64_t not_ip = 0;
 };
 
-std::string V4Text(uint32_t a) { return AddrText({uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)}); }
+std::string V4Text(uint32_t a) {
+  return AddrText({uint8_t(a >> 24), uint8_t(a >> 16), uint8_t(a >> 8), uint8_t(a)});
+}
 std::string V6Text(uint16_t last) { return AddrText(V6Addr(last)); }
 
 Scenario MakeScenario(bool with_v4, bool with_v6, int scale = 1) {
@@ -229,8 +231,7 @@ Scenario MakeScenario(bool with_v4, bool with_v6, int scale = 1) {
       } else {
         Bytes ip = Ipv6(static_cast<uint16_t>(flow), 1, 6, Tcp(sport, 80, 0x10, payload));
         s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 80, 6}].packets++;
-        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 80, 6}].bytes +=
-            ip.size();
+        s.truth[{V6Text(static_cast<uint16_t>(flow)), V6Text(1), sport, 80, 6}].bytes += ip.size();
         f.bytes = Eth(0x86dd, ip, {{0x88a8, 10}, {0x8100, 20}});
       }
     } else {
@@ -294,8 +295,8 @@ TEST(FlowexportE2eTest, InactiveTimeoutSplitsFlowsAndTotalsStayExact) {
   WritePcap(dir.File("mixed.pcap"), s.frames);
   Receiver rx;
   // A 50 ms inactive timeout cuts most flows into several records.
-  RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap") + " --inactive-timeout 0.05 --mtu 576",
-                              rx, dir);
+  RunResult r =
+      RunFlowexport("-r " + dir.File("mixed.pcap") + " --inactive-timeout 0.05 --mtu 576", rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Totals all;
   std::map<FlowId, Totals> got = DecodeFlows(r.datagrams, &all);
@@ -353,8 +354,8 @@ void WriteExportPcap(const std::string& path, const std::vector<Bytes>& datagram
   WritePcap(path, frames);
 }
 
-class TsharkInteropTest : public ::testing::TestWithParam<std::tuple<const char*, bool, bool,
-                                                                     const char*>> {};
+class TsharkInteropTest
+    : public ::testing::TestWithParam<std::tuple<const char*, bool, bool, const char*>> {};
 
 TEST_P(TsharkInteropTest, DecodesCleanlyAndSumsMatch) {
   if (!HaveTool("tshark")) GTEST_SKIP() << "tshark is not installed";
@@ -442,8 +443,7 @@ TEST(FlowexportE2eTest, UserErrorsGetOneClearLineAndNonZeroExit) {
   // An unsupported link type is refused by name.
   WritePcap(dir.File("nflog.pcap"), {{kBaseSec * 1000000, Bytes(40, 0)}}, 239);
   std::string out;
-  EXPECT_NE(RunCommand(bin + " -r " + dir.File("nflog.pcap") + " -c 127.0.0.1:2055 2>&1", &out),
-            0);
+  EXPECT_NE(RunCommand(bin + " -r " + dir.File("nflog.pcap") + " -c 127.0.0.1:2055 2>&1", &out), 0);
   EXPECT_THAT(out, ::testing::HasSubstr("unsupported link type 239 (NFLOG)"));
 }
 
@@ -456,11 +456,10 @@ TEST(FlowexportE2eTest, SendErrorsAreCountedNotFatal) {
   Receiver rx;
   std::string out;
   const std::string stats = dir.File("stats.json");
-  const int rc = RunCommand(
-      absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
-                   " --inactive-timeout 0.01 --mtu 300 -c 127.0.0.1:", closed, " -c ",
-                   rx.address(), " --stats-json ", stats, " 2>&1"),
-      &out);
+  const int rc = RunCommand(absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
+                                         " --inactive-timeout 0.01 --mtu 300 -c 127.0.0.1:", closed,
+                                         " -c ", rx.address(), " --stats-json ", stats, " 2>&1"),
+                            &out);
   EXPECT_EQ(rc, 0) << out;
   const std::string json = ReadFile(stats);
   EXPECT_GT(JsonNumber(json, "send_errors"), 0u);
@@ -476,9 +475,9 @@ TEST(FlowexportE2eTest, MultipleFilesAndFilterWords) {
   WritePcap(dir.File("a.pcap"), a.frames);
   WritePcap(dir.File("b.pcap"), b.frames);
   Receiver rx;
-  RunResult r = RunFlowexport(
-      absl::StrCat("-r ", dir.File("a.pcap"), " -r ", dir.File("b.pcap"), " 'ip6 or (vlan and vlan and ip6)'"), rx,
-      dir);
+  RunResult r = RunFlowexport(absl::StrCat("-r ", dir.File("a.pcap"), " -r ", dir.File("b.pcap"),
+                                           " 'ip6 or (vlan and vlan and ip6)'"),
+                              rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Totals all;
   std::map<FlowId, Totals> got = DecodeFlows(r.datagrams, &all);
@@ -502,8 +501,8 @@ TEST(FlowexportE2eTest, SigtermFlushesEveryFlow) {
     const std::string file = dir.File("big.pcap");
     const std::string collector = rx.address();
     execl(bin.c_str(), bin.c_str(), "-r", file.c_str(), "-c", collector.c_str(),
-          "--inactive-timeout", "0.01", "--mtu", "300", "--max-export-rate", "200",
-          "--stats-json", stats.c_str(), static_cast<char*>(nullptr));
+          "--inactive-timeout", "0.01", "--mtu", "300", "--max-export-rate", "200", "--stats-json",
+          stats.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   usleep(300 * 1000);
@@ -548,6 +547,7 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   if (pid == 0) {
     const std::string p = std::to_string(port);
     if (std::freopen("/dev/null", "w", stdout) == nullptr) _exit(126);
+    if (std::freopen("/dev/null", "w", stderr) == nullptr) _exit(126);
     execlp("nfcapd", "nfcapd", "-b", "127.0.0.1", "-p", p.c_str(), "-w", flows.c_str(),
            static_cast<char*>(nullptr));
     _exit(127);
@@ -568,10 +568,10 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   int status = 0;
   waitpid(pid, &status, 0);
   std::string listing;
-  ASSERT_EQ(RunCommand("nfdump -R " + flows +
-                           " -q -N -6 -o 'fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt' 2>&1",
-                       &listing),
-            0)
+  ASSERT_EQ(
+      RunCommand("nfdump -R " + flows + " -q -N -6 -o 'fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt' 2>&1",
+                 &listing),
+      0)
       << listing;
   std::map<FlowId, Totals> got;
   size_t records = 0;
@@ -587,8 +587,8 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
     } else {
       dport = std::stoul(c[3]);
     }
-    FlowId id{c[0], c[1], static_cast<uint16_t>(std::stoul(c[2])),
-              static_cast<uint16_t>(dport), static_cast<uint8_t>(std::stoul(c[4]))};
+    FlowId id{c[0], c[1], static_cast<uint16_t>(std::stoul(c[2])), static_cast<uint16_t>(dport),
+              static_cast<uint8_t>(std::stoul(c[4]))};
     got[id].packets += std::stoull(c[5]);
     got[id].bytes += std::stoull(c[6]);
     ++records;

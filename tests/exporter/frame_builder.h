@@ -26,9 +26,9 @@ inline Bytes Tcp(uint16_t sport, uint16_t dport, uint8_t flags, size_t payload =
   Bytes b;
   Put16(b, sport);
   Put16(b, dport);
-  Put32(b, 1);           // seq
-  Put32(b, 0);           // ack
-  b.push_back(5 << 4);   // data offset
+  Put32(b, 1);          // seq
+  Put32(b, 0);          // ack
+  b.push_back(5 << 4);  // data offset
   b.push_back(flags);
   Put16(b, 65535);
   Put16(b, 0);

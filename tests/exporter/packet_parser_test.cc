@@ -182,11 +182,12 @@ TEST(PacketParserTest, Ipv6Fragments) {
 
   Bytes later = Frag6(17, 6, false);
   Append(later, Bytes(30, 0x55));
-  ASSERT_EQ(Parse(Eth(0x86dd, Ipv6(1, 2, 0, [&] {
-                        Bytes b = Ext6(44);
-                        Append(b, later);
-                        return b;
-                      }())),
+  ASSERT_EQ(Parse(Eth(0x86dd, Ipv6(1, 2, 0,
+                                   [&] {
+                                     Bytes b = Ext6(44);
+                                     Append(b, later);
+                                     return b;
+                                   }())),
                   LinkType::kEthernet, m),
             ParseResult::kOk);
   EXPECT_TRUE(m.is_non_first_fragment());
@@ -442,7 +443,8 @@ TEST(PacketParserCorpusTest, EveryTrafficCaptureAddsUp) {
       EXPECT_THAT(std::string(src.status().message()),
                   ::testing::HasSubstr("unsupported link type"));
       ++refused;
-      if (getenv("NF_VERBOSE") != nullptr) std::cout << rel << ": " << src.status().message() << "\n";
+      if (getenv("NF_VERBOSE") != nullptr)
+        std::cout << rel << ": " << src.status().message() << "\n";
       continue;
     }
     ++files;
@@ -452,9 +454,8 @@ TEST(PacketParserCorpusTest, EveryTrafficCaptureAddsUp) {
     for (int guard = 0; guard < 1000000; ++guard) {
       absl::StatusOr<int> n = (*src)->Dispatch(256, [&](const RawPacket& p) {
         PacketMeta m;
-        ParseResult r = p.link_supported
-                            ? ParsePacket(p.data, p.caplen, p.wire_len, p.link, m)
-                            : ParseResult::kUnsupportedLinkType;
+        ParseResult r = p.link_supported ? ParsePacket(p.data, p.caplen, p.wire_len, p.link, m)
+                                         : ParseResult::kUnsupportedLinkType;
         ++results[static_cast<size_t>(r)];
         if (r == ParseResult::kOk) bytes += m.l3_length;
       });
@@ -473,7 +474,9 @@ TEST(PacketParserCorpusTest, EveryTrafficCaptureAddsUp) {
     if (getenv("NF_VERBOSE") != nullptr) {
       std::string line = rel + ":";
       for (size_t i = 0; i < kParseResultCount; ++i) {
-        if (results[i] != 0) line += " " + std::string(ParseResultName(static_cast<ParseResult>(i))) + "=" + std::to_string(results[i]);
+        if (results[i] != 0)
+          line += " " + std::string(ParseResultName(static_cast<ParseResult>(i))) + "=" +
+                  std::to_string(results[i]);
       }
       std::cout << line << " l3_bytes=" << bytes << "\n";
     }

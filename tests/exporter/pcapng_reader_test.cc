@@ -124,9 +124,9 @@ TEST(PcapngReaderTest, InterfacesResolutionsAndByteOrders) {
     SCOPED_TRACE(be ? "big endian" : "little endian");
     NgWriter w(be);
     w.Section();
-    w.Interface(1, 65535);                        // Ethernet, microseconds
-    w.Interface(113, 262144, 9);                  // SLL, nanoseconds
-    w.Interface(101, 1500, 0x80 | 20, 100);       // raw IP, 2^-20 s, +100 s offset
+    w.Interface(1, 65535);                   // Ethernet, microseconds
+    w.Interface(113, 262144, 9);             // SLL, nanoseconds
+    w.Interface(101, 1500, 0x80 | 20, 100);  // raw IP, 2^-20 s, +100 s offset
     w.Enhanced(0, 1'700'000'000'123'456ull, Bytes(60, 1));
     w.Enhanced(1, 1'700'000'000'123'456'789ull, Bytes(40, 2), 1000);
     w.Enhanced(2, (uint64_t{1'700'000'000} << 20) | (1u << 19), Bytes(20, 3));
@@ -201,17 +201,16 @@ TEST(PcapngReaderTest, PcapSourceCountsUnsupportedInterfaces) {
   w.Section();
   w.Interface(1, 65535);
   w.Interface(253, 65535);  // netlink
-  w.Enhanced(0, 1, ::nf::testing::Eth(0x0800, ::nf::testing::Ipv4(1, 2, 17,
-                                                                 ::nf::testing::Udp(1, 2))));
+  w.Enhanced(0, 1,
+             ::nf::testing::Eth(0x0800, ::nf::testing::Ipv4(1, 2, 17, ::nf::testing::Udp(1, 2))));
   w.Enhanced(1, 2, Bytes(20, 0));
   ::nf::testing::TempDir dir;
   auto src = PcapSource::OpenOffline({WriteFile(dir, "m.pcapng", w.out)}, "udp");
   ASSERT_TRUE(src.ok()) << src.status();
   int supported = 0;
   int unsupported = 0;
-  absl::StatusOr<int> n = (*src)->Dispatch(100, [&](const RawPacket& p) {
-    (p.link_supported ? supported : unsupported)++;
-  });
+  absl::StatusOr<int> n = (*src)->Dispatch(
+      100, [&](const RawPacket& p) { (p.link_supported ? supported : unsupported)++; });
   // The Ethernet UDP frame passes the filter; the netlink frame is either filtered out or,
   // when "udp" cannot compile for netlink, delivered to be counted as unsupported.
   ASSERT_TRUE(n.ok()) << n.status();

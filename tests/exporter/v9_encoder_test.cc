@@ -145,8 +145,8 @@ TEST(V9EncoderTest, ClockReconstructsAbsoluteTimeToTheMillisecond) {
   // What nfdump/tshark compute: unix_secs*1000 - sysUptime + FIRST_SWITCHED.
   auto absolute_ms = [&](uint64_t switched) {
     return int64_t{d.header.unix_secs} * 1000 -
-           static_cast<int64_t>(static_cast<uint32_t>(d.header.sys_uptime_ms -
-                                                      static_cast<uint32_t>(switched)));
+           static_cast<int64_t>(
+               static_cast<uint32_t>(d.header.sys_uptime_ms - static_cast<uint32_t>(switched)));
   };
   EXPECT_EQ(absolute_ms(v.at(field::kFirstSwitched)), first / 1000);
   EXPECT_EQ(absolute_ms(v.at(field::kLastSwitched)), last / 1000);
@@ -172,8 +172,7 @@ TEST(V9EncoderTest, UptimeWrapsModulo32Bits) {
   const uint32_t up = d.header.sys_uptime_ms;
   EXPECT_EQ(static_cast<uint32_t>(up - static_cast<uint32_t>(v.at(field::kFirstSwitched))),
             static_cast<uint32_t>((int64_t{d.header.unix_secs} * 1000) - first / 1000));
-  EXPECT_EQ(static_cast<uint32_t>(v.at(field::kLastSwitched) - v.at(field::kFirstSwitched)),
-            2000u);
+  EXPECT_EQ(static_cast<uint32_t>(v.at(field::kLastSwitched) - v.at(field::kFirstSwitched)), 2000u);
 }
 
 TEST(V9EncoderTest, CountAndSequenceAcrossDatagrams) {

@@ -17,14 +17,14 @@ namespace nf::testing {
 
 struct DecodedV9Record {
   uint16_t template_id = 0;
-  std::map<uint16_t, uint64_t> values;          // fields up to 8 bytes
+  std::map<uint16_t, uint64_t> values;           // fields up to 8 bytes
   std::map<uint16_t, std::vector<uint8_t>> raw;  // every field's bytes
 };
 
 struct DecodedV9Datagram {
   V9Header header;
-  std::vector<TemplateRecord> templates;          // template + options template records
-  std::vector<DecodedV9Record> records;           // data records (incl. options data)
+  std::vector<TemplateRecord> templates;  // template + options template records
+  std::vector<DecodedV9Record> records;   // data records (incl. options data)
   std::vector<uint16_t> flowset_lengths;
   size_t size = 0;
   std::string error;  // empty when the datagram is well-formed
@@ -63,8 +63,8 @@ class V9TestDecoder {
           d.templates.push_back(t);
           ++records;
         };
-        TemplateParseError e = id == 0 ? ParseV9TemplateFlowSet(body, on)
-                                       : ParseV9OptionsTemplateFlowSet(body, on);
+        TemplateParseError e =
+            id == 0 ? ParseV9TemplateFlowSet(body, on) : ParseV9OptionsTemplateFlowSet(body, on);
         if (e != TemplateParseError::kNone) d.error = TemplateParseErrorName(e);
         continue;
       }
@@ -101,8 +101,8 @@ class V9TestDecoder {
       }
     }
     if (records != d.header.count) {
-      d.error = "count " + std::to_string(d.header.count) + " != records " +
-                std::to_string(records);
+      d.error =
+          "count " + std::to_string(d.header.count) + " != records " + std::to_string(records);
     }
     return d;
   }
