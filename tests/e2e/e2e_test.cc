@@ -298,6 +298,32 @@ TEST(ExportToCollectorTest, IdleAndActiveTimeoutsSplitFlowsWithoutLosingPackets)
                      /*check_tos=*/true, /*one_record_each=*/false);
 }
 
+// A table far smaller than the active flows: the least recently used are exported early and
+// re-created, and still nothing is lost or double counted.
+TEST(ExportToCollectorTest, FullTableEvictsWithoutLosingPackets) {
+  NF_REQUIRE_BINARY(BinaryPath("flowexport"));
+  NF_REQUIRE_BINARY(BinaryPath("flowcollect"));
+  TempDir dir;
+  trafgen::Options o;
+  o.packets = 30000;
+  o.flows = 2000;
+  o.seed = 71;
+  o.ipv6_ratio = 0.3;
+  o.concurrency = 1000;  // ten times the table below
+  Input in;
+  ASSERT_NO_FATAL_FAILURE(Generate(o, dir, "many.pcap", &in));
+  CollectedRun run;
+  ASSERT_NO_FATAL_FAILURE(ExportToCollector(in, dir, {"--max-flows", "100"}, &run));
+  const ExporterStats& es = run.exporter;
+  EXPECT_EQ(es.flow_packets, in.packets);
+  EXPECT_EQ(es.flow_bytes, in.bytes);
+  EXPECT_GT(JsonU64(es.json, "flows_expired.lack_of_resources").value_or(0), 0u)
+      << JsonKeys(es.json);
+  EXPECT_EQ(run.rows, es.records);
+  ExpectMatchesTruth(run.flows, in.truth, "flowcollect CSV (evicted flows summed)",
+                     /*check_tos=*/true, /*one_record_each=*/false);
+}
+
 // --- truncated capture: a snaplen that cuts payloads keeps the IP-length accounting ----------
 TEST(TruncatedCaptureTest, SnaplenCutFramesStillCountIpTotalLengths) {
   const std::string exporter = BinaryPath("flowexport");
