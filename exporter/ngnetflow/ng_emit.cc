@@ -30,16 +30,17 @@ std::string DirectionSummary(const InterfacePlan& ip) {
 // Comment lines describing the graph, each prefixed with "# ".
 std::string Summary(const Plan& plan) {
   std::string s;
-  absl::StrAppend(&s, "# Collector: ", CollectorText(plan), " (NetFlow v9 over UDP, one export9 socket",
-                  plan.has_source ? absl::StrCat(" bound to ", plan.source.ToString()) : "",
-                  ")\n");
+  absl::StrAppend(&s, "# Collector: ", CollectorText(plan),
+                  " (NetFlow v9 over UDP, one export9 socket",
+                  plan.has_source ? absl::StrCat(" bound to ", plan.source.ToString()) : "", ")\n");
   if (plan.method == Method::kEther) {
     absl::StrAppend(&s, "# Method ether: one netflow node \"", plan.node,
                     "\" for all interfaces, ksocket \"", plan.export_node, "\".\n");
     for (const InterfacePlan& ip : plan.interfaces) {
       absl::StrAppend(&s, "#   ", ip.name, ": ng_ether ", ip.ether_node, ": lower/upper <-> iface",
-                      ip.hook, "/out", ip.hook, ", ", DirectionSummary(ip), " (setconfig conf=",
-                      ip.conf, (ip.conf & kConfThisOnce) != 0 ? ", counted once" : "", ")\n");
+                      ip.hook, "/out", ip.hook, ", ", DirectionSummary(ip),
+                      " (setconfig conf=", ip.conf,
+                      (ip.conf & kConfThisOnce) != 0 ? ", counted once" : "", ")\n");
     }
   } else {
     absl::StrAppend(&s, "# Method ipfw: ng_ipfw hook ", plan.ipfw_hook, " -> netflow node \"",
@@ -50,13 +51,12 @@ std::string Summary(const Plan& plan) {
       absl::StrAppend(&s, "#   ipfw -q add ", plan.ipfw_rule, " ", r, "\n");
     }
   }
-  absl::StrAppend(&s, "# Timeouts: inactive ", plan.inactive_s, " s, active ", plan.active_s,
-                  " s. Templates: ",
-                  plan.template_packets == 0
-                      ? std::string("in every datagram")
-                      : absl::StrCat("every ", plan.template_s,
-                                     " s (ng_netflow ignores the packet count)"),
-                  ". Datagram buffer (setmtu): ", plan.mtu, " bytes.\n");
+  absl::StrAppend(
+      &s, "# Timeouts: inactive ", plan.inactive_s, " s, active ", plan.active_s, " s. Templates: ",
+      plan.template_packets == 0
+          ? std::string("in every datagram")
+          : absl::StrCat("every ", plan.template_s, " s (ng_netflow ignores the packet count)"),
+      ". Datagram buffer (setmtu): ", plan.mtu, " bytes.\n");
   return s;
 }
 
@@ -69,10 +69,11 @@ std::string EmitNgctl(const Plan& plan) {
   absl::StrAppend(&s, Summary(plan));
   absl::StrAppend(&s, "# Run as root on FreeBSD once the modules are loaded (kldload ",
                   absl::StrJoin(plan.modules, " "), "):\n#   ngctl -f - < THIS_FILE\n");
-  absl::StrAppend(&s,
-                  "# ngctl -f stops at a failing line (older versions go on) but undoes nothing: check\n"
-                  "# `ngctl show ", plan.node,
-                  ":` afterwards, or use --emit bootstrap, which checks and rolls back.\n");
+  absl::StrAppend(
+      &s,
+      "# ngctl -f stops at a failing line (older versions go on) but undoes nothing: check\n"
+      "# `ngctl show ",
+      plan.node, ":` afterwards, or use --emit bootstrap, which checks and rolls back.\n");
   if (plan.method == Method::kIpfw) {
     absl::StrAppend(&s,
                     "# ng_ipfw pulls in ipfw.ko: have the firewall running first (loaded without a "
@@ -89,11 +90,13 @@ std::string EmitTeardown(const Plan& plan) {
   absl::StrAppend(&s, "# Run as root on FreeBSD: ngctl -f - < THIS_FILE\n");
   if (plan.method == Method::kIpfw) {
     absl::StrAppend(&s, "# First remove the ipfw rules that feed the node: ipfw -q delete ",
-                    plan.ipfw_rule, "\n# The ipfw: node itself stays (never shut it down: only "
+                    plan.ipfw_rule,
+                    "\n# The ipfw: node itself stays (never shut it down: only "
                     "reloading ng_ipfw recreates it).\n");
   } else {
-    absl::StrAppend(&s, "# Shutting the node down flushes its cached flows to the collector, "
-                        "reconnects ");
+    absl::StrAppend(&s,
+                    "# Shutting the node down flushes its cached flows to the collector, "
+                    "reconnects ");
     std::vector<std::string> names;
     for (const InterfacePlan& ip : plan.interfaces) names.push_back(ip.name);
     absl::StrAppend(&s, absl::StrJoin(names, ", "),
@@ -110,8 +113,9 @@ std::string EmitLoaderConf(const Plan& plan) {
       "loader.conf.\n# Append to /boot/loader.conf (or list them in kld_list in rc.conf).\n";
   for (const std::string& m : plan.modules) {
     if (m == "ng_ether") {
-      absl::StrAppend(&s, "# ng_ether is never autoloaded; interfaces get their netgraph node "
-                          "only once it is loaded.\n");
+      absl::StrAppend(&s,
+                      "# ng_ether is never autoloaded; interfaces get their netgraph node "
+                      "only once it is loaded.\n");
     }
     if (m == "ng_ipfw") {
       absl::StrAppend(&s,
@@ -160,13 +164,16 @@ die() { printf 'ng_netflow: error: %s\n' "$*" >&2; exit 1; }
 
   // 1. modules
   if (ipfw) {
-    absl::StrAppend(&s, R"SH(# 1. Kernel modules. ng_ipfw depends on ipfw.ko; loading ipfw.ko on a host without a
+    absl::StrAppend(
+        &s,
+        R"SH(# 1. Kernel modules. ng_ipfw depends on ipfw.ko; loading ipfw.ko on a host without a
 #    ruleset applies the default deny rule, so this script never loads it itself.
 kldstat -q -m ipfw || die "ipfw is not loaded. Loading it blocks all traffic until a ruleset is in place: enable your firewall first (firewall_enable=YES, service ipfw start), then rerun"
 )SH");
   } else {
-    absl::StrAppend(&s, "# 1. Kernel modules (only those not loaded yet). ng_ether is never "
-                        "autoloaded: its nodes\n#    exist only once it is loaded.\n");
+    absl::StrAppend(&s,
+                    "# 1. Kernel modules (only those not loaded yet). ng_ether is never "
+                    "autoloaded: its nodes\n#    exist only once it is loaded.\n");
   }
   absl::StrAppend(&s, "for m in ", ShellWords(plan.modules), R"SH(; do
 	kldstat -q -m "$m" || kldload "$m" || die "cannot load kernel module $m"
@@ -183,9 +190,9 @@ done
 fi
 )SH");
     if (ipfw) {
-      absl::StrAppend(&s, "if ipfw list ", plan.ipfw_rule, " >/dev/null 2>&1; then\n\tsay \"removing ipfw rule ",
-                      plan.ipfw_rule, " (--replace)\"\n\tipfw -q delete ", plan.ipfw_rule,
-                      "\nfi\n");
+      absl::StrAppend(&s, "if ipfw list ", plan.ipfw_rule,
+                      " >/dev/null 2>&1; then\n\tsay \"removing ipfw rule ", plan.ipfw_rule,
+                      " (--replace)\"\n\tipfw -q delete ", plan.ipfw_rule, "\nfi\n");
     }
   } else {
     absl::StrAppend(&s, R"SH(if ngctl info "$NODE:" >/dev/null 2>&1; then
@@ -194,8 +201,9 @@ fi
 )SH");
   }
   if (ipfw) {
-    absl::StrAppend(&s, "if ipfw list ", plan.ipfw_rule, " >/dev/null 2>&1; then\n\tdie \"ipfw rule ",
-                    plan.ipfw_rule, " already exists; choose a free number with --ipfw-rule\"\nfi\n");
+    absl::StrAppend(&s, "if ipfw list ", plan.ipfw_rule,
+                    " >/dev/null 2>&1; then\n\tdie \"ipfw rule ", plan.ipfw_rule,
+                    " already exists; choose a free number with --ipfw-rule\"\nfi\n");
     absl::StrAppend(&s, "if ngctl show ipfw: | awk '$1 == \"", plan.ipfw_hook,
                     "\" { found = 1 } END { exit !found }'; then\n\tdie \"ng_ipfw hook ",
                     plan.ipfw_hook, " is already in use; choose another with --ipfw-hook\"\nfi\n");
@@ -234,7 +242,8 @@ rollback() {
                     " >/dev/null 2>&1 || true\n\tfi\n");
   }
   absl::StrAppend(&s, "\tngctl shutdown \"$NODE:\" >/dev/null 2>&1 || true\n");
-  absl::StrAppend(&s, "\t# A node that never got its name is still attached: cut our hooks directly.\n");
+  absl::StrAppend(
+      &s, "\t# A node that never got its name is still attached: cut our hooks directly.\n");
   if (ipfw) {
     absl::StrAppend(&s, "\tngctl rmhook ipfw: ", plan.ipfw_hook, " >/dev/null 2>&1 || true\n");
   } else {
@@ -286,9 +295,13 @@ expect_hook() {
     }
   }
   absl::StrAppend(&s, "expect_hook export9 ", plan.export_node, " ", plan.ksocket_hook, "\n");
-  absl::StrAppend(&s, "ngctl msg \"$NODE:export9\" getpeername >/dev/null ||\n\tdie \"the export "
-                      "socket is not connected to ", collector, "\"\n");
-  absl::StrAppend(&s, R"SH(ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
+  absl::StrAppend(&s,
+                  "ngctl msg \"$NODE:export9\" getpeername >/dev/null ||\n\tdie \"the export "
+                  "socket is not connected to ",
+                  collector, "\"\n");
+  absl::StrAppend(
+      &s,
+      R"SH(ngctl msg "$NODE:" v9info >/dev/null || die "$NODE: does not answer v9info (kernel without NetFlow v9?)"
 # Confirm every setting with a call of its own: inside `ngctl -f` a failed line does not
 # always show in the exit status, a single `ngctl msg` does (re-sending a setting is harmless).
 confirm() {
@@ -304,8 +317,9 @@ confirm() {
   absl::StrAppend(&s, R"SH(info=$(ngctl msg "$NODE:" info) || die "ngctl msg $NODE: info failed"
 )SH");
   if (ipfw) {
-    absl::StrAppend(&s, "\n# 5. Feed the node: directional ngtee rules (copies; the packets go on "
-                        "through the ruleset).\nrules_added=1\n");
+    absl::StrAppend(&s,
+                    "\n# 5. Feed the node: directional ngtee rules (copies; the packets go on "
+                    "through the ruleset).\nrules_added=1\n");
     for (const std::string& r : plan.ipfw_rules) {
       absl::StrAppend(&s, "ipfw -q add ", plan.ipfw_rule, " ", r, "\n");
     }
@@ -747,8 +761,9 @@ std::string EmitRcd(const Plan& plan) {
   const bool ipfw = plan.method == Method::kIpfw;
   const std::string& svc = plan.service_name;
   std::string s = "#!/bin/sh\n";
-  absl::StrAppend(&s, "# shellcheck disable=SC2034 # rc.subr reads name, desc, rcvar, *_cmd and "
-                      "required_modules\n#\n");
+  absl::StrAppend(&s,
+                  "# shellcheck disable=SC2034 # rc.subr reads name, desc, rcvar, *_cmd and "
+                  "required_modules\n#\n");
   absl::StrAppend(&s, "# PROVIDE: ", svc, "\n");
   // The ether method needs the interfaces (and their ng_ether nodes) to exist; the ipfw
   // method needs the firewall (and so ipfw.ko) to be up first.
@@ -775,17 +790,17 @@ std::string EmitRcd(const Plan& plan) {
     absl::StrAppend(&s, "#   ", svc, "_", k, "\n#       ", what, "\n");
   };
   knob("enable", "YES to start at boot (default NO).");
-  knob("interfaces", absl::StrCat("\"IFACE[=ingress|egress|both] ...\" (default \"", ifaces, "\")."));
+  knob("interfaces",
+       absl::StrCat("\"IFACE[=ingress|egress|both] ...\" (default \"", ifaces, "\")."));
   knob("collector", absl::StrCat("\"IP:PORT\" or \"[IPv6]:PORT\", one collector (default \"",
                                  collector, "\")."));
   knob("source", absl::StrCat("local address the export socket binds to (default \"", source,
                               "\": the kernel chooses)."));
-  knob("timeouts", absl::StrCat("\"INACTIVE ACTIVE\" flow timeouts in seconds (default \"",
-                                timeouts, "\")."));
-  knob("template",
-       absl::StrCat("\"TIME PACKETS\" template refresh; PACKETS 0 = templates in every "
-                    "datagram (default \"",
-                    tmpl, "\")."));
+  knob("timeouts",
+       absl::StrCat("\"INACTIVE ACTIVE\" flow timeouts in seconds (default \"", timeouts, "\")."));
+  knob("template", absl::StrCat("\"TIME PACKETS\" template refresh; PACKETS 0 = templates in every "
+                                "datagram (default \"",
+                                tmpl, "\")."));
   knob("mtu", absl::StrCat("NetFlow datagram buffer size, 65..16384 (default ", plan.mtu, ")."));
   knob("node", absl::StrCat("netgraph node name (default \"", plan.node, "\")."));
   if (ipfw) {
@@ -937,11 +952,16 @@ absl::StatusOr<std::string> Emit(const SetupOptions& opts, EmitKind kind) {
     return absl::FailedPreconditionError("no interfaces: call Validate() before Emit()");
   }
   switch (kind) {
-    case EmitKind::kNgctl: return EmitNgctl(plan);
-    case EmitKind::kBootstrap: return EmitBootstrap(plan);
-    case EmitKind::kRcd: return EmitRcd(plan);
-    case EmitKind::kLoaderConf: return EmitLoaderConf(plan);
-    case EmitKind::kTeardown: return EmitTeardown(plan);
+    case EmitKind::kNgctl:
+      return EmitNgctl(plan);
+    case EmitKind::kBootstrap:
+      return EmitBootstrap(plan);
+    case EmitKind::kRcd:
+      return EmitRcd(plan);
+    case EmitKind::kLoaderConf:
+      return EmitLoaderConf(plan);
+    case EmitKind::kTeardown:
+      return EmitTeardown(plan);
   }
   return absl::InvalidArgumentError("unknown emit kind");
 }

@@ -33,8 +33,8 @@ constexpr size_t kMaxInterfaceName = 15;
 // Ethernet but mkpeer on it fails ("Protocol family not supported", notes pitfall 3).
 const std::set<std::string>& NonEthernetDrivers() {
   static const auto* drivers = new std::set<std::string>{
-      "lo",  "tun",   "gre",    "gif", "wg", "ng",   "ngeth", "ovpn", "ipsec",  "enc",
-      "stf", "pflog", "pfsync", "me",  "disc", "ppp", "sl",   "faith", "ipfwlog"};
+      "lo",  "tun",   "gre",    "gif", "wg",   "ng",  "ngeth", "ovpn",  "ipsec",  "enc",
+      "stf", "pflog", "pfsync", "me",  "disc", "ppp", "sl",    "faith", "ipfwlog"};
   return *drivers;
 }
 
@@ -59,9 +59,9 @@ absl::Status CheckInterfaceName(absl::string_view name) {
     // Everything else could break the generated shell or ngctl syntax.
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
         c != ':') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "interface name '", name, "' contains '", std::string(1, c),
-          "'; FreeBSD interface names use letters, digits, '.', '_' and '-'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("interface name '", name, "' contains '", std::string(1, c),
+                       "'; FreeBSD interface names use letters, digits, '.', '_' and '-'"));
     }
   }
   return absl::OkStatus();
@@ -79,8 +79,8 @@ absl::Status CheckNodeName(absl::string_view name, absl::string_view what, size_
   for (char c : name) {
     // Netgraph forbids '.', ':', '[' and ']'; the shell scripts need identifier characters.
     if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '_') {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, " '", name, "' may only contain letters, digits and '_'"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " '", name, "' may only contain letters, digits and '_'"));
     }
   }
   return absl::OkStatus();
@@ -140,20 +140,28 @@ absl::StatusOr<Direction> ParseDirection(absl::string_view text) {
 
 absl::string_view EmitKindName(EmitKind kind) {
   switch (kind) {
-    case EmitKind::kNgctl: return "ngctl";
-    case EmitKind::kBootstrap: return "bootstrap";
-    case EmitKind::kRcd: return "rc.d";
-    case EmitKind::kLoaderConf: return "loader.conf";
-    case EmitKind::kTeardown: return "teardown";
+    case EmitKind::kNgctl:
+      return "ngctl";
+    case EmitKind::kBootstrap:
+      return "bootstrap";
+    case EmitKind::kRcd:
+      return "rc.d";
+    case EmitKind::kLoaderConf:
+      return "loader.conf";
+    case EmitKind::kTeardown:
+      return "teardown";
   }
   return "?";
 }
 
 absl::string_view DirectionName(Direction direction) {
   switch (direction) {
-    case Direction::kIngress: return "ingress";
-    case Direction::kEgress: return "egress";
-    case Direction::kBoth: return "both";
+    case Direction::kIngress:
+      return "ingress";
+    case Direction::kEgress:
+      return "egress";
+    case Direction::kBoth:
+      return "both";
   }
   return "?";
 }
@@ -213,8 +221,9 @@ absl::Status Validate(SetupOptions& opts) {
     if (opts.method == Method::kEther) {
       const std::string node = EtherNodeName(name);
       if (!seen_nodes.insert(node).second) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "interfaces map to the same ng_ether node name ", node, ": (FreeBSD turns '.' and ':' into '_')"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("interfaces map to the same ng_ether node name ", node,
+                         ": (FreeBSD turns '.' and ':' into '_')"));
       }
       const std::string driver = DriverOf(name);
       if (NonEthernetDrivers().count(driver) != 0) {
@@ -235,10 +244,10 @@ absl::Status Validate(SetupOptions& opts) {
   NF_ASSIGN_OR_RETURN(HostPort hp, ParseHostPort(opts.collectors[0]));
   auto collector = ParseIpAddress(hp.host);
   if (!collector.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "collector '", opts.collectors[0],
-        "' must be a literal IP address (the kernel socket cannot resolve names): ",
-        collector.status().message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("collector '", opts.collectors[0],
+                     "' must be a literal IP address (the kernel socket cannot resolve names): ",
+                     collector.status().message()));
   }
   if (IsUnspecified(*collector)) {
     return absl::InvalidArgumentError(
@@ -257,18 +266,18 @@ absl::Status Validate(SetupOptions& opts) {
   if (!opts.source_address.empty()) {
     auto source = ParseIpAddress(opts.source_address);
     if (!source.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--source '", opts.source_address, "' must be a literal IP address: ",
-          source.status().message()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--source '", opts.source_address,
+                       "' must be a literal IP address: ", source.status().message()));
     }
     if (source->version != collector->version) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--source ", opts.source_address, " and collector ", opts.collectors[0],
-          " are of different address families"));
+      return absl::InvalidArgumentError(absl::StrCat("--source ", opts.source_address,
+                                                     " and collector ", opts.collectors[0],
+                                                     " are of different address families"));
     }
     if (IsLinkLocalV6(*source) || IsV4Mapped(*source)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--source ", opts.source_address, " must be a global IPv6 address"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--source ", opts.source_address, " must be a global IPv6 address"));
     }
   }
 
@@ -283,8 +292,8 @@ absl::Status Validate(SetupOptions& opts) {
   // ever sent (notes 1.5).
   NF_RETURN_IF_ERROR(CheckRange(opts.mtu, 65, 16384, "ng_netflow MTU"));
 
-  NF_RETURN_IF_ERROR(CheckNodeName(opts.node_name, "--node-name",
-                                   kMaxNodeName - kExportSuffix.size()));
+  NF_RETURN_IF_ERROR(
+      CheckNodeName(opts.node_name, "--node-name", kMaxNodeName - kExportSuffix.size()));
   if (opts.node_name == "ipfw") {
     return absl::InvalidArgumentError("--node-name ipfw is taken by ng_ipfw's own node");
   }
@@ -494,8 +503,7 @@ std::vector<std::string> SetupCommands(const Plan& plan) {
   node_messages();
   for (size_t k = 1; k < plan.interfaces.size(); ++k) {
     const InterfacePlan& ip = plan.interfaces[k];
-    cmds.push_back(
-        absl::StrCat("connect ", ip.ether_node, ": ", n, ": lower iface", ip.hook));
+    cmds.push_back(absl::StrCat("connect ", ip.ether_node, ": ", n, ": lower iface", ip.hook));
     cmds.push_back(absl::StrCat("connect ", ip.ether_node, ": ", n, ": upper out", ip.hook));
   }
   return cmds;
@@ -542,7 +550,8 @@ int RunSetup(SetupOptions& opts, std::ostream& out, std::ostream& err) {
     err << "flowexport --ng-netflow: " << status.message() << "\n";
     return 2;
   }
-  for (const std::string& w : Warnings(opts)) err << "flowexport --ng-netflow: warning: " << w << "\n";
+  for (const std::string& w : Warnings(opts))
+    err << "flowexport --ng-netflow: warning: " << w << "\n";
   if (!opts.apply) {
     auto text = Emit(opts, opts.emit);
     if (!text.ok()) {

@@ -61,11 +61,11 @@ struct SetupOptions {
   std::vector<std::string> direction_specs;
   std::string source_address;  // local address the export socket binds to; empty: kernel
   std::string emit_text = "bootstrap";
-  bool apply = false;           // run the bootstrap now (FreeBSD only)
+  bool apply = false;             // run the bootstrap now (FreeBSD only)
   bool replace_existing = false;  // bootstrap shuts down an existing node instead of refusing
   std::string node_name = "netflow";
   std::string service_name = "ng_netflow";  // rc.d script name, rcvar prefix
-  int64_t ipfw_rule = 1000;  // ipfw rule number of the ngtee rules (ipfw method)
+  int64_t ipfw_rule = 1000;                 // ipfw rule number of the ngtee rules (ipfw method)
   int64_t ipfw_hook = 9995;  // ng_ipfw hook (= ngtee cookie) the node hangs on (ipfw method)
 
   // ---- Filled by Validate().

@@ -115,7 +115,8 @@ int main(int argc, char** argv) {
     return 99;
   }
   state_dir = dir;
-  std::ofstream(state_dir + "/log", std::ios::app) << tool << " " << absl::StrJoin(args, " ") << "\n";
+  std::ofstream(state_dir + "/log", std::ios::app)
+      << tool << " " << absl::StrJoin(args, " ") << "\n";
   if (tool == "uname") {
     std::cout << "FreeBSD\n";
     return 0;
@@ -132,7 +133,8 @@ int main(int argc, char** argv) {
   Netgraph& g = *host;
   if (tool == "kldstat") {
     // kldstat -q -m MODULE
-    if (args.size() == 3 && args[0] == "-q" && args[1] == "-m") return g.ModuleLoaded(args[2]) ? 0 : 1;
+    if (args.size() == 3 && args[0] == "-q" && args[1] == "-m")
+      return g.ModuleLoaded(args[2]) ? 0 : 1;
     return 1;
   }
   if (tool == "kldload") {

@@ -32,11 +32,13 @@ absl::StatusOr<Netgraph> LoadHost(const std::string& state_dir) {
       g.LoadModule(std::string(rest));
     } else if (absl::ConsumePrefix(&rest, "ngctl ")) {
       absl::Status s = g.Execute(rest);
-      if (!s.ok()) return absl::DataLossError(absl::StrCat("journal line ", line_no, ": ", s.message()));
+      if (!s.ok())
+        return absl::DataLossError(absl::StrCat("journal line ", line_no, ": ", s.message()));
     } else if (absl::ConsumePrefix(&rest, "ipfw ")) {
       std::vector<std::string> args = absl::StrSplit(rest, ' ', absl::SkipEmpty());
       absl::Status s = g.Ipfw(args);
-      if (!s.ok()) return absl::DataLossError(absl::StrCat("journal line ", line_no, ": ", s.message()));
+      if (!s.ok())
+        return absl::DataLossError(absl::StrCat("journal line ", line_no, ": ", s.message()));
     } else if (!line.empty()) {
       return absl::DataLossError(absl::StrCat("unknown journal line ", line_no, ": ", line));
     }

@@ -55,7 +55,8 @@ absl::StatusOr<std::map<std::string, std::vector<std::string>>> ParseStruct(
   std::vector<std::string> order;
   for (size_t i = 1; i + 1 < w.size(); ++i) {
     const size_t eq = w[i].find('=');
-    if (eq == std::string::npos) return Err("EINVAL", absl::StrCat("bad struct field '", w[i], "'"));
+    if (eq == std::string::npos)
+      return Err("EINVAL", absl::StrCat("bad struct field '", w[i], "'"));
     const std::string name = w[i].substr(0, eq);
     std::string value = w[i].substr(eq + 1);
     std::vector<std::string> values;
@@ -105,7 +106,8 @@ std::optional<int> HookNumber(absl::string_view hook, absl::string_view prefix) 
 bool ValidNodeName(absl::string_view name) {
   if (name.empty() || name.size() > kMaxNameLen) return false;
   for (char c : name) {
-    if (c == '.' || c == ':' || c == '[' || c == ']' || absl::ascii_isspace(static_cast<unsigned char>(c))) {
+    if (c == '.' || c == ':' || c == '[' || c == ']' ||
+        absl::ascii_isspace(static_cast<unsigned char>(c))) {
       return false;
     }
   }
@@ -174,10 +176,14 @@ absl::StatusOr<std::pair<int, std::string>> ParseSockaddr(absl::string_view args
 
 absl::string_view NodeTypeName(NodeType type) {
   switch (type) {
-    case NodeType::kEther: return "ether";
-    case NodeType::kNetflow: return "netflow";
-    case NodeType::kKsocket: return "ksocket";
-    case NodeType::kIpfw: return "ipfw";
+    case NodeType::kEther:
+      return "ether";
+    case NodeType::kNetflow:
+      return "netflow";
+    case NodeType::kKsocket:
+      return "ksocket";
+    case NodeType::kIpfw:
+      return "ipfw";
   }
   return "?";
 }
@@ -202,8 +208,7 @@ void Netgraph::LoadModule(const std::string& module) {
   if (absl::StartsWith(module, "ng_")) LoadModule("netgraph");
   if (module == "ng_ipfw") LoadModule("ipfw");
   if (module == "ipfw" && !ipfw_preloaded) {
-    violations_.push_back(
-        "ipfw.ko loaded by the setup: default deny until a ruleset is in place");
+    violations_.push_back("ipfw.ko loaded by the setup: default deny until a ruleset is in place");
   }
   modules_.insert(module);
   if (module == "ng_ether") {
@@ -262,8 +267,8 @@ std::vector<std::string> Netgraph::NodeNames() const {
 absl::StatusOr<uint32_t> Netgraph::Resolve(absl::string_view path) const {
   const size_t colon = path.find(':');
   if (colon == absl::string_view::npos) {
-    return Err("EINVAL (model)", absl::StrCat("only absolute paths NODE:[HOOK] are modelled: '",
-                                              path, "'"));
+    return Err("EINVAL (model)",
+               absl::StrCat("only absolute paths NODE:[HOOK] are modelled: '", path, "'"));
   }
   absl::string_view node = path.substr(0, colon);
   absl::string_view hook = path.substr(colon + 1);
@@ -397,7 +402,8 @@ absl::Status Netgraph::ExecuteBatch(absl::string_view text) {
     if (absl::StripAsciiWhitespace(line).empty()) continue;
     absl::Status s = Execute(line);
     if (!s.ok() && first.ok()) {
-      first = absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", line, ": ", s.message()));
+      first =
+          absl::InvalidArgumentError(absl::StrCat("line ", line_no, ": ", line, ": ", s.message()));
     }
   }
   return first;
@@ -419,14 +425,16 @@ absl::Status Netgraph::Execute(absl::string_view line, std::string* reply) {
     } else {
       return Err("EINVAL", absl::StrCat("mkpeer cannot create a node of type ", w[2]));
     }
-    if (!ModuleLoaded(absl::StrCat("ng_", w[2]))) LoadModule(absl::StrCat("ng_", w[2]));  // autoload
+    if (!ModuleLoaded(absl::StrCat("ng_", w[2])))
+      LoadModule(absl::StrCat("ng_", w[2]));  // autoload
     if (auto s = CheckHookName(nodes_.at(*from), w[3]); !s.ok()) return s;
     Node probe;
     probe.type = type;
     if (auto s = CheckHookName(probe, w[4]); !s.ok()) return s;
     const uint32_t id = NewNode(type);
     Node& n = nodes_.at(id);
-    if (type == NodeType::kKsocket) n.family = absl::StartsWith(w[4], "inet6/") ? kAfInet6 : kAfInet;
+    if (type == NodeType::kKsocket)
+      n.family = absl::StartsWith(w[4], "inet6/") ? kAfInet6 : kAfInet;
     nodes_.at(*from).hooks[w[3]] = HookEnd{id, w[4]};
     n.hooks[w[4]] = HookEnd{*from, w[3]};
     return absl::OkStatus();
@@ -519,17 +527,18 @@ absl::Status Netgraph::Message(Node& node, const std::vector<std::string>& words
   std::string args;
   for (size_t i = 3; i < words.size(); ++i) absl::StrAppend(&args, i == 3 ? "" : " ", words[i]);
   switch (node.type) {
-    case NodeType::kNetflow: return NetflowMessage(node, cmd, args, reply);
-    case NodeType::kKsocket: return KsocketMessage(node, cmd, args, reply);
-    default: return Err("EINVAL", absl::StrCat(NodeTypeName(node.type), " node: no message ", cmd));
+    case NodeType::kNetflow:
+      return NetflowMessage(node, cmd, args, reply);
+    case NodeType::kKsocket:
+      return KsocketMessage(node, cmd, args, reply);
+    default:
+      return Err("EINVAL", absl::StrCat(NodeTypeName(node.type), " node: no message ", cmd));
   }
 }
 
 absl::Status Netgraph::NetflowMessage(Node& node, const std::string& cmd, absl::string_view args,
                                       std::string* reply) {
-  auto iface_connected = [&](int64_t i) {
-    return node.hooks.count(absl::StrCat("iface", i)) != 0;
-  };
+  auto iface_connected = [&](int64_t i) { return node.hooks.count(absl::StrCat("iface", i)) != 0; };
   if (cmd == "info" || cmd == "v9info") {
     if (!args.empty()) return Err("EINVAL", absl::StrCat(cmd, " takes no arguments"));
     if (reply != nullptr) {
@@ -642,7 +651,8 @@ absl::Status Netgraph::KsocketMessage(Node& node, const std::string& cmd, absl::
   }
   if (cmd == "getpeername") {
     if (!node.connected) return Err("ENOTCONN", "Socket is not connected");
-    if (reply != nullptr) *reply = absl::StrCat("Rec'd response \"getpeername\": ", node.connected_to, "\n");
+    if (reply != nullptr)
+      *reply = absl::StrCat("Rec'd response \"getpeername\": ", node.connected_to, "\n");
     return absl::OkStatus();
   }
   return Err("EINVAL", absl::StrCat("ng_ksocket has no message '", cmd, "'"));
@@ -749,7 +759,8 @@ absl::Status Netgraph::CheckExporting(absl::string_view name) const {
   auto ex = nf->hooks.find("export9");
   if (ex == nf->hooks.end()) return absl::FailedPreconditionError("export9 is not connected");
   const Node& ks = nodes_.at(ex->second.node);
-  if (ks.type != NodeType::kKsocket) return absl::FailedPreconditionError("export9 is not a ksocket");
+  if (ks.type != NodeType::kKsocket)
+    return absl::FailedPreconditionError("export9 is not a ksocket");
   if (!ks.connected) return absl::FailedPreconditionError("the export socket is not connected");
   if (!nf->timeouts_set) return absl::FailedPreconditionError("settimeouts was never sent");
   if (!nf->template_set) return absl::FailedPreconditionError("settemplate was never sent");

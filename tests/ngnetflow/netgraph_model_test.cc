@@ -141,8 +141,8 @@ TEST(NetgraphModel, IpfwNodeAndRules) {
   EXPECT_TRUE(h.violations().empty());
   EXPECT_FALSE(h.Execute("mkpeer ipfw: netflow 09995 iface0").ok());
   ASSERT_TRUE(h.Execute("mkpeer ipfw: netflow 9995 iface0").ok());
-  ASSERT_TRUE(h.Ipfw({"-q", "add", "1000", "ngtee", "9995", "ip", "from", "any", "to", "any",
-                      "in", "via", "tun0"})
+  ASSERT_TRUE(h.Ipfw({"-q", "add", "1000", "ngtee", "9995", "ip", "from", "any", "to", "any", "in",
+                      "via", "tun0"})
                   .ok());
   EXPECT_TRUE(h.Ipfw({"list", "1000"}).ok());
   ASSERT_TRUE(h.Ipfw({"-q", "delete", "1000"}).ok());

@@ -112,13 +112,13 @@ class FakeFreeBsd {
   }
   int Ngctl(const std::string& args, std::string* out) const {
     return nf::testing::RunCommand(absl::StrCat("env NF_FAKE_STATE='", state_dir(), "' '",
-                                                 stub_dir(), "/ngctl' ", args, " 2>&1"),
-                                    out);
+                                                stub_dir(), "/ngctl' ", args, " 2>&1"),
+                                   out);
   }
   int Ipfw(const std::string& args, std::string* out) const {
     return nf::testing::RunCommand(absl::StrCat("env NF_FAKE_STATE='", state_dir(), "' '",
-                                                 stub_dir(), "/ipfw' ", args, " 2>&1"),
-                                    out);
+                                                stub_dir(), "/ipfw' ", args, " 2>&1"),
+                                   out);
   }
 
   Netgraph Load() const {
@@ -346,13 +346,17 @@ TEST(NgBootstrapScript, RefusesBeforeTouchingAnything) {
   };
   const std::vector<Refusal> refusals = {
       {"interface missing", {"igb1", "igb2"}, {}, {}, "ether_multi", "igb0 does not exist"},
-      {"not Ethernet after all (a renamed tun)", {"igb0", "igb1"}, {"igb2"}, {}, "ether_multi",
+      {"not Ethernet after all (a renamed tun)",
+       {"igb0", "igb1"},
+       {"igb2"},
+       {},
+       "ether_multi",
        "--method ipfw"},
       {"interface already used by another netgraph setup",
        {"igb0"},
        {},
-       {"module ng_ether", "ngctl mkpeer igb0: netflow lower iface0",
-        "ngctl name igb0:lower other", "ngctl connect igb0: other: upper out0"},
+       {"module ng_ether", "ngctl mkpeer igb0: netflow lower iface0", "ngctl name igb0:lower other",
+        "ngctl connect igb0: other: upper out0"},
        "ether_one",
        "already has netgraph hooks"},
   };
@@ -448,16 +452,37 @@ TEST(NgRcdScript, KnobsOverrideTheDefaultsLikeTheGeneratorWould) {
        "ng_netflow_collector='[2001:db8:aa::5:0]:4739' ng_netflow_source='2001:db8:aa::1' "
        "ng_netflow_timeouts='10 60' ng_netflow_template='30 7' ng_netflow_mtu=1400 "
        "ng_netflow_node=nf2",
-       {"-i", "igb0", "-i", "igb1", "-i", "vlan0.410", "--direction", "igb1=both", "--direction",
-        "vlan0.410=egress", "-c", "[2001:db8:aa::5:0]:4739", "--source", "2001:db8:aa::1",
-        "--inactive-timeout", "10", "--active-timeout", "60", "--template-refresh-seconds", "30",
-        "--template-refresh-packets", "7", "--mtu", "1400", "--node-name", "nf2"}},
+       {"-i",
+        "igb0",
+        "-i",
+        "igb1",
+        "-i",
+        "vlan0.410",
+        "--direction",
+        "igb1=both",
+        "--direction",
+        "vlan0.410=egress",
+        "-c",
+        "[2001:db8:aa::5:0]:4739",
+        "--source",
+        "2001:db8:aa::1",
+        "--inactive-timeout",
+        "10",
+        "--active-timeout",
+        "60",
+        "--template-refresh-seconds",
+        "30",
+        "--template-refresh-packets",
+        "7",
+        "--mtu",
+        "1400",
+        "--node-name",
+        "nf2"}},
       {"ng_netflow_interfaces='igb0 igb0.100 igb1.7'",
        {"-i", "igb0", "-i", "igb0.100", "-i", "igb1.7", "-c", "10.0.0.5:1234"}},
       {"ng_netflow_interfaces='igb1.7 igb0.100'",
        {"-i", "igb1.7", "-i", "igb0.100", "-c", "10.0.0.5:1234"}},
-      {"ng_netflow_collector='[::1]:9' ",
-       {"-i", "igb0", "-c", "[::1]:9"}},
+      {"ng_netflow_collector='[::1]:9' ", {"-i", "igb0", "-c", "[::1]:9"}},
       {"ng_netflow_collector='[fd00:1:2:3:4:5:6:7]:65535' ",
        {"-i", "igb0", "-c", "[fd00:1:2:3:4:5:6:7]:65535"}},
       {"ng_netflow_collector='[1::]:2055' ", {"-i", "igb0", "-c", "[1::]:2055"}},
@@ -582,7 +607,8 @@ TEST(NgFlowexportCli, AcceptanceBootstrapRunsOnAFreeBsdHost) {
   FakeFreeBsd host({"igb0"}, {}, false);
   const std::string script = host.File("bootstrap.sh");
   std::string out;
-  ASSERT_EQ(nf::testing::RunCommand(absl::StrCat("'", bin, "' --ng-netflow -i igb0 -c "
+  ASSERT_EQ(nf::testing::RunCommand(absl::StrCat("'", bin,
+                                                 "' --ng-netflow -i igb0 -c "
                                                  "10.0.0.5:1234 --emit bootstrap > '",
                                                  script, "' 2>/dev/null"),
                                     &out),
@@ -608,10 +634,10 @@ TEST(NgFlowexportCli, ErrorsAndApply) {
             2);
   EXPECT_THAT(out, HasSubstr("--method ipfw"));
 #if !defined(__FreeBSD__)
-  EXPECT_EQ(nf::testing::RunCommand(
-                absl::StrCat("'", bin, "' --ng-netflow -i igb0 -c 10.0.0.5:1234 --apply 2>&1"),
-                &out),
-            1);
+  EXPECT_EQ(
+      nf::testing::RunCommand(
+          absl::StrCat("'", bin, "' --ng-netflow -i igb0 -c 10.0.0.5:1234 --apply 2>&1"), &out),
+      1);
   EXPECT_THAT(out, HasSubstr("only works on FreeBSD"));
 #endif
 }

@@ -1,5 +1,7 @@
 // ng_netflow setup mode: validation, golden output of every --emit kind, shellcheck of every
 // generated script, and every generated batch executed against the netgraph model.
+#include "exporter/ngnetflow/ng_setup.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -14,7 +16,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "exporter/ngnetflow/ng_plan.h"
-#include "exporter/ngnetflow/ng_setup.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/ngnetflow/netgraph_model.h"
@@ -168,9 +169,9 @@ TEST(NgSetupValidate, EtherNodeNames) {
 // Plan details that are pitfalls in the notes
 
 TEST(NgSetupPlan, SeveralInterfacesShareOneNodeAndOneSocket) {
-  auto opts = ParseArgs({"-i", "igb0", "-i", "igb1", "-i", "igb2", "-i", "igb3", "-i", "igb4",
-                         "-i", "igb5", "-i", "igb6", "-i", "igb7", "-i", "igb8", "-i", "igb9",
-                         "-i", "igb10", "-c", "10.0.0.5:2055"});
+  auto opts = ParseArgs({"-i", "igb0", "-i", "igb1", "-i", "igb2",  "-i", "igb3",
+                         "-i", "igb4", "-i", "igb5", "-i", "igb6",  "-i", "igb7",
+                         "-i", "igb8", "-i", "igb9", "-i", "igb10", "-c", "10.0.0.5:2055"});
   ASSERT_TRUE(opts.ok()) << opts.status();
   auto plan = BuildPlan(*opts);
   ASSERT_TRUE(plan.ok());
@@ -190,8 +191,8 @@ TEST(NgSetupPlan, SeveralInterfacesShareOneNodeAndOneSocket) {
 }
 
 TEST(NgSetupPlan, BothDirectionsAreCountedOnce) {
-  auto opts = ParseArgs(
-      {"-i", "igb0", "-i", "igb1", "-c", "10.0.0.5:2055", "--direction", "igb1=both"});
+  auto opts =
+      ParseArgs({"-i", "igb0", "-i", "igb1", "-c", "10.0.0.5:2055", "--direction", "igb1=both"});
   ASSERT_TRUE(opts.ok());
   auto plan = BuildPlan(*opts);
   ASSERT_TRUE(plan.ok());
@@ -217,17 +218,16 @@ TEST(NgSetupPlan, VlanWithItsParentIsCountedOnce) {
 
 TEST(NgSetupPlan, IpfwRulesAreDirectionalAndCountOnce) {
   auto opts = ParseArgs({"--method", "ipfw", "-i", "tun0", "-i", "wg0", "-i", "igb0", "-c",
-                         "10.0.0.5:2055", "--direction", "wg0=both", "--direction",
-                         "igb0=egress"});
+                         "10.0.0.5:2055", "--direction", "wg0=both", "--direction", "igb0=egress"});
   ASSERT_TRUE(opts.ok());
   auto plan = BuildPlan(*opts);
   ASSERT_TRUE(plan.ok());
-  EXPECT_THAT(plan->ipfw_rules,
-              ::testing::ElementsAre(
-                  "ngtee 9995 ip from any to any in via tun0",
-                  "ngtee 9995 ip from any to any in via wg0",
-                  "ngtee 9995 ip from any to any out via wg0 not recv tun0 not recv wg0",
-                  "ngtee 9995 ip from any to any out via igb0 not recv tun0 not recv wg0"));
+  EXPECT_THAT(
+      plan->ipfw_rules,
+      ::testing::ElementsAre(
+          "ngtee 9995 ip from any to any in via tun0", "ngtee 9995 ip from any to any in via wg0",
+          "ngtee 9995 ip from any to any out via wg0 not recv tun0 not recv wg0",
+          "ngtee 9995 ip from any to any out via igb0 not recv tun0 not recv wg0"));
   const std::vector<std::string> cmds = SetupCommands(*plan);
   EXPECT_THAT(cmds, ::testing::Contains("msg netflow: setdlt { iface=0 dlt=12 }"));
   for (const std::string& c : cmds) {
@@ -284,8 +284,8 @@ TEST(NgSetupGolden, EveryKindOfEveryCase) {
       }
       ASSERT_TRUE(std::filesystem::exists(path))
           << path << " is missing; run the test with NF_REGEN_GOLDEN=1 to create it";
-      EXPECT_EQ(text, ReadFile(path)) << "output differs from " << path
-                                      << " (NF_REGEN_GOLDEN=1 rewrites it after review)";
+      EXPECT_EQ(text, ReadFile(path))
+          << "output differs from " << path << " (NF_REGEN_GOLDEN=1 rewrites it after review)";
     }
   }
   if (regen) GTEST_SKIP() << "golden files rewritten under " << GoldenDir();
@@ -301,17 +301,15 @@ TEST(NgSetupGolden, AcceptanceBootstrapIsTheSafeFormOfTheIssueRecipe) {
   EXPECT_THAT(script, HasSubstr("set -eu\n"));
   EXPECT_THAT(script, HasSubstr("for m in netgraph ng_socket ng_ether ng_ksocket ng_netflow; do"));
   // The issue's recipe, line by line, plus the settings it forgot.
-  EXPECT_THAT(EmbeddedBatch(script),
-              ::testing::ElementsAre("mkpeer igb0: netflow lower iface0",
-                                     "name igb0:lower netflow",
-                                     "connect igb0: netflow: upper out0",
-                                     "msg netflow: setconfig { iface=0 conf=1 }",
-                                     "msg netflow: settimeouts { inactive=15 active=120 }",
-                                     "msg netflow: settemplate { time=60 packets=0 }",
-                                     "msg netflow: setmtu { mtu=1500 }",
-                                     "mkpeer netflow: ksocket export9 inet/dgram/udp",
-                                     "name netflow:export9 netflow_export",
-                                     "msg netflow:export9 connect inet/10.0.0.5:1234"));
+  EXPECT_THAT(
+      EmbeddedBatch(script),
+      ::testing::ElementsAre(
+          "mkpeer igb0: netflow lower iface0", "name igb0:lower netflow",
+          "connect igb0: netflow: upper out0", "msg netflow: setconfig { iface=0 conf=1 }",
+          "msg netflow: settimeouts { inactive=15 active=120 }",
+          "msg netflow: settemplate { time=60 packets=0 }", "msg netflow: setmtu { mtu=1500 }",
+          "mkpeer netflow: ksocket export9 inet/dgram/udp", "name netflow:export9 netflow_export",
+          "msg netflow:export9 connect inet/10.0.0.5:1234"));
   EXPECT_THAT(script, HasSubstr("trap on_exit EXIT"));
   EXPECT_THAT(script, HasSubstr("ngctl msg \"$NODE:\" info"));
   EXPECT_THAT(script, HasSubstr("ngctl show \"$NODE:\""));
@@ -377,8 +375,8 @@ Netgraph HostFor(const Case& c, const SetupOptions& opts, const Plan& plan) {
   Netgraph g;
   g.ipfw_preloaded = true;  // ipfw hosts run their firewall already
   for (const std::string& i : opts.interfaces) {
-    const bool ether = std::find(c.non_ethernet.begin(), c.non_ethernet.end(), i) ==
-                       c.non_ethernet.end();
+    const bool ether =
+        std::find(c.non_ethernet.begin(), c.non_ethernet.end(), i) == c.non_ethernet.end();
     g.AddInterface(i, ether);
   }
   g.AddInterface("igb99", true);  // an interface the setup must not touch
@@ -413,8 +411,8 @@ TEST(NgSetupModel, SetupAccountsEveryInterfaceAndTeardownRestoresThem) {
     EXPECT_EQ(nf->mtu, opts->mtu);
     const model::Node* ks = g.NodeById(nf->hooks.at("export9").node);
     ASSERT_NE(ks, nullptr);
-    const std::string expected_peer = absl::StrCat(plan->collector.ToString(), " port ",
-                                                   plan->collector_port);
+    const std::string expected_peer =
+        absl::StrCat(plan->collector.ToString(), " port ", plan->collector_port);
     EXPECT_EQ(ks->connected_to, expected_peer);
     if (plan->has_source) {
       EXPECT_EQ(ks->bound_to, absl::StrCat(plan->source.ToString(), " port 0"));

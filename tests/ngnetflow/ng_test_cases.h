@@ -26,14 +26,31 @@ inline const std::vector<Case>& GoldenCases() {
       // The acceptance command of issue 6.
       {"ether_one", {"-i", "igb0", "-c", "10.0.0.5:1234"}, {}},
       {"ether_multi",
-       {"-i", "igb0", "-i", "igb1", "-i", "igb2", "-c", "10.0.0.5:2055", "--direction",
-        "igb1=both", "--source", "10.0.0.1", "--active-timeout", "300",
-        "--template-refresh-seconds", "30", "--template-refresh-packets", "20"},
+       {"-i", "igb0", "-i", "igb1", "-i", "igb2", "-c", "10.0.0.5:2055", "--direction", "igb1=both",
+        "--source", "10.0.0.1", "--active-timeout", "300", "--template-refresh-seconds", "30",
+        "--template-refresh-packets", "20"},
        {}},
       {"ether_vlan_v6",
-       {"-i", "vlan0.410", "-i", "igb0.100", "-i", "em0", "-c", "[2001:db8::5]:2055", "--source",
-        "2001:db8::1", "--direction", "egress", "--direction", "em0=ingress", "--mtu", "1400",
-        "--node-name", "nf_main", "--service-name", "nf_main"},
+       {"-i",
+        "vlan0.410",
+        "-i",
+        "igb0.100",
+        "-i",
+        "em0",
+        "-c",
+        "[2001:db8::5]:2055",
+        "--source",
+        "2001:db8::1",
+        "--direction",
+        "egress",
+        "--direction",
+        "em0=ingress",
+        "--mtu",
+        "1400",
+        "--node-name",
+        "nf_main",
+        "--service-name",
+        "nf_main"},
        {}},
       {"ipfw_tun",
        {"--method", "ipfw", "-i", "tun0", "-i", "wg0", "-i", "igb0", "-c", "192.0.2.10:9995",
@@ -48,19 +65,24 @@ inline const std::vector<Case>& GoldenCases() {
 }
 
 inline const std::vector<EmitKind>& AllKinds() {
-  static const auto* kinds = new std::vector<EmitKind>{
-      EmitKind::kNgctl, EmitKind::kBootstrap, EmitKind::kRcd, EmitKind::kLoaderConf,
-      EmitKind::kTeardown};
+  static const auto* kinds =
+      new std::vector<EmitKind>{EmitKind::kNgctl, EmitKind::kBootstrap, EmitKind::kRcd,
+                                EmitKind::kLoaderConf, EmitKind::kTeardown};
   return *kinds;
 }
 
 inline std::string GoldenName(const Case& c, EmitKind kind) {
   switch (kind) {
-    case EmitKind::kNgctl: return absl::StrCat(c.name, ".ngctl");
-    case EmitKind::kBootstrap: return absl::StrCat(c.name, ".bootstrap.sh");
-    case EmitKind::kRcd: return absl::StrCat(c.name, ".rc.d");
-    case EmitKind::kLoaderConf: return absl::StrCat(c.name, ".loader.conf");
-    case EmitKind::kTeardown: return absl::StrCat(c.name, ".teardown");
+    case EmitKind::kNgctl:
+      return absl::StrCat(c.name, ".ngctl");
+    case EmitKind::kBootstrap:
+      return absl::StrCat(c.name, ".bootstrap.sh");
+    case EmitKind::kRcd:
+      return absl::StrCat(c.name, ".rc.d");
+    case EmitKind::kLoaderConf:
+      return absl::StrCat(c.name, ".loader.conf");
+    case EmitKind::kTeardown:
+      return absl::StrCat(c.name, ".teardown");
   }
   return c.name;
 }
