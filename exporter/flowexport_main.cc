@@ -494,6 +494,12 @@ int main(int argc, char** argv) {
 
   InstallSignals();
   g_source.store(p.source.get());
+  if (o.verbose > 0) {
+    std::cerr << "flowexport: " << (live ? "capturing on " : "reading ")
+              << (live ? o.interfaces[0] : absl::StrJoin(o.files, ", "))
+              << (filter.empty() ? "" : " with filter '" + filter + "'") << ", exporting to "
+              << absl::StrJoin(o.collectors, ", ") << std::endl;
+  }
 
   // ---- The loop.
   Counters& c = p.counters;
