@@ -275,6 +275,8 @@ void ClickHouseWriter::Close(int64_t deadline_us) {
   if (options_.spool_dir.empty() && !spool_.empty()) {
     // Memory spool: nothing survives the process.
     counters_.records_dropped_other.fetch_add(spool_.rows(), std::memory_order_relaxed);
+    while (!spool_.empty()) (void)spool_.PopOldest();
+    PublishSpool();
   }
 }
 

@@ -208,6 +208,22 @@ TEST(WriterTest, SpoolBoundIsHonouredAndDropsAreCounted) {
   EXPECT_EQ((*again)->counters().spool_records.load(), 300u);
 }
 
+TEST(WriterTest, WithoutSpoolDirFailedBatchesWaitInMemoryAndAreCountedAtExit) {
+  auto writer = ClickHouseWriter::Create(DownOptions("", 1 << 30));
+  ASSERT_TRUE(writer.ok());
+  {
+    ClickHouseBatcher batcher(**writer);
+    for (uint64_t i = 0; i < 250; ++i) batcher.OnRecord(Record(i));
+  }
+  (*writer)->Close(0);
+  const ClickHouseCounters& c = (*writer)->counters();
+  EXPECT_EQ(c.records_queued.load(), 250u);
+  EXPECT_EQ(c.records_dropped_other.load(), 250u);  // nothing survives the process
+  EXPECT_EQ(c.spool_records.load(), 0u);
+  EXPECT_EQ(c.spool_bytes.load(), 0u);
+  EXPECT_FALSE((*writer)->last_error().empty());
+}
+
 TEST(WriterTest, BatchesAreCutByCountAgeAndDay) {
   testing::TempDir tmp;
   ClickHouseOptions o = DownOptions(tmp.File("spool"), 1 << 30);
