@@ -403,13 +403,23 @@ int main(int argc, char** argv) {
 
 #if NF_HAVE_NGNETFLOW
   if (o.ng_netflow) {
+    // Shared options are copied only when given: ng_netflow has its own sensible defaults
+    // (e.g. a 120 s active timeout, templates by time only) that flowexport's must not mask.
     ng.interfaces = o.interfaces;
     ng.collectors = o.collectors;
-    ng.active_timeout_s = static_cast<int64_t>(o.active_timeout_s);
-    ng.inactive_timeout_s = static_cast<int64_t>(o.inactive_timeout_s);
-    ng.mtu = o.mtu;
-    ng.template_refresh_s = static_cast<int64_t>(o.template_refresh_seconds);
-    ng.template_refresh_packets = o.template_refresh_packets;
+    if (app.count("--active-timeout") != 0) {
+      ng.active_timeout_s = static_cast<int64_t>(o.active_timeout_s);
+    }
+    if (app.count("--inactive-timeout") != 0) {
+      ng.inactive_timeout_s = static_cast<int64_t>(o.inactive_timeout_s);
+    }
+    if (app.count("--mtu") != 0) ng.mtu = o.mtu;
+    if (app.count("--template-refresh-seconds") != 0) {
+      ng.template_refresh_s = static_cast<int64_t>(o.template_refresh_seconds);
+    }
+    if (app.count("--template-refresh-packets") != 0) {
+      ng.template_refresh_packets = o.template_refresh_packets;
+    }
     return nf::ng::RunSetup(ng, std::cout, std::cerr);
   }
 #endif

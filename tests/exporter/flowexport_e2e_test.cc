@@ -602,6 +602,21 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   }
 }
 
+TEST(FlowexportE2eTest, NgNetflowModeGetsTheSharedOptions) {
+  std::string out;
+  const int rc = RunCommand(BinaryPath("flowexport") +
+                                " --ng-netflow -i em0 -c 192.0.2.1:2055 --emit ngctl"
+                                " --active-timeout 300 --inactive-timeout 20 --mtu 1400 2>&1",
+                            &out);
+  if (out.find("unrecognized") != std::string::npos || out.find("not") == 0) {
+    GTEST_SKIP() << "ng_netflow module not built: " << out;
+  }
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_THAT(out, ::testing::HasSubstr("settimeouts { inactive=20 active=300 }"));
+  EXPECT_THAT(out, ::testing::HasSubstr("setmtu { mtu=1400 }"));
+  EXPECT_THAT(out, ::testing::HasSubstr("192.0.2.1:2055"));
+}
+
 // Live capture on the loopback interface: needs CAP_NET_RAW, skipped without it.
 TEST(FlowexportLiveTest, LoopbackCaptureExportsOnSigterm) {
   TempDir dir;
