@@ -334,6 +334,7 @@ class ShippedTemplateTest : public ::testing::TestWithParam<const char*> {
     o.observation_domain_id = 9;
     o.mtu = 576;
     o.template_refresh_datagrams = 4;
+    o.sampling_interval = 10;  // options template and data too
     h_ = std::make_unique<Harness>(o, Spec(GetParam()));
     ASSERT_NE(h_->encoder, nullptr);
     in_ = MixedRecords(200);
@@ -374,6 +375,7 @@ TEST_P(ShippedTemplateTest, CollectorDecodesEveryRecordExactly) {
     }
     ASSERT_NE(d, nullptr) << r.key.src.version << " proto " << int{r.key.protocol};
     EXPECT_EQ(d->version, 10);
+    EXPECT_EQ(d->sampling, 10u);
     EXPECT_EQ(d->source_id, 9u);
     EXPECT_EQ(d->packets, r.packets);
     EXPECT_EQ(d->bytes, r.bytes);
