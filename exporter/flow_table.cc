@@ -35,10 +35,25 @@ FlowTable::~FlowTable() {
   std::free(slots_);
 }
 
-uint32_t FlowTable::HashKey(const FlowKey& key) const {
+uint32_t FlowTable::HashOf(const FlowKey& key, const FlowTableOptions& options) {
   const uint64_t h =
-      options_.hash_override != nullptr ? options_.hash_override(key) : absl::Hash<FlowKey>{}(key);
+      options.hash_override != nullptr ? options.hash_override(key) : absl::Hash<FlowKey>{}(key);
   return static_cast<uint32_t>(h ^ (h >> 32));
+}
+
+uint32_t FlowTable::HashKey(const FlowKey& key) const { return HashOf(key, options_); }
+
+FlowKey FlowTable::KeyOf(const PacketMeta& meta, uint32_t input_if) {
+  FlowKey key;
+  key.src = meta.src;
+  key.dst = meta.dst;
+  key.src_port = meta.src_port;
+  key.dst_port = meta.dst_port;
+  key.protocol = meta.protocol;
+  key.tos = meta.tos;
+  key.vlan = meta.vlan;
+  key.input_if = input_if;
+  return key;
 }
 
 uint32_t FlowTable::Find(const FlowKey& key, uint32_t hash) const {
@@ -177,19 +192,14 @@ void FlowTable::FlushAll(FlowSink sink) {
 }
 
 void FlowTable::Update(const PacketMeta& meta, FlowSink sink) {
-  ExpireUntil(meta.time_us, sink);
-  const TimeUs now = now_;
+  const FlowKey key = KeyOf(meta, options_.input_if);
+  UpdateHashed(key, HashKey(key), meta.time_us, meta.l3_length, meta.tcp_flags, meta.ttl, sink);
+}
 
-  FlowKey key;
-  key.src = meta.src;
-  key.dst = meta.dst;
-  key.src_port = meta.src_port;
-  key.dst_port = meta.dst_port;
-  key.protocol = meta.protocol;
-  key.tos = meta.tos;
-  key.vlan = meta.vlan;
-  key.input_if = options_.input_if;
-  const uint32_t hash = HashKey(key);
+void FlowTable::UpdateHashed(const FlowKey& key, uint32_t hash, TimeUs time_us,
+                             uint32_t l3_length, uint8_t tcp_flags, uint8_t ttl, FlowSink sink) {
+  ExpireUntil(time_us, sink);
+  const TimeUs now = now_;
 
   uint32_t pos = Find(key, hash);
   uint32_t index;
@@ -213,8 +223,8 @@ void FlowTable::Update(const PacketMeta& meta, FlowSink sink) {
     e.last_us = now;
     e.hash = hash;
     e.tcp_flags = 0;
-    e.min_ttl = meta.ttl;
-    e.max_ttl = meta.ttl;
+    e.min_ttl = ttl;
+    e.max_ttl = ttl;
     InsertSlot(hash, index);
     ListPushLru(index);
     ListPushAge(index);
@@ -225,14 +235,14 @@ void FlowTable::Update(const PacketMeta& meta, FlowSink sink) {
   }
   Entry& e = entries_[index];
   ++e.packets;
-  e.bytes += meta.l3_length;
+  e.bytes += l3_length;
   e.last_us = now;
-  e.tcp_flags |= meta.tcp_flags;
-  if (meta.ttl < e.min_ttl) e.min_ttl = meta.ttl;
-  if (meta.ttl > e.max_ttl) e.max_ttl = meta.ttl;
+  e.tcp_flags |= tcp_flags;
+  if (ttl < e.min_ttl) e.min_ttl = ttl;
+  if (ttl > e.max_ttl) e.max_ttl = ttl;
   ++stats_.packets;
-  stats_.bytes += meta.l3_length;
-  if (meta.protocol == kProtoTcp && (meta.tcp_flags & (kTcpFin | kTcpRst)) != 0) {
+  stats_.bytes += l3_length;
+  if (key.protocol == kProtoTcp && (tcp_flags & (kTcpFin | kTcpRst)) != 0) {
     Export(index, EndReason::kEndOfFlow, sink);
   }
 }

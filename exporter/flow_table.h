@@ -72,6 +72,16 @@ class FlowTable {
   // the expiry lists stay ordered.
   void Update(const PacketMeta& meta, FlowSink sink);
 
+  // Update split in two for a dispatcher that builds and hashes the key once and hands the
+  // packet to a shard (ShardedMeter): KeyOf is the key Update builds, HashOf the table's hash
+  // of it (honouring options.hash_override), and UpdateHashed accounts the packet exactly as
+  // Update does without rehashing. `hash` must be HashOf(key, options of this table).
+  static FlowKey KeyOf(const PacketMeta& meta, uint32_t input_if);
+  static uint32_t HashOf(const FlowKey& key, const FlowTableOptions& options);
+  void UpdateHashed(const FlowKey& key, uint32_t hash, TimeUs time_us, uint32_t l3_length,
+                    uint8_t tcp_flags, uint8_t ttl, FlowSink sink);
+  const FlowTableOptions& options() const { return options_; }
+
   // Exports every flow idle for the inactive timeout or older than the active timeout at `now`
   // (call it periodically so a quiet link still expires flows).
   void ExpireUntil(TimeUs now, FlowSink sink);
