@@ -12,3 +12,6 @@ nf_cc_library(NAME v5export
   SRCS v5_encoder.cc
   HDRS v5_encoder.h
   DEPS nf::common nf::v9export absl::status absl::statusor absl::strings)
+
+# flowexport -v 10 / -v 5.
+target_link_libraries(flowexport PRIVATE nf::ipfixexport nf::v5export)

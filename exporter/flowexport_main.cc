@@ -1,7 +1,7 @@
 // flowexport: meters packets (live interface or capture files) into flows and exports them as
-// NetFlow v9 over UDP. This file is wiring only: options, signals, the capture loop and
-// statistics; the work happens in nf::capture, nf::packet, nf::flowtable, nf::v9export and
-// nf::udpsend.
+// NetFlow v9, IPFIX or NetFlow v5 (-v 9|10|5) over UDP. This file is wiring only: options,
+// signals, the capture loop and statistics; the work happens in nf::capture, nf::packet,
+// nf::flowtable, nf::v9export / nf::ipfixexport / nf::v5export and nf::udpsend.
 //
 // Statistics JSON (--stats-json FILE, written atomically at exit; keys are stable, other tools
 // and tests read them):
@@ -23,6 +23,8 @@
 //     "packets_exported": N, "bytes_exported": N,  sums over exported records (layer-3 bytes)
 //     "records_sent": N,            data records in sent datagrams
 //     "template_records_sent": N,
+//     "records_not_exportable": N,  flows the export version cannot carry (IPv6 with -v 5);
+//                                   counted here, never in packets/bytes_exported
 //     "datagrams_sent": N,          datagrams built (= next v9 sequence number)
 //     "send_errors": N,             failed sends summed over collectors
 //     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N}]
@@ -45,9 +47,11 @@
 #include "absl/strings/str_join.h"
 #include "common/v9_fields.h"
 #include "exporter/flow_table.h"
+#include "exporter/ipfix_encoder.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
 #include "exporter/udp_sender.h"
+#include "exporter/v5_encoder.h"
 #include "exporter/v9_encoder.h"
 #include "templates/template_spec.h"
 #if NF_HAVE_NGNETFLOW
@@ -106,6 +110,7 @@ struct Options {
   double flush_interval_s = 1;
   double max_export_rate = -1;  // -1: default (10000/s for -r, unlimited live)
   std::string template_name = "default";
+  int export_version = 9;
   std::string stats_json;
   int verbose = 0;
   bool ng_netflow = false;
@@ -121,6 +126,52 @@ struct Counters {
   uint64_t l4_truncated = 0;
   uint64_t packets_exported = 0;
   uint64_t bytes_exported = 0;
+};
+
+// The encoder chosen by -v: one of the three, with the common calls and counters.
+class Exporter {
+ public:
+  struct Stats {
+    uint64_t records = 0;
+    uint64_t template_records = 0;
+    uint64_t datagrams = 0;
+    uint64_t not_exportable = 0;
+  };
+  std::unique_ptr<nf::V9Encoder> v9;
+  std::unique_ptr<nf::IpfixEncoder> ipfix;
+  std::unique_ptr<nf::V5Encoder> v5;
+
+  // False when the record cannot be exported in this version (counted in not_exportable).
+  bool Add(const nf::FlowRecord& r, nf::TimeUs now) {
+    if (v9) v9->Add(r, now);
+    if (ipfix) ipfix->Add(r, now);
+    if (v5) return v5->Add(r, now);
+    return true;
+  }
+  void Tick(nf::TimeUs now) {
+    if (v9) v9->Tick(now);
+    if (ipfix) ipfix->Tick(now);
+    if (v5) v5->Tick(now);
+  }
+  void Flush(nf::TimeUs now) {
+    if (v9) v9->Flush(now);
+    if (ipfix) ipfix->Flush(now);
+    if (v5) v5->Flush(now);
+  }
+  void SetBootTime(nf::TimeUs boot) {
+    if (v9) v9->SetBootTime(boot);
+    if (ipfix) ipfix->SetBootTime(boot);
+    if (v5) v5->SetBootTime(boot);
+  }
+  Stats stats() const {
+    Stats s;
+    if (v9) s = {v9->stats().records, v9->stats().template_records, v9->stats().datagrams, 0};
+    if (ipfix) {
+      s = {ipfix->stats().records, ipfix->stats().template_records, ipfix->stats().datagrams, 0};
+    }
+    if (v5) s = {v5->stats().records, 0, v5->stats().datagrams, v5->stats().not_exportable};
+    return s;
+  }
 };
 
 const char* EndReasonName(size_t reason) {
@@ -143,7 +194,7 @@ struct Pipeline {
   Counters counters;
   std::unique_ptr<nf::PcapSource> source;
   std::unique_ptr<nf::FlowTable> table;
-  std::unique_ptr<nf::V9Encoder> encoder;
+  Exporter exporter;
   std::unique_ptr<nf::UdpSender> sender;
 };
 
@@ -151,7 +202,7 @@ std::string StatsJson(const Pipeline& p) {
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
   const nf::FlowTableStats& ts = p.table->stats();
-  const nf::V9EncoderStats& es = p.encoder->stats();
+  const Exporter::Stats es = p.exporter.stats();
   std::string j = "{\n";
   absl::StrAppend(&j, "  \"packets_seen\": ", c.seen, ",\n");
   absl::StrAppend(&j, "  \"packets_parsed\": ", c.parsed, ",\n");
@@ -182,6 +233,7 @@ std::string StatsJson(const Pipeline& p) {
   absl::StrAppend(&j, "  \"bytes_exported\": ", c.bytes_exported, ",\n");
   absl::StrAppend(&j, "  \"records_sent\": ", es.records, ",\n");
   absl::StrAppend(&j, "  \"template_records_sent\": ", es.template_records, ",\n");
+  absl::StrAppend(&j, "  \"records_not_exportable\": ", es.not_exportable, ",\n");
   absl::StrAppend(&j, "  \"datagrams_sent\": ", es.datagrams, ",\n");
   absl::StrAppend(&j, "  \"send_errors\": ", p.sender->send_errors(), ",\n");
   j += "  \"collectors\": [";
@@ -200,7 +252,7 @@ void PrintStats(const Pipeline& p, std::ostream& out) {
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
   const nf::FlowTableStats& ts = p.table->stats();
-  const nf::V9EncoderStats& es = p.encoder->stats();
+  const Exporter::Stats es = p.exporter.stats();
   std::string s = absl::StrCat("flowexport: packets seen ", c.seen, ", parsed ", c.parsed);
   uint64_t dropped = 0;
   std::string reasons;
@@ -226,7 +278,12 @@ void PrintStats(const Pipeline& p, std::ostream& out) {
   absl::StrAppend(&s, ")\nflowexport: exported ", c.packets_exported, " packets, ",
                   c.bytes_exported, " bytes in ", es.records, " records, ", es.datagrams,
                   " datagrams (", es.template_records, " template records), send errors ",
-                  p.sender->send_errors(), "\n");
+                  p.sender->send_errors());
+  if (es.not_exportable != 0) {
+    absl::StrAppend(&s, "; not exportable in this version (IPv6 with -v 5) ", es.not_exportable,
+                    " flows");
+  }
+  s += "\n";
   out << s << std::flush;
 }
 
@@ -287,7 +344,7 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app{
       "flowexport: meter packets from an interface or capture files into flows and export them "
-      "as NetFlow v9 (RFC 3954) over UDP.",
+      "as NetFlow v9 (RFC 3954), IPFIX (RFC 7011) or NetFlow v5 over UDP.",
       "flowexport"};
   app.option_defaults()->always_capture_default();
   app.footer(
@@ -326,8 +383,14 @@ int main(int argc, char** argv) {
       ->group("Export")
       ->type_name("HOST:PORT")
       ->allow_extra_args(false);
+  app.add_option("-v,--export-version", o.export_version,
+                 "Export format: 9 (NetFlow v9), 10 (IPFIX) or 5 (NetFlow v5: IPv4 only, "
+                 "fixed record; IPv6 flows are counted as not exportable)")
+      ->group("Export")
+      ->check(CLI::IsMember({9, 10, 5}));
   app.add_option("--source-id", o.source_id,
-                 "v9 Source ID (default: the interface's ifIndex live, 0 for files)")
+                 "v9 Source ID / IPFIX Observation Domain ID / v5 engine type*256+engine ID "
+                 "(default: the interface's ifIndex live, 0 for files)")
       ->group("Export")
       ->check(CLI::Range(int64_t{-1}, int64_t{4294967295}))
       ->default_str("auto");
@@ -338,7 +401,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{128}, int64_t{65535}));
   app.add_option("-T,--template", o.template_name,
                  "Export template: a shipped name (default, minimal, ng_netflow, softflowd), "
-                 "a file, or an inline \"%FIELD %FIELD:LEN ...\" string")
+                 "a file, or an inline \"%FIELD %FIELD:LEN ...\" string (v9 and IPFIX)")
       ->group("Export");
   app.add_option("--template-refresh-packets", o.template_refresh_packets,
                  "Resend templates every N datagrams (0: only by time)")
@@ -380,7 +443,7 @@ int main(int argc, char** argv) {
   app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
       ->group("Output")
       ->type_name("FILE");
-  app.add_flag("-v,--verbose", o.verbose,
+  app.add_flag("--verbose", o.verbose,
                "Print statistics also every 10 s (live) and more "
                "detail")
       ->group("Output");
@@ -437,6 +500,13 @@ int main(int argc, char** argv) {
   const std::string filter = absl::StrJoin(o.filter_words, " ");
   const bool live = !o.interfaces.empty();
 
+  if (o.export_version == 5 && app.count("--template") != 0) {
+    return Fail("-T has no effect with -v 5: NetFlow v5 records have a fixed layout");
+  }
+  if (o.export_version == 5 && o.source_id > 0xffff) {
+    return Fail(absl::StrCat("--source-id ", o.source_id,
+                             " does not fit NetFlow v5's engine type and ID (at most 65535)"));
+  }
   absl::StatusOr<nf::TemplateSpec> spec = nf::LoadTemplate(o.template_name);
   if (!spec.ok()) return Fail(std::string(spec.status().message()));
 
@@ -494,13 +564,46 @@ int main(int argc, char** argv) {
   }
   Pacer pacer(o.max_export_rate >= 0 ? o.max_export_rate : (live ? 0 : 10000));
   nf::UdpSender* send = p.sender.get();
-  absl::StatusOr<std::unique_ptr<nf::V9Encoder>> encoder =
-      nf::V9Encoder::Create(eo, *spec, [send, &pacer](std::span<const uint8_t> d) {
-        pacer.Wait();
-        send->Send(d);
-      });
-  if (!encoder.ok()) return Fail(std::string(encoder.status().message()));
-  p.encoder = std::move(*encoder);
+  auto datagram_sink = [send, &pacer](std::span<const uint8_t> d) {
+    pacer.Wait();
+    send->Send(d);
+  };
+  absl::Status created;
+  if (o.export_version == 10) {
+    nf::IpfixEncoderOptions io;
+    io.observation_domain_id = eo.source_id;
+    io.mtu = eo.mtu;
+    io.ip_udp_overhead = eo.ip_udp_overhead;
+    io.template_refresh_datagrams = eo.template_refresh_datagrams;
+    io.template_refresh_us = eo.template_refresh_us;
+    io.flush_interval_us = eo.flush_interval_us;
+    io.sampling_interval = eo.sampling_interval;
+    io.sampling_algorithm = eo.sampling_algorithm;
+    absl::StatusOr<std::unique_ptr<nf::IpfixEncoder>> e =
+        nf::IpfixEncoder::Create(io, *spec, datagram_sink);
+    if (e.ok()) p.exporter.ipfix = std::move(*e);
+    created = e.status();
+  } else if (o.export_version == 5) {
+    nf::V5EncoderOptions vo;
+    // v5 has 16 bits of exporter identity; collectors read them as type*256+ID.
+    vo.engine_type = static_cast<uint8_t>((eo.source_id >> 8) & 0xff);
+    vo.engine_id = static_cast<uint8_t>(eo.source_id & 0xff);
+    vo.mtu = eo.mtu;
+    vo.ip_udp_overhead = eo.ip_udp_overhead;
+    vo.flush_interval_us = eo.flush_interval_us;
+    vo.boot_us = eo.boot_us;
+    vo.sampling_interval = eo.sampling_interval;
+    vo.sampling_algorithm = eo.sampling_algorithm;
+    absl::StatusOr<std::unique_ptr<nf::V5Encoder>> e = nf::V5Encoder::Create(vo, datagram_sink);
+    if (e.ok()) p.exporter.v5 = std::move(*e);
+    created = e.status();
+  } else {
+    absl::StatusOr<std::unique_ptr<nf::V9Encoder>> e =
+        nf::V9Encoder::Create(eo, *spec, datagram_sink);
+    if (e.ok()) p.exporter.v9 = std::move(*e);
+    created = e.status();
+  }
+  if (!created.ok()) return Fail(std::string(created.message()));
 
   InstallSignals();
   g_source.store(p.source.get());
@@ -514,12 +617,12 @@ int main(int argc, char** argv) {
   // ---- The loop.
   Counters& c = p.counters;
   nf::FlowTable& table = *p.table;
-  nf::V9Encoder& enc = *p.encoder;
+  Exporter& enc = p.exporter;
   bool first_packet = true;
   auto sink = [&](const nf::FlowRecord& r) {
+    if (!enc.Add(r, live ? WallClockUs() : table.now())) return;  // counted by the encoder
     c.packets_exported += r.packets;
     c.bytes_exported += r.bytes;
-    enc.Add(r, live ? WallClockUs() : table.now());
   };
   auto on_packet = [&](const nf::RawPacket& pkt) {
     ++c.seen;

@@ -631,11 +631,11 @@ TEST(FlowexportLiveTest, LoopbackCaptureExportsOnSigterm) {
     const std::string bin = BinaryPath("flowexport");
     const std::string collector = rx.address();
     const std::string filter = absl::StrCat("udp dst port ", target);
-    execl(bin.c_str(), bin.c_str(), "-v", "-i", "lo", "-c", collector.c_str(), "--stats-json",
-          stats.c_str(), filter.c_str(), static_cast<char*>(nullptr));
+    execl(bin.c_str(), bin.c_str(), "--verbose", "-i", "lo", "-c", collector.c_str(),
+          "--stats-json", stats.c_str(), filter.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Wait (bounded) until capture runs (-v announces it) or flowexport gave up.
+  // Wait (bounded) until capture runs (--verbose announces it) or flowexport gave up.
   int status = 0;
   bool started = false;
   for (int i = 0; i < 500 && !started; ++i) {
