@@ -273,6 +273,10 @@ Decoder::ExporterState* Decoder::StateFor(const ExporterId& exporter) {
 
 void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId& exporter,
                              TimeUs receive_time, RecordSink& sink) {
+  if (options_.shared_templates != nullptr &&
+      options_.shared_templates->generation() != shared_seen_) {
+    SyncSharedTemplates(receive_time, sink);
+  }
   ExporterState* st = StateFor(exporter);
   if (st == nullptr) {
     ++exporters_refused_;
@@ -463,13 +467,40 @@ void Decoder::LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink
   }
   const TemplateKey key =
       cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, t.record.template_id);
-  switch (cache_.Add(key, std::move(t))) {
+  const TemplateCache::AddResult added = cache_.Add(key, std::move(t));
+  switch (added) {
     case TemplateCache::AddResult::kAdded: ++st.stats.templates_new; break;
     case TemplateCache::AddResult::kReplaced: ++st.stats.templates_redefined; break;
     case TemplateCache::AddResult::kRefreshed: break;
     case TemplateCache::AddResult::kRefused: Count(st, DecodeError::kTemplateLimit); return;
   }
+  if (options_.shared_templates != nullptr && added != TemplateCache::AddResult::kRefreshed) {
+    // New or redefined: the other workers need it. (Refreshes are not published: no lock.)
+    if (const CachedTemplate* learned = cache_.Find(key, ctx.receive_time)) {
+      options_.shared_templates->Publish(key, learned->record, ctx.receive_time);
+    }
+  }
   if (!st.early.empty()) ReplayEarly(st, key, sink);
+}
+
+void Decoder::SyncSharedTemplates(TimeUs now, RecordSink& sink) {
+  SharedTemplateStore* store = options_.shared_templates;
+  if (store == nullptr) return;
+  shared_changes_.clear();
+  shared_seen_ = store->ChangesSince(shared_seen_, shared_changes_);
+  for (SharedTemplateStore::Entry& e : shared_changes_) {
+    const CachedTemplate* have = cache_.Find(e.key, now);
+    if (have != nullptr && have->record == e.record) continue;  // ours, or already applied
+    CachedTemplate t;
+    t.record = std::move(e.record);
+    t.learned_us = e.learned_us;
+    if (!Compile(t, e.key.version)) continue;
+    if (cache_.Add(e.key, std::move(t)) == TemplateCache::AddResult::kRefused) continue;
+    auto it = index_.find(ExporterId{e.key.exporter, e.key.port});
+    if (it != index_.end() && !states_[it->second]->early.empty()) {
+      ReplayEarly(*states_[it->second], e.key, sink);
+    }
+  }
 }
 
 void Decoder::BufferEarly(const Context& ctx, const TemplateKey& key,

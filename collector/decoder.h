@@ -30,6 +30,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "collector/decoded_record.h"
+#include "collector/shared_templates.h"
 #include "collector/template_cache.h"
 #include "common/time_format.h"
 
@@ -75,6 +76,9 @@ struct DecoderOptions {
   uint32_t reorder_window = 64;
   size_t max_exporters = 65536;
   size_t max_template_fields = 1024;
+  // --workers: templates learned by any worker's decoder are shared through this store (not
+  // owned; must outlive the decoder). Null = a single decoder.
+  SharedTemplateStore* shared_templates = nullptr;
 };
 
 // Per-exporter counters, as printed at exit / SIGUSR1 and written to --stats-json.
@@ -119,6 +123,10 @@ class Decoder {
   void Expire(TimeUs now);
   // Counts every still-buffered early set as aged out (end of input / shutdown).
   void DiscardEarly();
+  // With a shared template store: takes the templates other workers learned since the last
+  // call and decodes early data waiting for them. Done at the start of every datagram; call it
+  // also from the worker's periodic tick (before Expire) so idle workers catch up.
+  void SyncSharedTemplates(TimeUs now, RecordSink& sink);
 
   TemplateCache& templates() { return cache_; }
   const TemplateCache& templates() const { return cache_; }
@@ -220,6 +228,8 @@ class Decoder {
   std::vector<std::unique_ptr<ExporterState>> states_;
   uint64_t exporters_refused_ = 0;
   ExporterState overflow_state_;  // counts for datagrams from refused exporters
+  uint64_t shared_seen_ = 0;      // shared template store generation already applied
+  std::vector<SharedTemplateStore::Entry> shared_changes_;  // reused by SyncSharedTemplates
 };
 
 }  // namespace nf

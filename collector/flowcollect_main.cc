@@ -1,7 +1,12 @@
-// flowcollect: a NetFlow v5 / v9 / IPFIX collector that writes CSV.
+// flowcollect: a NetFlow v5 / v9 / IPFIX collector that writes CSV and/or ClickHouse.
 //
-// Wiring only: input (UDP sockets or -r capture files) -> nf::decode Decoder -> nf::csv CsvSink,
-// plus signals, periodic maintenance and statistics.
+// Wiring only: input (UDP sockets or -r capture files) -> nf::decode Decoder -> sinks (nf::csv
+// CsvSink, nf::clickhouse batcher), plus signals, periodic maintenance, statistics and the
+// Prometheus endpoint (nf::metrics).
+//
+// --workers N (live input): N threads, each with its own SO_REUSEPORT sockets, Decoder and
+// ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink is
+// shared under a lock taken once per datagram; statistics are summed over workers.
 //
 // Exit codes: 0 normal end (end of -r input, or SIGINT/SIGTERM after flushing), 1 runtime
 // error (output could not be written, capture read error), 2 bad command line / set-up error.
@@ -27,7 +32,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <future>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -37,8 +46,13 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "collector/clickhouse/clickhouse_sink.h"
+#include "collector/clickhouse/schema.h"
 #include "collector/csv_writer.h"
 #include "collector/decoder.h"
+#include "collector/metrics/collector_metrics.h"
+#include "collector/metrics/metrics.h"
+#include "collector/shared_templates.h"
 #include "collector/stats_report.h"
 #include "collector/udp_server.h"
 #include "exporter/packet_parser.h"
@@ -89,6 +103,16 @@ struct Config {
 
   std::string stats_json;
   bool quiet = false;
+
+  std::string clickhouse_url;
+  std::string table = "flows";
+  size_t clickhouse_batch_rows = 50'000;
+  double clickhouse_batch_age_s = 5;
+  std::string spool_dir;
+  uint64_t spool_max_bytes = uint64_t{1} << 30;
+  bool clickhouse_schema = false;
+  std::string metrics_listen;
+  int workers = 1;
 };
 
 TimeUs NowUs() {
@@ -97,12 +121,84 @@ TimeUs NowUs() {
       .count();
 }
 
+// One decode worker's sink: the shared CSV sink (the records of one datagram are collected and
+// handed over under one lock, so other workers and the statistics report can share it) and the
+// worker's own ClickHouse batcher (lock-free).
+class WorkerSink : public RecordSink {
+ public:
+  WorkerSink(CsvSink* csv, std::mutex* csv_mu, clickhouse::ClickHouseWriter* clickhouse)
+      : csv_(csv), csv_mu_(csv_mu) {
+    if (clickhouse != nullptr) batcher_ = std::make_unique<clickhouse::ClickHouseBatcher>(*clickhouse);
+    if (csv_mu_ != nullptr) pending_.reserve(4096);
+  }
+
+  void OnRecord(const DecodedRecord& r) override {
+    if (csv_ != nullptr) {
+      if (csv_mu_ == nullptr) {
+        csv_->OnRecord(r);
+      } else {
+        pending_.push_back(r);
+      }
+    }
+    if (batcher_ != nullptr) batcher_->OnRecord(r);
+  }
+  // After each datagram.
+  void EndDatagram() {
+    if (pending_.empty()) return;
+    std::lock_guard<std::mutex> lock(*csv_mu_);
+    for (const DecodedRecord& r : pending_) csv_->OnRecord(r);
+    pending_.clear();
+  }
+  // Periodic: batch age; CSV rotation when `tick_csv` (one worker does it).
+  void Tick(TimeUs now, bool tick_csv) {
+    EndDatagram();
+    if (batcher_ != nullptr) batcher_->Tick(now);
+    if (tick_csv && csv_ != nullptr) {
+      if (csv_mu_ != nullptr) {
+        std::lock_guard<std::mutex> lock(*csv_mu_);
+        (void)csv_->Tick(now);
+      } else {
+        (void)csv_->Tick(now);
+      }
+    }
+  }
+  void Flush() {
+    EndDatagram();
+    if (batcher_ != nullptr) batcher_->Flush();
+  }
+
+ private:
+  CsvSink* csv_;
+  std::mutex* csv_mu_;
+  std::vector<DecodedRecord> pending_;
+  std::unique_ptr<clickhouse::ClickHouseBatcher> batcher_;
+};
+
+struct Worker {
+  Worker(const DecoderOptions& options, CsvSink* csv, std::mutex* csv_mu,
+         clickhouse::ClickHouseWriter* clickhouse)
+      : decoder(options), sink(csv, csv_mu, clickhouse) {}
+  Decoder decoder;
+  WorkerSink sink;
+  asio::io_context io;
+  std::unique_ptr<UdpServer> server;
+  std::thread thread;
+};
+
 class Collector {
  public:
-  Collector(const Config& cfg, Decoder& decoder, CsvSink& sink, std::vector<Cidr> allow)
-      : cfg_(cfg), decoder_(decoder), sink_(sink), allow_(std::move(allow)) {}
+  Collector(const Config& cfg, std::vector<std::unique_ptr<Worker>>& workers, CsvSink* csv,
+            std::mutex* csv_mu, clickhouse::ClickHouseWriter* clickhouse,
+            metrics::CollectorStatsPublisher* publisher, std::vector<Cidr> allow)
+      : cfg_(cfg),
+        workers_(workers),
+        csv_(csv),
+        csv_mu_(csv_mu),
+        clickhouse_(clickhouse),
+        publisher_(publisher),
+        allow_(std::move(allow)) {}
 
-  // Reads every -r file in order. Returns false on a read error.
+  // Reads every -r file in order (worker 0). Returns false on a read error.
   bool RunFiles() {
     struct sigaction sa {};
     sa.sa_handler = OnFileSignal;
@@ -132,35 +228,47 @@ class Collector {
       }
     }
     // End of input: data still waiting for a template will never get one.
-    decoder_.DiscardEarly();
+    workers_[0]->decoder.DiscardEarly();
+    workers_[0]->sink.Flush();
+    if (publisher_ != nullptr) publisher_->Publish(0, workers_[0]->decoder, &input_.receive);
     return ok;
   }
 
-  // Receives on UDP until SIGINT/SIGTERM. Returns false when no socket could be bound.
+  // Receives on UDP until SIGINT/SIGTERM, one thread per worker. Returns false when no socket
+  // could be bound.
   bool RunLive() {
-    asio::io_context io;
-    UdpServerOptions options;
-    options.listen = cfg_.listen;
-    options.rcvbuf_bytes = cfg_.rcvbuf;
-    options.allow = allow_;
-    auto server = UdpServer::Create(
-        io, options, [this](std::span<const uint8_t> d, const ExporterId& e, TimeUs t) {
-          decoder_.DecodeDatagram(d, e, t, sink_);
-        });
-    if (!server.ok()) {
-      std::fprintf(stderr, "flowcollect: %s\n", std::string(server.status().message()).c_str());
-      return false;
+    const bool reuse_port = workers_.size() > 1;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      Worker& worker = *workers_[w];
+      UdpServerOptions options;
+      options.listen = cfg_.listen;
+      options.rcvbuf_bytes = cfg_.rcvbuf;
+      options.allow = allow_;
+      options.reuse_port = reuse_port;
+      auto server = UdpServer::Create(
+          worker.io, options, [&worker](std::span<const uint8_t> d, const ExporterId& e, TimeUs t) {
+            worker.decoder.DecodeDatagram(d, e, t, worker.sink);
+            worker.sink.EndDatagram();
+          });
+      if (!server.ok()) {
+        std::fprintf(stderr, "flowcollect: %s\n", std::string(server.status().message()).c_str());
+        return false;
+      }
+      worker.server = *std::move(server);
     }
-    server_ = server->get();
     if (!cfg_.quiet) {
       std::string where;
-      for (const auto& e : (*server)->LocalEndpoints()) absl::StrAppend(&where, " ", e);
-      std::fprintf(stderr, "flowcollect: listening on%s (rcvbuf %d bytes)\n", where.c_str(),
-                   (*server)->EffectiveRcvbuf());
+      for (const auto& e : workers_[0]->server->LocalEndpoints()) absl::StrAppend(&where, " ", e);
+      std::fprintf(stderr, "flowcollect: listening on%s (rcvbuf %d bytes, %zu worker%s)\n",
+                   where.c_str(), workers_[0]->server->EffectiveRcvbuf(), workers_.size(),
+                   workers_.size() == 1 ? "" : "s");
     }
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      workers_[w]->thread = std::thread([this, w] { RunWorker(w); });
+    }
+    // The main thread only waits for signals.
+    asio::io_context io;
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
-    asio::steady_timer timer(io);
-    bool stopping = false;
     std::function<void(const boost::system::error_code&, int)> on_signal =
         [&](const boost::system::error_code& ec, int sig) {
           if (ec) return;
@@ -169,75 +277,145 @@ class Collector {
             signals.async_wait(on_signal);
             return;
           }
-          stopping = true;
-          (*server)->DrainPending();
-          (*server)->Stop();
-          boost::system::error_code ignored;
-          timer.cancel(ignored);
-          signals.cancel(ignored);
+          // Each worker reads what is already queued on its sockets, then stops.
+          for (auto& worker : workers_) {
+            Worker* wp = worker.get();
+            asio::post(wp->io, [wp] {
+              wp->server->DrainPending();
+              wp->server->Stop();
+              wp->io.stop();
+            });
+          }
           io.stop();
         };
     signals.async_wait(on_signal);
-    int ticks = 0;
-    std::function<void(const boost::system::error_code&)> on_tick =
-        [&](const boost::system::error_code& ec) {
-          if (ec || stopping) return;
-          const TimeUs now = NowUs();
-          decoder_.Expire(now);
-          (void)sink_.Tick(now);
-          if (!cfg_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
-          timer.expires_after(std::chrono::seconds(1));
-          timer.async_wait(on_tick);
-        };
-    timer.expires_after(std::chrono::seconds(1));
-    timer.async_wait(on_tick);
-    (*server)->Start();
     io.run();
-    input_.receive = (*server)->stats();
-    server_ = nullptr;
+    for (auto& worker : workers_) {
+      if (worker->thread.joinable()) worker->thread.join();
+    }
+    live_done_ = true;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      // Templates another worker learned last: decode early data still waiting for them.
+      workers_[w]->decoder.SyncSharedTemplates(NowUs(), workers_[w]->sink);
+      workers_[w]->sink.Flush();
+      if (publisher_ != nullptr) {
+        publisher_->Publish(w, workers_[w]->decoder, &workers_[w]->server->stats());
+      }
+    }
     return true;
   }
 
   void SaveTemplates() {
     if (cfg_.template_store.empty()) return;
-    absl::Status st = decoder_.templates().Save(cfg_.template_store);
+    // Worker 0 holds every shared template (it syncs them on its ticks).
+    absl::Status st = workers_[0]->decoder.templates().Save(cfg_.template_store);
     if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
   }
 
-  OutputStats Output() const {
-    OutputStats o;
-    o.rows = sink_.rows_written();
-    o.files = sink_.files_written();
-    o.aggregate_groups = sink_.aggregate_groups();
-    o.aggregate_overflow = sink_.aggregate_overflow();
-    if (!sink_.status().ok()) o.error = std::string(sink_.status().message());
-    return o;
-  }
-
-  InputStats Input() const {
-    InputStats in = input_;
-    if (server_ != nullptr) in.receive = server_->stats();
-    return in;
-  }
-
+  // Statistics summed over workers. While workers run, each copies its own counters on its
+  // own thread (posted to its io_context), so nothing is read concurrently.
   void ReportStats() {
-    const InputStats in = Input();
-    const OutputStats out = Output();
+    DecoderSummary summary;
+    InputStats in = input_;
+    if (!workers_.empty() && workers_[0]->server != nullptr) {
+      // Shared with the posted handlers, which may outlive a report that gave up waiting.
+      auto parts =
+          std::make_shared<std::vector<std::pair<DecoderSummary, ReceiveStats>>>(workers_.size());
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        Worker* wp = workers_[w].get();
+        if (live_done_ || !wp->thread.joinable()) {
+          (*parts)[w].first.Add(wp->decoder);
+          (*parts)[w].second = wp->server->stats();
+          continue;
+        }
+        auto done = std::make_shared<std::promise<void>>();
+        std::future<void> f = done->get_future();
+        asio::post(wp->io, [wp, parts, w, done] {
+          (*parts)[w].first.Add(wp->decoder);
+          (*parts)[w].second = wp->server->stats();
+          done->set_value();
+        });
+        if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+          std::fprintf(stderr, "flowcollect: worker %zu did not answer for statistics\n", w);
+          return;
+        }
+      }
+      in.receive = ReceiveStats{};
+      for (const auto& [d, r] : *parts) {
+        summary.Merge(d);
+        in.receive.datagrams += r.datagrams;
+        in.receive.bytes += r.bytes;
+        in.receive.kernel_drops += r.kernel_drops;
+        in.receive.denied += r.denied;
+        in.receive.receive_errors += r.receive_errors;
+        in.receive.truncated += r.truncated;
+      }
+    } else {
+      summary.Add(workers_[0]->decoder);
+    }
+    OutputStats out;
+    if (csv_ != nullptr) {
+      std::unique_lock<std::mutex> lock;
+      if (csv_mu_ != nullptr) lock = std::unique_lock<std::mutex>(*csv_mu_);
+      out.rows = csv_->rows_written();
+      out.files = csv_->files_written();
+      out.aggregate_groups = csv_->aggregate_groups();
+      out.aggregate_overflow = csv_->aggregate_overflow();
+      if (!csv_->status().ok()) out.error = std::string(csv_->status().message());
+    }
     if (!cfg_.quiet) {
-      const std::string text = StatsText(decoder_, in, out);
+      std::string text = StatsText(summary, in, out);
+      if (clickhouse_ != nullptr) {
+        const auto& c = clickhouse_->counters();
+        absl::StrAppend(&text, "clickhouse: records queued ", c.records_queued.load(),
+                        ", inserted ", c.records_inserted.load(), " in ",
+                        c.batches_inserted.load(), " batches, insert failures ",
+                        c.insert_failures.load(), ", spooled now ", c.spool_records.load(),
+                        " records (", c.spool_bytes.load(), " bytes), dropped ",
+                        c.records_dropped_spool_full.load() + c.records_dropped_queue_full.load() +
+                            c.records_dropped_other.load(),
+                        "\n");
+        std::string err = clickhouse_->last_error();
+        if (!err.empty()) absl::StrAppend(&text, "clickhouse: last error: ", err, "\n");
+      }
       std::fwrite(text.data(), 1, text.size(), stderr);
     }
     if (!cfg_.stats_json.empty()) {
       AtomicFile f;
       absl::Status st = f.Open(cfg_.stats_json);
-      if (st.ok()) st = f.Write(StatsJson(decoder_, in, out));
+      if (st.ok()) st = f.Write(StatsJson(summary, in, out));
       if (st.ok()) st = f.Commit();
       if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
     }
   }
 
  private:
+  void RunWorker(size_t w) {
+    Worker& worker = *workers_[w];
+    asio::steady_timer timer(worker.io);
+    int ticks = 0;
+    std::function<void(const boost::system::error_code&)> on_tick =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          const TimeUs now = NowUs();
+          worker.decoder.SyncSharedTemplates(now, worker.sink);
+          worker.decoder.Expire(now);
+          worker.sink.Tick(now, w == 0);
+          if (publisher_ != nullptr) publisher_->Publish(w, worker.decoder, &worker.server->stats());
+          if (w == 0 && !cfg_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
+          timer.expires_after(std::chrono::seconds(1));
+          timer.async_wait(on_tick);
+        };
+    timer.expires_after(std::chrono::seconds(1));
+    timer.async_wait(on_tick);
+    worker.server->Start();
+    worker.io.run();
+    boost::system::error_code ignored;
+    timer.cancel(ignored);
+  }
+
   void OnFrame(const RawPacket& p, TimeUs& last_tick) {
+    Worker& worker = *workers_[0];
     ++input_.file_packets;
     PacketMeta meta;
     if (ParsePacket(p.data, p.caplen, p.wire_len, p.link, meta) != ParseResult::kOk ||
@@ -259,22 +437,27 @@ class Collector {
     }
     ++input_.receive.datagrams;
     input_.receive.bytes += meta.payload_length;
-    decoder_.DecodeDatagram(std::span<const uint8_t>(p.data + meta.payload_offset,
-                                                     meta.payload_length),
-                            ExporterId{meta.src, meta.src_port}, p.time_us, sink_);
+    worker.decoder.DecodeDatagram(std::span<const uint8_t>(p.data + meta.payload_offset,
+                                                           meta.payload_length),
+                                  ExporterId{meta.src, meta.src_port}, p.time_us, worker.sink);
+    worker.sink.EndDatagram();
     if (p.time_us - last_tick >= 1'000'000) {
       last_tick = p.time_us;
-      decoder_.Expire(p.time_us);
-      (void)sink_.Tick(p.time_us);
+      worker.decoder.Expire(p.time_us);
+      worker.sink.Tick(p.time_us, true);
+      if (publisher_ != nullptr) publisher_->Publish(0, worker.decoder, &input_.receive);
     }
   }
 
   const Config& cfg_;
-  Decoder& decoder_;
-  CsvSink& sink_;
+  std::vector<std::unique_ptr<Worker>>& workers_;
+  CsvSink* csv_;
+  std::mutex* csv_mu_;
+  clickhouse::ClickHouseWriter* clickhouse_;
+  metrics::CollectorStatsPublisher* publisher_;
   std::vector<Cidr> allow_;
   InputStats input_;
-  UdpServer* server_ = nullptr;
+  bool live_done_ = false;
 };
 
 int Main(int argc, char** argv) {
@@ -381,6 +564,48 @@ int Main(int argc, char** argv) {
                  "write statistics as JSON to FILE at exit and on SIGUSR1")
       ->group(st);
   app.add_flag("-q,--quiet", cfg.quiet, "no statistics on stderr")->group(st);
+  app.add_option("--metrics", cfg.metrics_listen,
+                 "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
+                 "addresses)")
+      ->group(st);
+
+  const std::string chg = "ClickHouse";
+  app.add_option("--clickhouse", cfg.clickhouse_url,
+                 "insert raw records into ClickHouse: http://HOST:8123/?database=DB (see "
+                 "docs/clickhouse.md)")
+      ->group(chg);
+  app.add_option("--table", cfg.table, "ClickHouse table, [db.]name")
+      ->capture_default_str()
+      ->group(chg);
+  app.add_option("--clickhouse-batch-rows", cfg.clickhouse_batch_rows,
+                 "send a batch at this many rows")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, clickhouse::kMaxBatchRows))
+      ->group(chg);
+  app.add_option("--clickhouse-batch-age", cfg.clickhouse_batch_age_s,
+                 "... or when its first row is this many seconds old")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(chg);
+  app.add_option("--spool-dir", cfg.spool_dir,
+                 "keep batches ClickHouse did not take in DIR (replayed at start); without it "
+                 "they wait in memory")
+      ->group(chg);
+  app.add_option("--spool-max-bytes", cfg.spool_max_bytes,
+                 "bound on the spool; batches beyond it are dropped and counted (suffixes k, "
+                 "m, g: powers of 1024)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->group(chg);
+  app.add_flag("--clickhouse-schema", cfg.clickhouse_schema,
+               "print the CREATE TABLE for --table and exit")
+      ->group(chg);
+  app.add_option("--workers", cfg.workers,
+                 "with -l: decode on N threads, each with its own SO_REUSEPORT sockets; "
+                 "templates are shared")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256))
+      ->group(in);
 
   try {
     app.parse(argc, argv);
@@ -398,6 +623,17 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "flowcollect: %s\n", std::string(msg).c_str());
     return 2;
   };
+  if (cfg.clickhouse_schema) {
+    if (absl::Status s = clickhouse::ValidateTableName(cfg.table); !s.ok()) return fail(s.message());
+    std::fputs(clickhouse::CreateTableSql(cfg.table).c_str(), stdout);
+    return 0;
+  }
+  if (cfg.workers > 1 && !cfg.read_files.empty()) return fail("--workers needs -l (live input)");
+  if (cfg.clickhouse_url.empty() &&
+      (!cfg.spool_dir.empty() || app.count("--clickhouse-batch-rows") > 0 ||
+       app.count("--clickhouse-batch-age") > 0 || app.count("--spool-max-bytes") > 0)) {
+    return fail("the --clickhouse-*/--spool-* options need --clickhouse");
+  }
   if (!cfg.read_files.empty() && !cfg.listen.empty()) return fail("use either -l or -r, not both");
   if (!cfg.write_dir.empty() && app.count("--output") > 0) {
     return fail("use either -o or -w, not both");
@@ -412,6 +648,7 @@ int Main(int argc, char** argv) {
     allow.push_back(*c);
   }
 
+  SharedTemplateStore shared_templates;
   DecoderOptions dopts;
   dopts.templates.key_port = cfg.template_key_port;
   dopts.templates.ttl_us = static_cast<int64_t>(cfg.template_ttl_s * 1e6);
@@ -420,48 +657,103 @@ int Main(int argc, char** argv) {
   dopts.early_max_sets = cfg.early_max_sets;
   dopts.early_max_age_us = static_cast<int64_t>(cfg.early_max_age_s * 1e6);
   dopts.reorder_window = cfg.reorder_window;
-  Decoder decoder(dopts);
-  if (!cfg.template_store.empty()) {
-    size_t loaded = 0;
-    absl::Status s = decoder.templates().Load(
-        cfg.template_store,
-        [&decoder](CachedTemplate& t, uint8_t version) { return decoder.Compile(t, version); },
-        &loaded);
-    if (!s.ok()) return fail(s.message());
-    if (!cfg.quiet && loaded > 0) {
-      std::fprintf(stderr, "flowcollect: loaded %zu templates from %s\n", loaded,
-                   cfg.template_store.c_str());
+  if (cfg.workers > 1) dopts.shared_templates = &shared_templates;
+
+  // CSV: always without --clickhouse; with it only when -o or -w is given.
+  std::unique_ptr<CsvSink> csv;
+  if (cfg.clickhouse_url.empty() || app.count("--output") > 0 || !cfg.write_dir.empty()) {
+    CsvSinkOptions sopts;
+    sopts.output = cfg.output;
+    sopts.directory = cfg.write_dir;
+    sopts.rotate_seconds = cfg.rotate_s;
+    sopts.columns = cfg.columns;
+    sopts.aggregate.keys = cfg.aggregate;
+    sopts.aggregate.bin_seconds = cfg.bin_s;
+    sopts.aggregate.top = cfg.top;
+    sopts.aggregate.order_by = cfg.order_by == "packets" ? OrderBy::kPackets
+                               : cfg.order_by == "flows" ? OrderBy::kFlows
+                                                         : OrderBy::kBytes;
+    sopts.aggregate.max_groups = cfg.max_groups;
+    auto sink = CsvSink::Create(sopts);
+    if (!sink.ok()) return fail(sink.status().message());
+    csv = *std::move(sink);
+  }
+
+  std::unique_ptr<clickhouse::ClickHouseWriter> clickhouse_writer;
+  if (!cfg.clickhouse_url.empty()) {
+    clickhouse::ClickHouseOptions copts;
+    copts.url = cfg.clickhouse_url;
+    copts.table = cfg.table;
+    copts.batch_rows = cfg.clickhouse_batch_rows;
+    copts.batch_age_us = static_cast<int64_t>(cfg.clickhouse_batch_age_s * 1e6);
+    copts.spool_dir = cfg.spool_dir;
+    copts.spool_max_bytes = cfg.spool_max_bytes;
+    auto writer = clickhouse::ClickHouseWriter::Create(copts);
+    if (!writer.ok()) return fail(writer.status().message());
+    clickhouse_writer = *std::move(writer);
+    if (!cfg.quiet && clickhouse_writer->counters().spool_records.load() > 0) {
+      std::fprintf(stderr, "flowcollect: %llu spooled records to replay into ClickHouse\n",
+                   static_cast<unsigned long long>(
+                       clickhouse_writer->counters().spool_records.load()));
     }
   }
 
-  CsvSinkOptions sopts;
-  sopts.output = cfg.output;
-  sopts.directory = cfg.write_dir;
-  sopts.rotate_seconds = cfg.rotate_s;
-  sopts.columns = cfg.columns;
-  sopts.aggregate.keys = cfg.aggregate;
-  sopts.aggregate.bin_seconds = cfg.bin_s;
-  sopts.aggregate.top = cfg.top;
-  sopts.aggregate.order_by = cfg.order_by == "packets" ? OrderBy::kPackets
-                             : cfg.order_by == "flows" ? OrderBy::kFlows
-                                                       : OrderBy::kBytes;
-  sopts.aggregate.max_groups = cfg.max_groups;
-  auto sink = CsvSink::Create(sopts);
-  if (!sink.ok()) return fail(sink.status().message());
+  std::mutex csv_mu;
+  std::vector<std::unique_ptr<Worker>> workers;
+  for (int w = 0; w < cfg.workers; ++w) {
+    workers.push_back(std::make_unique<Worker>(dopts, csv.get(), &csv_mu,
+                                               clickhouse_writer.get()));
+    if (!cfg.template_store.empty()) {
+      Decoder& decoder = workers.back()->decoder;
+      size_t loaded = 0;
+      absl::Status s = decoder.templates().Load(
+          cfg.template_store,
+          [&decoder](CachedTemplate& t, uint8_t version) { return decoder.Compile(t, version); },
+          &loaded);
+      if (!s.ok()) return fail(s.message());
+      if (!cfg.quiet && loaded > 0 && w == 0) {
+        std::fprintf(stderr, "flowcollect: loaded %zu templates from %s\n", loaded,
+                     cfg.template_store.c_str());
+      }
+    }
+  }
 
-  Collector collector(cfg, decoder, **sink, allow);
+  metrics::Registry registry;
+  metrics::CollectorStatsPublisher publisher(workers.size());
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  if (!cfg.metrics_listen.empty()) {
+    publisher.Register(registry);
+    if (clickhouse_writer != nullptr) metrics::RegisterClickHouseMetrics(registry, *clickhouse_writer);
+    auto server = metrics::MetricsServer::Start(registry, cfg.metrics_listen);
+    if (!server.ok()) return fail(server.status().message());
+    metrics_server = *std::move(server);
+    if (!cfg.quiet) {
+      std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics\n", metrics_server->port());
+    }
+  }
+
+  Collector collector(cfg, workers, csv.get(), &csv_mu,
+                      clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow);
   bool ok = cfg.read_files.empty() ? collector.RunLive() : collector.RunFiles();
   if (!ok && cfg.read_files.empty()) {
-    (*sink)->Close().IgnoreError();
+    if (csv != nullptr) csv->Close().IgnoreError();
+    if (clickhouse_writer != nullptr) clickhouse_writer->Close(0);
     return 2;
   }
-  absl::Status closed = (*sink)->Close();
-  if (!closed.ok()) {
-    std::fprintf(stderr, "flowcollect: %s\n", std::string(closed.message()).c_str());
-    ok = false;
+  if (csv != nullptr) {
+    absl::Status closed = csv->Close();
+    if (!closed.ok()) {
+      std::fprintf(stderr, "flowcollect: %s\n", std::string(closed.message()).c_str());
+      ok = false;
+    }
+  }
+  if (clickhouse_writer != nullptr) {
+    // Give ClickHouse a few seconds for what is queued; the rest stays in the spool.
+    clickhouse_writer->Close(5'000'000);
   }
   collector.SaveTemplates();
   collector.ReportStats();
+  if (metrics_server != nullptr) metrics_server->Stop();
   return ok ? 0 : 1;
 }
 

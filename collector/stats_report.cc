@@ -1,5 +1,7 @@
 #include "collector/stats_report.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace nf {
@@ -78,9 +80,86 @@ void AppendCountersText(const ExporterStats& s, std::string& out) {
   out.push_back('\n');
 }
 
+void AddCounters(ExporterStats& t, const ExporterStats& s) {
+  t.datagrams += s.datagrams;
+  t.datagram_bytes += s.datagram_bytes;
+  t.v5_datagrams += s.v5_datagrams;
+  t.v9_datagrams += s.v9_datagrams;
+  t.ipfix_datagrams += s.ipfix_datagrams;
+  t.records += s.records;
+  t.options_records += s.options_records;
+  t.packets += s.packets;
+  t.bytes += s.bytes;
+  t.templates += s.templates;
+  t.templates_new += s.templates_new;
+  t.templates_redefined += s.templates_redefined;
+  t.templates_withdrawn += s.templates_withdrawn;
+  t.sequence_lost += s.sequence_lost;
+  t.sequence_reordered += s.sequence_reordered;
+  t.sequence_resets += s.sequence_resets;
+  t.restarts += s.restarts;
+  t.early_sets_buffered += s.early_sets_buffered;
+  t.early_records_decoded += s.early_records_decoded;
+  t.early_sets_aged_out += s.early_sets_aged_out;
+  t.early_sets_dropped += s.early_sets_dropped;
+  t.early_sets_pending += s.early_sets_pending;
+  if (s.sampling_interval != 0) t.sampling_interval = s.sampling_interval;
+  for (size_t i = 0; i < kDecodeErrorCount; ++i) t.errors[i] += s.errors[i];
+}
+
+void AddTemplateCounters(TemplateCache::Counters& t, const TemplateCache::Counters& s) {
+  t.added += s.added;
+  t.refreshed += s.refreshed;
+  t.replaced += s.replaced;
+  t.refused += s.refused;
+  t.withdrawn += s.withdrawn;
+  t.expired += s.expired;
+}
+
 }  // namespace
 
+void DecoderSummary::Add(const Decoder& decoder) {
+  DecoderSummary one;
+  decoder.ForEachExporter([&](const ExporterId& id, const ExporterStats& s) {
+    one.exporters.emplace_back(id, s);
+  });
+  one.totals = decoder.Totals();
+  one.templates = decoder.templates().counters();
+  one.templates_cached = decoder.templates().size();
+  one.exporters_refused = decoder.exporters_refused();
+  Merge(one);
+}
+
+void DecoderSummary::Merge(const DecoderSummary& other) {
+  for (const auto& [id, s] : other.exporters) {
+    auto it = std::find_if(exporters.begin(), exporters.end(),
+                           [&id = id](const auto& e) { return e.first == id; });
+    if (it == exporters.end()) {
+      exporters.emplace_back(id, s);
+    } else {
+      AddCounters(it->second, s);
+    }
+  }
+  AddCounters(totals, other.totals);
+  AddTemplateCounters(templates, other.templates);
+  templates_cached = std::max(templates_cached, other.templates_cached);
+  exporters_refused += other.exporters_refused;
+}
+
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output) {
+  DecoderSummary summary;
+  summary.Add(decoder);
+  return StatsText(summary, input, output);
+}
+
+std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output) {
+  DecoderSummary summary;
+  summary.Add(decoder);
+  return StatsJson(summary, input, output);
+}
+
+std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
+                      const OutputStats& output) {
   std::string out = "flowcollect statistics\n";
   const ReceiveStats& r = input.receive;
   absl::StrAppend(&out, "receive: datagrams ", r.datagrams, ", bytes ", r.bytes,
@@ -91,27 +170,28 @@ std::string StatsText(const Decoder& decoder, const InputStats& input, const Out
                     ", other ports ", input.file_port_filtered, ", truncated ",
                     input.file_truncated, "\n");
   }
-  const auto& tc = decoder.templates().counters();
-  absl::StrAppend(&out, "templates: cached ", decoder.templates().size(), ", added ", tc.added,
+  const auto& tc = decoder.templates;
+  absl::StrAppend(&out, "templates: cached ", decoder.templates_cached, ", added ", tc.added,
                   ", replaced ", tc.replaced, ", refused ", tc.refused, ", withdrawn ",
                   tc.withdrawn, ", expired ", tc.expired, "\n");
   absl::StrAppend(&out, "output: rows ", output.rows, ", files ", output.files,
                   ", aggregate groups ", output.aggregate_groups, ", aggregate overflow ",
                   output.aggregate_overflow, output.error.empty() ? "" : ", error: ",
                   output.error, "\n");
-  if (decoder.exporters_refused() != 0) {
-    absl::StrAppend(&out, "exporters refused (limit): ", decoder.exporters_refused(), "\n");
+  if (decoder.exporters_refused != 0) {
+    absl::StrAppend(&out, "exporters refused (limit): ", decoder.exporters_refused, "\n");
   }
-  decoder.ForEachExporter([&](const ExporterId& id, const ExporterStats& s) {
+  for (const auto& [id, s] : decoder.exporters) {
     absl::StrAppend(&out, "exporter ", ExporterName(id), "\n");
     AppendCountersText(s, out);
-  });
+  }
   out += "total\n";
-  AppendCountersText(decoder.Totals(), out);
+  AppendCountersText(decoder.totals, out);
   return out;
 }
 
-std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output) {
+std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
+                      const OutputStats& output) {
   std::string out = "{\"version\":1,\"receive\":{";
   const ReceiveStats& r = input.receive;
   absl::StrAppend(&out, "\"datagrams\":", r.datagrams, ",\"bytes\":", r.bytes,
@@ -120,8 +200,8 @@ std::string StatsJson(const Decoder& decoder, const InputStats& input, const Out
                   ",\"file_packets\":", input.file_packets, ",\"file_not_udp\":",
                   input.file_not_udp, ",\"file_port_filtered\":", input.file_port_filtered,
                   ",\"file_truncated\":", input.file_truncated, "},\"templates\":{");
-  const auto& tc = decoder.templates().counters();
-  absl::StrAppend(&out, "\"cached\":", decoder.templates().size(), ",\"added\":", tc.added,
+  const auto& tc = decoder.templates;
+  absl::StrAppend(&out, "\"cached\":", decoder.templates_cached, ",\"added\":", tc.added,
                   ",\"refreshed\":", tc.refreshed, ",\"replaced\":", tc.replaced,
                   ",\"refused\":", tc.refused, ",\"withdrawn\":", tc.withdrawn,
                   ",\"expired\":", tc.expired, "},\"output\":{");
@@ -129,11 +209,11 @@ std::string StatsJson(const Decoder& decoder, const InputStats& input, const Out
                   ",\"aggregate_groups\":", output.aggregate_groups,
                   ",\"aggregate_overflow\":", output.aggregate_overflow, ",\"error\":");
   AppendJsonString(output.error, out);
-  absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused(), ",\"totals\":{");
-  AppendCounters(decoder.Totals(), out);
+  absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused, ",\"totals\":{");
+  AppendCounters(decoder.totals, out);
   out += "},\"exporters\":[";
   bool first = true;
-  decoder.ForEachExporter([&](const ExporterId& id, const ExporterStats& s) {
+  for (const auto& [id, s] : decoder.exporters) {
     if (!first) out.push_back(',');
     first = false;
     out += "{\"exporter\":";
@@ -141,7 +221,7 @@ std::string StatsJson(const Decoder& decoder, const InputStats& input, const Out
     absl::StrAppend(&out, ",\"port\":", id.port, ",");
     AppendCounters(s, out);
     out.push_back('}');
-  });
+  }
   out += "]}\n";
   return out;
 }

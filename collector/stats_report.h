@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "collector/decoder.h"
 #include "collector/udp_server.h"
@@ -33,6 +35,24 @@ struct OutputStats {
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
 std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+
+// The decoder side of a report, copied out of one or several decoders (--workers): counters
+// summed per exporter (first-seen order), template cache counters summed, templates cached the
+// most any decoder holds (workers share them).
+struct DecoderSummary {
+  std::vector<std::pair<ExporterId, ExporterStats>> exporters;
+  ExporterStats totals;
+  TemplateCache::Counters templates;
+  size_t templates_cached = 0;
+  uint64_t exporters_refused = 0;
+  // Adds one decoder's counters (call on the thread that owns it).
+  void Add(const Decoder& decoder);
+  void Merge(const DecoderSummary& other);
+};
+std::string StatsText(const DecoderSummary& decoders, const InputStats& input,
+                      const OutputStats& output);
+std::string StatsJson(const DecoderSummary& decoders, const InputStats& input,
+                      const OutputStats& output);
 
 }  // namespace nf
 

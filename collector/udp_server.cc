@@ -104,6 +104,10 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
     const int one = 1;
     // Kernel drop counter with every datagram (Linux); absence is not fatal.
     ::setsockopt(s->socket.native_handle(), SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+    if (options.reuse_port &&
+        ::setsockopt(s->socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+      return absl::UnavailableError(absl::StrCat("listen ", w.text, ": SO_REUSEPORT refused"));
+    }
     s->socket.bind(endpoint, ec);
     if (ec) {
       if (w.optional) continue;

@@ -44,6 +44,9 @@ struct UdpServerOptions {
   std::vector<std::string> listen;
   int rcvbuf_bytes = 32 << 20;
   std::vector<Cidr> allow;
+  // SO_REUSEPORT on every socket, so several servers (flowcollect --workers) bind the same
+  // addresses and the kernel spreads datagrams over them.
+  bool reuse_port = false;
 };
 
 struct ReceiveStats {
