@@ -560,10 +560,15 @@ bool UdpPortInUse(uint16_t port) {
   return in_use;
 }
 
-TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
+// Parameters: name, extra flowexport arguments, whether the traffic has IPv6 (-v 5 cannot).
+class NfdumpInteropTest
+    : public ::testing::TestWithParam<std::tuple<const char*, const char*, bool>> {};
+
+TEST_P(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   if (!HaveTool("nfcapd") || !HaveTool("nfdump")) GTEST_SKIP() << "nfdump is not installed";
+  const auto& [name, extra, with_v6] = GetParam();
   TempDir dir;
-  Scenario s = MakeScenario(true, true, 5);
+  Scenario s = MakeScenario(true, with_v6, 5);
   WritePcap(dir.File("in.pcap"), s.frames);
   const uint16_t port = FreeUdpPort();
   const std::string flows = dir.File("flows");
@@ -584,7 +589,7 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   std::string out;
   const std::string stats = dir.File("stats.json");
   ASSERT_EQ(RunCommand(absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
-                                    " --inactive-timeout 0.05 -c 127.0.0.1:", port,
+                                    " --inactive-timeout 0.05 -c 127.0.0.1:", port, " ", extra,
                                     " --stats-json ", stats, " 2>&1"),
                        &out),
             0)
@@ -627,6 +632,13 @@ TEST(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
     EXPECT_EQ(got[id].bytes, want.bytes);
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(
+    Versions, NfdumpInteropTest,
+    ::testing::Values(std::make_tuple("v9", "", true), std::make_tuple("ipfix", "-v 10", true),
+                      std::make_tuple("ipfix_ng_netflow", "-v 10 -T ng_netflow", true),
+                      std::make_tuple("v5", "-v 5", false)),
+    [](const auto& param_info) { return std::string(std::get<0>(param_info.param)); });
 
 TEST(FlowexportE2eTest, NgNetflowModeGetsTheSharedOptions) {
   std::string out;
