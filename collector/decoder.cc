@@ -295,7 +295,7 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
   switch (version) {
     case 5: DecodeV5(datagram, *st, exporter, receive_time, sink); break;
     case 9: DecodeV9(datagram, *st, exporter, receive_time, sink); break;
-    case 10: DecodeIpfix(datagram, *st, exporter, receive_time, sink); break;
+    case kIpfixVersion: DecodeIpfix(datagram, *st, exporter, receive_time, sink); break;
     default: Count(*st, DecodeError::kBadVersion); break;
   }
 }
