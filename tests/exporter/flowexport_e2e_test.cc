@@ -410,6 +410,10 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("sampling", true, true, "--sampling 3"),
                       std::make_tuple("random_sampling", true, true,
                                       "--sampling 5 --sampling-mode random --mtu 700"),
+                      // Every shipped template in v9 (the default one is above).
+                      std::make_tuple("v9_minimal", true, true, "-T minimal"),
+                      std::make_tuple("v9_ng_netflow", true, true, "-T ng_netflow"),
+                      std::make_tuple("v9_softflowd", true, true, "-T softflowd --sampling 2"),
                       // -v 10 / -v 5: same checks; v5 leaves IPv6 flows out of the sums.
                       std::make_tuple("ipfix_mixed", true, true, "-v 10 --inactive-timeout 0.1"),
                       std::make_tuple("ipfix_softflowd_sampling", true, true,
