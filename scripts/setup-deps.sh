@@ -6,7 +6,7 @@ set -eu
 # Build: compiler, CMake, libraries. Tests: the real peers we check ourselves against.
 PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
-iproute2 python3 clickhouse-server"
+iproute2 python3 clickhouse-server man-db groff-base"
 
 # `setup-deps.sh fuzz` adds what libFuzzer builds need.
 if [ "${1:-}" = fuzz ]; then PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev"; fi
