@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "collector/decoded_record.h"
+#include "common/atomic_file.h"
 
 namespace nf {
 
@@ -60,30 +61,6 @@ char* WriteAddress(const IpAddress& a, char* out);
 // "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters), same text as AppendIso8601Ms.
 char* WriteIso8601Ms(int64_t unix_ms, char* out);
 
-// A file written atomically: bytes go to "<dir>/.<name>.tmp.<pid>", renamed to the final path
-// on Commit. "-" writes to stdout directly.
-class AtomicFile {
- public:
-  AtomicFile() = default;
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  absl::Status Open(const std::string& path);
-  absl::Status Write(absl::string_view data);
-  // Flushes, fsyncs and renames into place.
-  absl::Status Commit();
-  // Removes the temporary file (error paths).
-  void Abort();
-  bool is_open() const { return fd_ >= 0; }
-  const std::string& path() const { return path_; }
-
- private:
-  int fd_ = -1;
-  bool is_stdout_ = false;
-  std::string path_;
-  std::string tmp_path_;
-};
 
 // Formats raw rows for a chosen column list.
 class CsvFormatter {
