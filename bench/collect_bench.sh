@@ -1,0 +1,87 @@
+#!/bin/bash
+# Collector decoding speed (issue 10), same input for both tools, in one run:
+#  1. nf-trafgen writes a traffic capture; flowexport exports it as NetFlow v9 to nfcapd on
+#     loopback while dumpcap records the export datagrams (export.pcap).
+#  2. flowcollect -r export.pcap: records per CPU-second (decode + CSV to /dev/null, and
+#     decode + aggregation).
+#  3. The same export stream sent at stepped datagram rates (flowexport --max-export-rate; 0 =
+#     unlimited) to nfcapd and to flowcollect -l, one at a time: records received, loss and the
+#     receiver's CPU-seconds, so records per CPU-second and the highest zero-loss rate are
+#     compared on the same stream.
+#   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-k]
+# Needs dumpcap's capture rights on lo (root). Loopback only; every wait is bounded.
+set -u
+BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0
+while getopts "b:n:f:R:k" o; do
+  case $o in
+    b) BUILD=$OPTARG ;; n) PACKETS=$OPTARG ;; f) FLOWS=$OPTARG ;; R) RATES=$OPTARG ;; k) KEEP=1 ;;
+    *) sed -n '2,12p' "$0"; exit 2 ;;
+  esac
+done
+for t in nfcapd nfdump dumpcap capinfos python3; do
+  command -v $t >/dev/null || { echo "collect_bench: $t missing (scripts/setup-deps.sh)" >&2; exit 1; }
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/nf-collect-bench-XXXXXX")
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ $KEEP = 1 ] || rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+wait_bound() { for _ in $(seq 100); do ss -Hlun "sport = :$1" | grep -q . && return 0; sleep 0.05; done; return 1; }
+wait_drained() { for _ in $(seq 200); do q=$(ss -Hlun "sport = :$1" | awk '{print $2}' | head -1); [ "${q:-0}" = 0 ] && return 0; sleep 0.05; done; }
+cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
+stop() { local c; c=$(cpu_seconds "$1"); kill -TERM "$1"; timeout 30 tail --pid="$1" -f /dev/null; echo "$c"; }
+
+echo "== generating $PACKETS packets / $FLOWS flows" >&2
+"$BUILD/bench/nf-trafgen" -o "$work/traffic.pcap" -n "$PACKETS" -f "$FLOWS" -q || exit 1
+port=$(free_port)
+mkdir -p "$work/nf0"
+nfcapd -b 127.0.0.1 -p "$port" -w "$work/nf0" -B 134217728 >"$work/nf0.log" 2>&1 & pids+=($!); nf0=$!
+wait_bound "$port" || { echo "nfcapd did not bind" >&2; exit 1; }
+dumpcap -q -i lo -f "udp dst port $port" -B 256 -w "$work/export.pcap" >"$work/dumpcap.log" 2>&1 & pids+=($!); dc=$!
+sleep 2
+"$BUILD/exporter/flowexport" -r "$work/traffic.pcap" -c "127.0.0.1:$port" --max-export-rate 20000 \
+  --stats-json "$work/export.json" 2>"$work/export.log" || { echo "flowexport failed" >&2; exit 1; }
+wait_drained "$port"; sleep 1
+kill -TERM "$dc"; timeout 20 tail --pid="$dc" -f /dev/null
+stop "$nf0" >/dev/null
+records=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["records_sent"])' "$work/export.json")
+datagrams=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["datagrams_sent"])' "$work/export.json")
+captured=$(capinfos -c -M "$work/export.pcap" | awk '/Number of packets/ {print $NF}')
+echo "export capture: $captured of $datagrams datagrams, $records records" >&2
+[ "$captured" = "$datagrams" ] || { echo "dumpcap missed datagrams; rerun on a quieter machine" >&2; exit 1; }
+
+printf '\n%-34s %12s %10s %16s\n' "flowcollect -r export.pcap" "records" "CPU s" "records/CPU-s"
+for mode in "-o /dev/null" "-A protocol -o /dev/null"; do
+  /usr/bin/time -f "%U %S" -o "$work/time" "$BUILD/collector/flowcollect" -r "$work/export.pcap" $mode \
+    --stats-json "$work/r.json" 2>/dev/null
+  cpu=$(awk '{print $1+$2}' "$work/time")
+  got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/r.json")
+  printf '%-34s %12s %10.2f %16.0f\n' "  $mode" "$got" "$cpu" "$(python3 -c "print($got/max($cpu,1e-3))")"
+done
+
+printf '\n%-14s %-12s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
+for rate in $RATES; do
+  for rx in nfcapd flowcollect; do
+    p=$(free_port)
+    if [ $rx = nfcapd ]; then
+      mkdir -p "$work/nf-$rate"
+      nfcapd -b 127.0.0.1 -p "$p" -w "$work/nf-$rate" -B 134217728 >/dev/null 2>&1 & pids+=($!); rp=$!
+    else
+      "$BUILD/collector/flowcollect" -l "127.0.0.1:$p" --rcvbuf 134217728 -o /dev/null \
+        --stats-json "$work/l-$rate.json" 2>/dev/null & pids+=($!); rp=$!
+    fi
+    wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
+    # The same stream every time: flowexport replays the traffic capture at this datagram rate.
+    "$BUILD/exporter/flowexport" -r "$work/traffic.pcap" -c "127.0.0.1:$p" --max-export-rate "$rate" \
+      2>/dev/null
+    wait_drained "$p"; sleep 0.5
+    cpu=$(stop "$rp")
+    if [ $rx = nfcapd ]; then
+      got=$(nfdump -R "$work/nf-$rate" -q -o 'fmt:%pkt' 2>/dev/null | grep -c '[0-9]')
+    else
+      got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/l-$rate.json")
+    fi
+    printf '%-14s %-12s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
+      "$(python3 -c "print($got/max($cpu,1e-3))")"
+  done
+done
