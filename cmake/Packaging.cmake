@@ -14,6 +14,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION "net")
 set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# Debug info stays in the build tree; the package ships stripped binaries.
+set(CPACK_STRIP_FILES ON)
 # Install under /usr: the units reference /usr/bin and lib/systemd/system must land in /usr/lib
 # or /lib, where systemd looks.
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
