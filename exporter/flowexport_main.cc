@@ -20,6 +20,8 @@
 //     "flows_expired": {"idle_timeout": N, "active_timeout": N, "end_of_flow": N,
 //                       "forced_end": N, "lack_of_resources": N},
 //     "flows_active": N,            still in the table (0 after a normal exit)
+//     "packets_ring_full_dropped": N, --threads N with --ring-full drop: packets dropped because
+//                                   a shard's ring was full (never in packets/bytes_exported)
 //     "packets_exported": N, "bytes_exported": N,  sums over exported records (layer-3 bytes)
 //     "records_sent": N,            data records in sent datagrams
 //     "template_records_sent": N,
@@ -50,6 +52,7 @@
 #include "exporter/ipfix_encoder.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
+#include "exporter/sharded_meter.h"
 #include "exporter/udp_sender.h"
 #include "exporter/v5_encoder.h"
 #include "exporter/v9_encoder.h"
@@ -103,6 +106,8 @@ struct Options {
   double inactive_timeout_s = 15;
   double active_timeout_s = 1800;
   int64_t max_flows = 1 << 20;
+  int64_t threads = 1;  // flow-table shards; 1 = one table on the capture thread
+  std::string ring_full = "block";
   int64_t sampling = 1;
   std::string sampling_mode = "deterministic";
   int64_t template_refresh_packets = 20;
@@ -193,15 +198,27 @@ const char* EndReasonName(size_t reason) {
 struct Pipeline {
   Counters counters;
   std::unique_ptr<nf::PcapSource> source;
-  std::unique_ptr<nf::FlowTable> table;
+  std::unique_ptr<nf::FlowTable> table;          // --threads 1
+  std::unique_ptr<nf::ShardedMeter> meter;       // --threads N > 1 (table is then null)
   Exporter exporter;
   std::unique_ptr<nf::UdpSender> sender;
 };
 
+// Flow-table counters, summed over the shards with --threads N.
+nf::FlowTableStats TableStats(const Pipeline& p) {
+  return p.meter ? p.meter->stats().table : p.table->stats();
+}
+size_t ActiveFlows(const Pipeline& p) {
+  return p.meter ? p.meter->stats().active_flows : p.table->active_flows();
+}
+uint64_t RingFullDrops(const Pipeline& p) {
+  return p.meter ? p.meter->stats().ring_full_drops : 0;
+}
+
 std::string StatsJson(const Pipeline& p) {
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
-  const nf::FlowTableStats& ts = p.table->stats();
+  const nf::FlowTableStats ts = TableStats(p);
   const Exporter::Stats es = p.exporter.stats();
   std::string j = "{\n";
   absl::StrAppend(&j, "  \"packets_seen\": ", c.seen, ",\n");
@@ -228,7 +245,8 @@ std::string StatsJson(const Pipeline& p) {
     first = false;
   }
   j += "},\n";
-  absl::StrAppend(&j, "  \"flows_active\": ", p.table->active_flows(), ",\n");
+  absl::StrAppend(&j, "  \"flows_active\": ", ActiveFlows(p), ",\n");
+  absl::StrAppend(&j, "  \"packets_ring_full_dropped\": ", RingFullDrops(p), ",\n");
   absl::StrAppend(&j, "  \"packets_exported\": ", c.packets_exported, ",\n");
   absl::StrAppend(&j, "  \"bytes_exported\": ", c.bytes_exported, ",\n");
   absl::StrAppend(&j, "  \"records_sent\": ", es.records, ",\n");
@@ -251,7 +269,7 @@ std::string StatsJson(const Pipeline& p) {
 void PrintStats(const Pipeline& p, std::ostream& out) {
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
-  const nf::FlowTableStats& ts = p.table->stats();
+  const nf::FlowTableStats ts = TableStats(p);
   const Exporter::Stats es = p.exporter.stats();
   std::string s = absl::StrCat("flowexport: packets seen ", c.seen, ", parsed ", c.parsed);
   uint64_t dropped = 0;
@@ -271,7 +289,7 @@ void PrintStats(const Pipeline& p, std::ostream& out) {
     absl::StrAppend(&s, "; pcap dropped ", cs.dropped, ", if dropped ", cs.if_dropped);
   }
   absl::StrAppend(&s, "\nflowexport: flows created ", ts.flows_created, ", active ",
-                  p.table->active_flows(), ", expired ", ts.expired_total(), " (");
+                  ActiveFlows(p), ", expired ", ts.expired_total(), " (");
   for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
     absl::StrAppend(&s, r == 1 ? "" : ", ", EndReasonName(r), " ", ts.expired[r]);
   }
@@ -282,6 +300,10 @@ void PrintStats(const Pipeline& p, std::ostream& out) {
   if (es.not_exportable != 0) {
     absl::StrAppend(&s, "; not exportable in this version (IPv6 with -v 5) ", es.not_exportable,
                     " flows");
+  }
+  if (RingFullDrops(p) != 0) {
+    absl::StrAppend(&s, "; packets dropped on full shard rings (--ring-full drop) ",
+                    RingFullDrops(p));
   }
   s += "\n";
   out << s << std::flush;
@@ -433,6 +455,16 @@ int main(int argc, char** argv) {
                  "Flow table size; when full the least recently used flow is exported")
       ->group("Flows")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  app.add_option("--threads", o.threads,
+                 "Flow-table shards, each on its own worker thread; --max-flows is split "
+                 "evenly over them (1 = one table on the capture thread)")
+      ->group("Flows")
+      ->check(CLI::Range(int64_t{1}, int64_t{64}));
+  app.add_option("--ring-full", o.ring_full,
+                 "With --threads N: when a shard's ring is full, block (wait, lose nothing) or "
+                 "drop (count the packet and go on)")
+      ->group("Flows")
+      ->check(CLI::IsMember({"block", "drop"}));
   app.add_option("--sampling", o.sampling, "Meter 1 in N packets (announced to collectors)")
       ->group("Flows")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
@@ -540,10 +572,20 @@ int main(int argc, char** argv) {
   to.inactive_timeout_us = static_cast<nf::TimeUs>(o.inactive_timeout_s * 1e6);
   to.active_timeout_us = static_cast<nf::TimeUs>(o.active_timeout_s * 1e6);
   to.input_if = p.source->if_index();
-  p.table = std::make_unique<nf::FlowTable>(to);
-  if (!p.table->ok()) {
-    return Fail(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
-                             " flows (lower --max-flows)"));
+  if (o.threads > 1) {
+    nf::ShardedMeterOptions mo;
+    mo.shards = static_cast<size_t>(o.threads);
+    mo.table = to;
+    mo.ring_full = o.ring_full == "drop" ? nf::RingFullPolicy::kDrop : nf::RingFullPolicy::kBlock;
+    absl::StatusOr<std::unique_ptr<nf::ShardedMeter>> meter = nf::ShardedMeter::Create(mo);
+    if (!meter.ok()) return Fail(std::string(meter.status().message()));
+    p.meter = std::move(*meter);
+  } else {
+    p.table = std::make_unique<nf::FlowTable>(to);
+    if (!p.table->ok()) {
+      return Fail(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
+                               " flows (lower --max-flows)"));
+    }
   }
   nf::PacketSampler sampler(static_cast<uint32_t>(o.sampling),
                             o.sampling_mode == "random" ? nf::PacketSampler::Mode::kRandom
@@ -616,11 +658,14 @@ int main(int argc, char** argv) {
 
   // ---- The loop.
   Counters& c = p.counters;
-  nf::FlowTable& table = *p.table;
+  nf::FlowTable* table = p.table.get();
+  nf::ShardedMeter* meter = p.meter.get();
+  // Packet time for files: the latest packet metered (submitted to the shards).
+  auto packet_now = [&] { return meter != nullptr ? meter->now() : table->now(); };
   Exporter& enc = p.exporter;
   bool first_packet = true;
   auto sink = [&](const nf::FlowRecord& r) {
-    if (!enc.Add(r, live ? WallClockUs() : table.now())) return;  // counted by the encoder
+    if (!enc.Add(r, live ? WallClockUs() : packet_now())) return;  // counted by the encoder
     c.packets_exported += r.packets;
     c.bytes_exported += r.bytes;
   };
@@ -645,7 +690,11 @@ int main(int argc, char** argv) {
       first_packet = false;
       if (!live) enc.SetBootTime(pkt.time_us);
     }
-    table.Update(meta, sink);
+    if (meter != nullptr) {
+      meter->Submit(meta, sink);
+    } else {
+      table->Update(meta, sink);
+    }
   };
 
   int exit_code = 0;
@@ -661,8 +710,17 @@ int main(int argc, char** argv) {
     }
     // Expiry and flushing run on the export clock: packet time for files, wall time live
     // (so a quiet link still expires flows and sends partial datagrams).
-    const nf::TimeUs now = live ? WallClockUs() : table.now();
-    if (live) table.ExpireUntil(now, sink);
+    const nf::TimeUs now = live ? WallClockUs() : packet_now();
+    if (meter != nullptr) {
+      // Publishes this batch to the shards and exports what they expired.
+      if (live) {
+        meter->AdvanceTime(now, sink);
+      } else {
+        meter->Poll(sink);
+      }
+    } else if (live) {
+      table->ExpireUntil(now, sink);
+    }
     enc.Tick(now);
     if (g_dump_stats) {
       g_dump_stats = 0;
@@ -676,8 +734,12 @@ int main(int argc, char** argv) {
   g_source.store(nullptr);
 
   // ---- Flush everything: end of input or SIGINT/SIGTERM.
-  const nf::TimeUs end = live ? WallClockUs() : table.now();
-  table.FlushAll(sink);
+  const nf::TimeUs end = live ? WallClockUs() : packet_now();
+  if (meter != nullptr) {
+    meter->Finish(sink);  // every shard flushes; every record is drained before this returns
+  } else {
+    table->FlushAll(sink);
+  }
   enc.Flush(end);
   PrintStats(p, std::cerr);
   if (!o.stats_json.empty()) {

@@ -8,3 +8,8 @@ nf_cc_library(NAME shardedmeter
   HDRS sharded_meter.h spsc_ring.h
   DEPS nf::flowtable nf::packet nf::common Threads::Threads absl::status absl::statusor
        absl::strings absl::function_ref)
+
+# flowexport --threads N / --ring-full block|drop.
+if(TARGET flowexport)
+  target_link_libraries(flowexport PRIVATE nf::shardedmeter)
+endif()
