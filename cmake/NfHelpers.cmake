@@ -47,12 +47,15 @@ function(nf_cc_library)
   add_library(nf::${A_NAME} ALIAS ${t})
 endfunction()
 
-# nf_cc_binary(NAME name SRCS ... DEPS ...)
+# nf_cc_binary(NAME name SRCS ... DEPS ... [NO_INSTALL]); NO_INSTALL for developer tools that
+# must not end up in `make install` or the .deb.
 function(nf_cc_binary)
-  cmake_parse_arguments(A "" "NAME" "SRCS;DEPS" ${ARGN})
+  cmake_parse_arguments(A "NO_INSTALL" "NAME" "SRCS;DEPS" ${ARGN})
   add_executable(${A_NAME} ${A_SRCS})
   target_link_libraries(${A_NAME} PRIVATE nf_build_options ${A_DEPS})
-  install(TARGETS ${A_NAME} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  if(NOT A_NO_INSTALL)
+    install(TARGETS ${A_NAME} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  endif()
 endfunction()
 
 # nf_cc_test(NAME name SRCS ... DEPS ... [LABELS ...]) -> gtest binary, discovered by ctest.
