@@ -47,6 +47,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/atomic_file.h"
 #include "common/v9_fields.h"
 #include "exporter/flow_table.h"
 #include "exporter/ipfix_encoder.h"
@@ -309,26 +310,12 @@ void PrintStats(const Pipeline& p, std::ostream& out) {
   out << s << std::flush;
 }
 
-// Writes `text` to `path` atomically (temp file + rename).
+// Writes `text` to `path` atomically (common/atomic_file.h; devices such as /dev/null are
+// written in place, never renamed over).
 bool WriteFileAtomically(const std::string& path, const std::string& text, std::string* error) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  FILE* f = std::fopen(tmp.c_str(), "w");
-  if (f == nullptr) {
-    *error = absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno));
-    return false;
-  }
-  const bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-  if (std::fclose(f) != 0 || !ok) {
-    *error = absl::StrCat("cannot write ", tmp, ": ", std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    *error = absl::StrCat("cannot rename ", tmp, " to ", path, ": ", std::strerror(errno));
-    std::remove(tmp.c_str());
-    return false;
-  }
-  return true;
+  absl::Status st = nf::WriteFileAtomically(path, text);
+  if (!st.ok()) *error = std::string(st.message());
+  return st.ok();
 }
 
 // Paces datagrams to at most `rate` per second (file replay must not overrun a collector's
