@@ -18,6 +18,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/atomic_file.h"
 #include "common/status_macros.h"
 
 namespace nf::trafgen {
@@ -431,57 +432,34 @@ size_t BuildFrame(FlowState& f, Rng& rng, uint8_t* frame, uint32_t* l3_len, uint
 }
 
 // ---------------------------------------------------------------------------------------------
-// Output files: written to a temporary name next to the target and renamed when complete.
-class AtomicFile {
+// Output files go through nf::AtomicFile (temporary name + rename; devices written in place),
+// with a 1 MiB buffer in front because frames are written one at a time.
+class BufferedOutput {
  public:
-  AtomicFile() = default;
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-  ~AtomicFile() {
-    if (file_ != nullptr) {
-      std::fclose(file_);
-      ::unlink(tmp_.c_str());
-    }
-  }
   absl::Status Open(const std::string& path) {
-    path_ = path;
-    tmp_ = path + ".tmp-XXXXXX";
-    const int fd = ::mkstemp(tmp_.data());
-    if (fd < 0)
-      return absl::InternalError(absl::StrCat("cannot create ", tmp_, ": ", std::strerror(errno)));
-    file_ = ::fdopen(fd, "wb");
-    if (file_ == nullptr) {
-      ::close(fd);
-      ::unlink(tmp_.c_str());
-      return absl::InternalError(absl::StrCat("cannot open ", tmp_, ": ", std::strerror(errno)));
-    }
-    ::fchmod(fd, 0644);
-    std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
-    return absl::OkStatus();
+    buffer_.reserve(kFlushBytes + 65536);
+    return file_.Open(path);
   }
-  bool Write(const void* data, size_t n) { return std::fwrite(data, 1, n, file_) == n; }
+  bool Write(const void* data, size_t n) {
+    buffer_.append(static_cast<const char*>(data), n);
+    return buffer_.size() < kFlushBytes || Flush();
+  }
   absl::Status Commit() {
-    FILE* f = file_;
-    file_ = nullptr;
-    if (std::fclose(f) != 0) {
-      ::unlink(tmp_.c_str());
-      return absl::InternalError(absl::StrCat("cannot write ", path_, ": ", std::strerror(errno)));
-    }
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) {
-      ::unlink(tmp_.c_str());
-      return absl::InternalError(
-          absl::StrCat("cannot rename to ", path_, ": ", std::strerror(errno)));
-    }
-    return absl::OkStatus();
+    if (!Flush()) return WriteError();
+    return file_.Commit();
   }
-  absl::Status WriteError() const {
-    return absl::InternalError(absl::StrCat("cannot write ", path_, ": ", std::strerror(errno)));
-  }
+  absl::Status WriteError() const { return status_; }
 
  private:
-  std::string path_;
-  std::string tmp_;
-  FILE* file_ = nullptr;
+  static constexpr size_t kFlushBytes = 1 << 20;
+  bool Flush() {
+    status_ = file_.Write(buffer_);
+    buffer_.clear();
+    return status_.ok();
+  }
+  AtomicFile file_;
+  std::string buffer_;
+  absl::Status status_;
 };
 
 void PutLe32(uint8_t* p, uint32_t v) {
@@ -492,7 +470,7 @@ void PutLe32(uint8_t* p, uint32_t v) {
 }
 
 absl::Status WriteTruth(const std::vector<FlowState>& flows, const std::string& path) {
-  AtomicFile out;
+  BufferedOutput out;
   NF_RETURN_IF_ERROR(out.Open(path));
   std::string text(kTruthHeader);
   text.push_back('\n');
@@ -591,7 +569,7 @@ absl::StatusOr<Summary> Generate(const Options& o, const std::string& pcap_path,
   Rng rng(o.seed);
   NF_ASSIGN_OR_RETURN(std::vector<FlowState> flows, MakeFlows(o, rng));
 
-  AtomicFile out;
+  BufferedOutput out;
   NF_RETURN_IF_ERROR(out.Open(pcap_path));
   const uint32_t file_snaplen = o.snaplen == 0 ? 65535 : o.snaplen;
   uint8_t header[24] = {};
