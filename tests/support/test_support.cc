@@ -8,11 +8,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+
+#include "exporter/packet_parser.h"
 
 namespace nf::testing {
 
@@ -25,10 +28,6 @@ std::string CorpusDir() {
   return dir;
 }
 
-namespace {
-uint16_t Be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-}  // namespace
-
 std::vector<UdpDatagram> ReadUdpDatagrams(const std::string& path, std::string* error) {
   std::vector<UdpDatagram> out;
   char errbuf[PCAP_ERRBUF_SIZE];
@@ -37,58 +36,26 @@ std::vector<UdpDatagram> ReadUdpDatagrams(const std::string& path, std::string* 
     if (error) *error = errbuf;
     return out;
   }
-  const int dlt = pcap_datalink(p);
+  auto link = LinkTypeFromDlt(pcap_datalink(p));
+  if (!link.ok()) {
+    if (error) *error = std::string(link.status().message());
+    pcap_close(p);
+    return out;
+  }
   pcap_pkthdr* h;
   const u_char* data;
   while (pcap_next_ex(p, &h, &data) == 1) {
-    size_t off = 0, len = h->caplen;
-    uint16_t ethertype = 0;
-    if (dlt == DLT_EN10MB) {
-      if (len < 14) continue;
-      ethertype = Be16(data + 12);
-      off = 14;
-      while ((ethertype == 0x8100 || ethertype == 0x88a8) && off + 4 <= len) {
-        ethertype = Be16(data + off + 2);
-        off += 4;
-      }
-    } else if (dlt == DLT_RAW || dlt == 101 /* LINKTYPE_RAW */) {
-      if (len < 1) continue;
-      ethertype = (data[0] >> 4) == 6 ? 0x86dd : 0x0800;
-    } else if (dlt == DLT_LINUX_SLL) {
-      if (len < 16) continue;
-      ethertype = Be16(data + 14);
-      off = 16;
-    } else {
-      continue;
-    }
+    PacketMeta meta;
+    if (ParsePacket(data, h->caplen, h->len, *link, meta) != ParseResult::kOk) continue;
+    // Unfragmented UDP with its payload inside the capture.
+    if (meta.protocol != 17 || meta.is_fragment() || meta.payload_offset == 0) continue;
+    const size_t end = std::min<size_t>(h->caplen, size_t{meta.payload_offset} + meta.payload_length);
     UdpDatagram d;
     d.time_us = int64_t{h->ts.tv_sec} * 1000000 + h->ts.tv_usec;
-    char text[INET6_ADDRSTRLEN];
-    size_t l4;
-    if (ethertype == 0x0800) {
-      if (off + 20 > len) continue;
-      const uint8_t* ip = data + off;
-      size_t ihl = (ip[0] & 0x0f) * 4;
-      if (ip[9] != 17 || (Be16(ip + 6) & 0x3fff) != 0) continue;
-      inet_ntop(AF_INET, ip + 12, text, sizeof(text));
-      l4 = off + ihl;
-    } else if (ethertype == 0x86dd) {
-      if (off + 40 > len) continue;
-      const uint8_t* ip = data + off;
-      if (ip[6] != 17) continue;
-      inet_ntop(AF_INET6, ip + 8, text, sizeof(text));
-      l4 = off + 40;
-    } else {
-      continue;
-    }
-    if (l4 + 8 > len) continue;
-    size_t udp_len = Be16(data + l4 + 4);
-    if (udp_len < 8) continue;
-    size_t end = std::min(len, l4 + udp_len);
-    d.src = text;
-    d.src_port = Be16(data + l4);
-    d.dst_port = Be16(data + l4 + 2);
-    d.payload.assign(data + l4 + 8, data + end);
+    d.src = meta.src.ToString();
+    d.src_port = meta.src_port;
+    d.dst_port = meta.dst_port;
+    if (end > meta.payload_offset) d.payload.assign(data + meta.payload_offset, data + end);
     out.push_back(std::move(d));
   }
   pcap_close(p);

@@ -27,7 +27,8 @@ struct UdpDatagram {
   std::vector<uint8_t> payload;
   int64_t time_us = 0;
 };
-// All UDP datagrams (Ethernet/VLAN, IPv4/IPv6, unfragmented) in a pcap or pcapng file.
+// All unfragmented UDP datagrams in a pcap or pcapng file, parsed with nf::packet (every link
+// type flowexport reads).
 std::vector<UdpDatagram> ReadUdpDatagrams(const std::string& path, std::string* error = nullptr);
 
 // One row of corpus/netflow/expected_totals.csv, keyed by column name.
