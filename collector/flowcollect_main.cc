@@ -51,7 +51,7 @@
 #include "collector/csv_writer.h"
 #include "collector/decoder.h"
 #include "collector/metrics/collector_metrics.h"
-#include "collector/metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "collector/shared_templates.h"
 #include "collector/stats_report.h"
 #include "collector/udp_server.h"

@@ -16,7 +16,7 @@
 
 #include "collector/clickhouse/clickhouse_sink.h"
 #include "collector/decoder.h"
-#include "collector/metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "collector/udp_server.h"
 
 namespace nf::metrics {

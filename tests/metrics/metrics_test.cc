@@ -19,7 +19,7 @@
 #include "absl/strings/strip.h"
 #include "collector/decoder.h"
 #include "collector/metrics/collector_metrics.h"
-#include "collector/metrics/metrics.h"
+#include "metrics/metrics_http.h"
 #include "gtest/gtest.h"
 
 namespace nf::metrics {

@@ -1,4 +1,4 @@
-#include "collector/metrics/metrics.h"
+#include "metrics/metrics_http.h"
 
 #include <cassert>
 #include <chrono>

@@ -1,6 +1,8 @@
-// nf::metrics — Prometheus metrics for flowcollect / flowexport: a registry of named counters
-// and gauges with labels, rendered in the Prometheus text exposition format (0.0.4), and a
-// tiny HTTP server (Boost.Asio, its own thread) that serves it at /metrics.
+// nf::metrics (target nf::metrics_http) — Prometheus metrics for flowcollect and flowexport: a
+// registry of named counters and gauges with labels, rendered in the Prometheus text exposition
+// format (0.0.4), and a tiny HTTP server (Boost.Asio, its own thread) that serves it at
+// /metrics. Generic: it knows nothing of either tool (collector/metrics and
+// exporter/export_metrics register their metrics on it).
 //
 // Hot paths never lock: a registered Counter/Gauge is a relaxed atomic the owner updates, and
 // state that lives in single-threaded structures (the decoder's per-exporter stats) is exposed
@@ -11,8 +13,8 @@
 // Naming follows Prometheus conventions (checked at registration): snake_case with a
 // `flowcollect_` / `flowexport_` prefix, `_total` for counters, base units (`_bytes`,
 // `_seconds`). docs/metrics.md lists every metric the binaries export.
-#ifndef NF_COLLECTOR_METRICS_METRICS_H_
-#define NF_COLLECTOR_METRICS_METRICS_H_
+#ifndef NF_METRICS_METRICS_HTTP_H_
+#define NF_METRICS_METRICS_HTTP_H_
 
 #include <atomic>
 #include <cstdint>
@@ -132,4 +134,4 @@ class MetricsServer {
 
 }  // namespace nf::metrics
 
-#endif  // NF_COLLECTOR_METRICS_METRICS_H_
+#endif  // NF_METRICS_METRICS_HTTP_H_
