@@ -55,6 +55,7 @@
 #include "collector/shared_templates.h"
 #include "collector/stats_report.h"
 #include "collector/udp_server.h"
+#include "common/privileges.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
 
@@ -113,6 +114,8 @@ struct Config {
   bool clickhouse_schema = false;
   std::string metrics_listen;
   int workers = 1;
+  std::string user;   // -u: switch to this user once the sockets are bound
+  std::string group;  // -g
 };
 
 TimeUs NowUs() {
@@ -189,8 +192,10 @@ class Collector {
  public:
   Collector(const Config& cfg, std::vector<std::unique_ptr<Worker>>& workers, CsvSink* csv,
             std::mutex* csv_mu, clickhouse::ClickHouseWriter* clickhouse,
-            metrics::CollectorStatsPublisher* publisher, std::vector<Cidr> allow)
-      : cfg_(cfg),
+            metrics::CollectorStatsPublisher* publisher, std::vector<Cidr> allow,
+            const Identity* identity)
+      : identity_(identity),
+        cfg_(cfg),
         workers_(workers),
         csv_(csv),
         csv_mu_(csv_mu),
@@ -211,6 +216,7 @@ class Collector {
       std::fprintf(stderr, "flowcollect: %s\n", std::string(source.status().message()).c_str());
       return false;
     }
+    if (!DropPrivilegesNow()) return false;
     TimeUs last_tick = 0;
     bool ok = true;
     while (!g_stop) {
@@ -256,6 +262,8 @@ class Collector {
       }
       worker.server = *std::move(server);
     }
+    // Sockets bound, outputs open: nothing below needs privileges.
+    if (!DropPrivilegesNow()) return false;
     if (!cfg_.quiet) {
       std::string where;
       for (const auto& e : workers_[0]->server->LocalEndpoints()) absl::StrAppend(&where, " ", e);
@@ -390,6 +398,19 @@ class Collector {
   }
 
  private:
+  bool DropPrivilegesNow() {
+    if (identity_ == nullptr) return true;
+    absl::Status st = DropPrivileges(*identity_);
+    if (!st.ok()) {
+      std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+      return false;
+    }
+    if (!cfg_.quiet && (identity_->change_user || identity_->change_group)) {
+      std::fprintf(stderr, "flowcollect: running as %s\n", DescribeIdentity(*identity_).c_str());
+    }
+    return true;
+  }
+
   void RunWorker(size_t w) {
     Worker& worker = *workers_[w];
     asio::steady_timer timer(worker.io);
@@ -449,6 +470,7 @@ class Collector {
     }
   }
 
+  const Identity* identity_;
   const Config& cfg_;
   std::vector<std::unique_ptr<Worker>>& workers_;
   CsvSink* csv_;
@@ -606,6 +628,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 256))
       ->group(in);
+  app.add_option("-u,--user", cfg.user,
+                 "switch to USER (and its groups) once the sockets are bound and outputs "
+                 "opened (see docs/ROBUSTNESS.md)")
+      ->group(in);
+  app.add_option("-g,--group", cfg.group, "switch to GROUP (default: USER's primary group)")
+      ->group(in);
 
   try {
     app.parse(argc, argv);
@@ -641,6 +669,9 @@ int Main(int argc, char** argv) {
   if (cfg.aggregate.empty() && (cfg.top > 0 || cfg.bin_s > 0)) {
     return fail("--top and -t need -A");
   }
+  // Looked up before anything is opened, so a typo costs nothing.
+  auto identity = ResolveIdentity(cfg.user, cfg.group);
+  if (!identity.ok()) return fail(identity.status().message());
   std::vector<Cidr> allow;
   for (const auto& a : cfg.allow) {
     auto c = ParseCidr(a);
@@ -733,7 +764,8 @@ int Main(int argc, char** argv) {
   }
 
   Collector collector(cfg, workers, csv.get(), &csv_mu,
-                      clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow);
+                      clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow,
+                      &*identity);
   bool ok = cfg.read_files.empty() ? collector.RunLive() : collector.RunFiles();
   if (!ok && cfg.read_files.empty()) {
     if (csv != nullptr) csv->Close().IgnoreError();

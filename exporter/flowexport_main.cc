@@ -48,6 +48,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
+#include "common/privileges.h"
 #include "common/v9_fields.h"
 #include "exporter/flow_table.h"
 #include "exporter/ipfix_encoder.h"
@@ -120,6 +121,8 @@ struct Options {
   std::string stats_json;
   int verbose = 0;
   bool ng_netflow = false;
+  std::string user;   // -u: switch to this user once the capture is open
+  std::string group;  // -g
 };
 
 struct Counters {
@@ -385,6 +388,14 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096));
   app.add_option("filter", o.filter_words, "BPF filter expression (as for tcpdump)")
       ->group("Input");
+  app.add_option("-u,--user", o.user,
+                 "Switch to USER (and its groups) once the capture is open and the sockets "
+                 "are set up (see docs/ROBUSTNESS.md)")
+      ->group("Input")
+      ->type_name("USER");
+  app.add_option("-g,--group", o.group, "Switch to GROUP (default: USER's primary group)")
+      ->group("Input")
+      ->type_name("GROUP");
 
   app.add_option("-c,--collector", o.collectors,
                  "Send to HOST:PORT, [IPv6]:PORT or NAME:PORT (repeatable: every collector "
@@ -528,6 +539,9 @@ int main(int argc, char** argv) {
   }
   absl::StatusOr<nf::TemplateSpec> spec = nf::LoadTemplate(o.template_name);
   if (!spec.ok()) return Fail(std::string(spec.status().message()));
+  // Looked up before anything is opened, so a typo costs nothing.
+  absl::StatusOr<nf::Identity> identity = nf::ResolveIdentity(o.user, o.group);
+  if (!identity.ok()) return Fail(std::string(identity.status().message()));
 
   Pipeline p;
   // ---- Collectors first: a typo there should not cost a capture start-up.
@@ -633,6 +647,13 @@ int main(int argc, char** argv) {
     created = e.status();
   }
   if (!created.ok()) return Fail(std::string(created.message()));
+  // Capture handle and sockets are open: nothing below needs privileges.
+  if (absl::Status st = nf::DropPrivileges(*identity); !st.ok()) {
+    return Fail(std::string(st.message()));
+  }
+  if (o.verbose > 0 && (!o.user.empty() || !o.group.empty())) {
+    std::cerr << "flowexport: running as " << nf::DescribeIdentity(*identity) << std::endl;
+  }
 
   InstallSignals();
   g_source.store(p.source.get());
