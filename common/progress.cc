@@ -114,9 +114,11 @@ void ProgressBar::Clear() {
   drawn_ = false;
 }
 
-void ProgressBar::Finish() {
+void ProgressBar::Finish(uint64_t bytes_done, uint64_t packets_done) {
   if (!enabled_ || finished_) return;
   finished_ = true;
+  bytes_ = bytes_done;
+  packets_ = packets_done;
   if (!ever_drawn_) return;
   const int64_t now = clock_();
   last_draw_us_ = now;
@@ -157,11 +159,11 @@ std::string ProgressBar::Compose(bool final_line) const {
   }
   // Everything but the bar; the bar takes what is left of the line (one column spare so the
   // cursor never wraps), at most 40 cells, and is left out when fewer than 10 fit.
+  // Fields are padded to fixed widths so the bar does not jump as the numbers change.
   std::string rest;
-  for (const std::string* part : {&percent, &amount}) {
-    if (!part->empty()) absl::StrAppend(&rest, "  ", *part);
-  }
-  absl::StrAppend(&rest, "  ", HumanRate(pps), " pkt/s  ", tail);
+  if (!percent.empty()) absl::StrAppend(&rest, " ", percent);
+  absl::StrAppend(&rest, "  ", absl::StrFormat("%-21s", amount), "  ",
+                  absl::StrFormat("%6s", HumanRate(pps)), " pkt/s  ", tail);
   const std::string head = options_.label;
   const int room = options_.width - 1 - static_cast<int>(head.size() + rest.size()) - 3;
   std::string line = head;

@@ -61,10 +61,10 @@ class ProgressBar {
   // Erases the drawn line so other text can be written to the stream; the next Update
   // redraws.
   void Clear();
-  // Draws the final state (average rate and elapsed time instead of the ETA) and ends the
+  // Draws the final counts (average rate and elapsed time instead of the ETA) and ends the
   // line with a newline, but only when something was drawn before: a run shorter than one
-  // redraw interval prints nothing. Later calls do nothing.
-  void Finish();
+  // redraw interval prints nothing. Later calls (and Updates) do nothing.
+  void Finish(uint64_t bytes_done, uint64_t packets_done);
 
   bool enabled() const { return enabled_; }
   // The text of the line for the current state (no control characters); for tests.

@@ -31,7 +31,9 @@
 //     "send_errors": N,             failed sends summed over collectors
 //     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N}]
 //   }
+#include <pcap/pcap.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,12 +50,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
+#include "common/progress.h"
 #include "common/privileges.h"
 #include "common/v9_fields.h"
+#include "exporter/export_metrics.h"
 #include "exporter/flow_table.h"
 #include "exporter/ipfix_encoder.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
+#include "exporter/run_status.h"
 #include "exporter/sharded_meter.h"
 #include "exporter/udp_sender.h"
 #include "exporter/v5_encoder.h"
@@ -119,7 +124,10 @@ struct Options {
   std::string template_name = "default";
   int export_version = 9;
   std::string stats_json;
+  std::string metrics_listen;  // --metrics [ADDR:]PORT
   int verbose = 0;
+  double status_interval_s = 10;
+  nf::ProgressMode progress = nf::ProgressMode::kAuto;
   bool ng_netflow = false;
   std::string user;   // -u: switch to this user once the capture is open
   std::string group;  // -g
@@ -219,6 +227,43 @@ uint64_t RingFullDrops(const Pipeline& p) {
   return p.meter ? p.meter->stats().ring_full_drops : 0;
 }
 
+// What --metrics serves: the counters StatsJson writes, copied on the capture loop.
+nf::ExportSnapshot Snapshot(const Pipeline& p) {
+  const Counters& c = p.counters;
+  const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
+  const nf::FlowTableStats ts = TableStats(p);
+  const Exporter::Stats es = p.exporter.stats();
+  nf::ExportSnapshot s;
+  s.packets_seen = c.seen;
+  s.packets_parsed = c.parsed;
+  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
+    s.packets_dropped.emplace_back(nf::ParseResultName(static_cast<nf::ParseResult>(i)),
+                                   c.results[i]);
+  }
+  s.packets_sampled_out = c.sampled_out;
+  s.packets_fragment = c.fragments;
+  s.packets_non_first_fragment = c.non_first_fragments;
+  s.packets_l4_truncated = c.l4_truncated;
+  s.packets_ring_full_dropped = RingFullDrops(p);
+  s.pcap_dropped = cs.dropped;
+  s.pcap_if_dropped = cs.if_dropped;
+  s.flows_created = ts.flows_created;
+  for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
+    s.flows_expired.emplace_back(EndReasonName(r), ts.expired[r]);
+  }
+  s.flows_active = ActiveFlows(p);
+  s.packets_exported = c.packets_exported;
+  s.bytes_exported = c.bytes_exported;
+  s.records_sent = es.records;
+  s.template_records_sent = es.template_records;
+  s.records_not_exportable = es.not_exportable;
+  s.datagrams_sent = es.datagrams;
+  for (const nf::CollectorStats& col : p.sender->stats()) {
+    s.collectors.push_back({col.name, col.address, col.datagrams, col.send_errors});
+  }
+  return s;
+}
+
 std::string StatsJson(const Pipeline& p) {
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
@@ -270,46 +315,61 @@ std::string StatsJson(const Pipeline& p) {
   return j;
 }
 
+// The human summary (at exit and on SIGUSR1): what was read, what was exported where, and
+// every loss with its reason. Same counters as StatsJson; zero drop counters are left out.
 void PrintStats(const Pipeline& p, std::ostream& out) {
+  using nf::Grouped;
   const Counters& c = p.counters;
   const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
   const nf::FlowTableStats ts = TableStats(p);
   const Exporter::Stats es = p.exporter.stats();
-  std::string s = absl::StrCat("flowexport: packets seen ", c.seen, ", parsed ", c.parsed);
-  uint64_t dropped = 0;
-  std::string reasons;
-  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
-    if (c.results[i] == 0) continue;
-    dropped += c.results[i];
-    absl::StrAppend(&reasons, reasons.empty() ? "" : ", ",
-                    nf::ParseResultName(static_cast<nf::ParseResult>(i)), " ", c.results[i]);
+  std::string s = "flowexport summary\n";
+  absl::StrAppend(&s, "  read:      packets seen ", Grouped(c.seen), ", parsed ", Grouped(c.parsed), " (",
+                  Grouped(c.fragments), " fragments, ", Grouped(c.non_first_fragments),
+                  " non-first; ", Grouped(c.l4_truncated), " with the L4 header cut by the snaplen)\n");
+  if (c.sampled_out != 0) {
+    absl::StrAppend(&s, "  sampling:  ", Grouped(c.sampled_out),
+                    " parsed packets skipped by --sampling (expected, announced to collectors)\n");
   }
-  absl::StrAppend(&s, ", dropped ", dropped);
-  if (!reasons.empty()) absl::StrAppend(&s, " (", reasons, ")");
-  if (c.sampled_out != 0) absl::StrAppend(&s, ", sampled out ", c.sampled_out);
-  absl::StrAppend(&s, "; fragments ", c.fragments, " (non-first ", c.non_first_fragments,
-                  "), L4 truncated ", c.l4_truncated);
-  if (p.source && p.source->is_live()) {
-    absl::StrAppend(&s, "; pcap dropped ", cs.dropped, ", if dropped ", cs.if_dropped);
-  }
-  absl::StrAppend(&s, "\nflowexport: flows created ", ts.flows_created, ", active ",
-                  ActiveFlows(p), ", expired ", ts.expired_total(), " (");
+  absl::StrAppend(&s, "  flows:     ", Grouped(ts.flows_created), " created, ",
+                  Grouped(ts.expired_total()), " exported (");
+  bool first = true;
   for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
-    absl::StrAppend(&s, r == 1 ? "" : ", ", EndReasonName(r), " ", ts.expired[r]);
+    if (ts.expired[r] == 0) continue;
+    absl::StrAppend(&s, first ? "" : ", ", EndReasonName(r), " ", Grouped(ts.expired[r]));
+    first = false;
   }
-  absl::StrAppend(&s, ")\nflowexport: exported ", c.packets_exported, " packets, ",
-                  c.bytes_exported, " bytes in ", es.records, " records, ", es.datagrams,
-                  " datagrams (", es.template_records, " template records), send errors ",
-                  p.sender->send_errors());
-  if (es.not_exportable != 0) {
-    absl::StrAppend(&s, "; not exportable in this version (IPv6 with -v 5) ", es.not_exportable,
-                    " flows");
-  }
-  if (RingFullDrops(p) != 0) {
-    absl::StrAppend(&s, "; packets dropped on full shard rings (--ring-full drop) ",
-                    RingFullDrops(p));
+  absl::StrAppend(&s, first ? "none yet" : "", "), ", Grouped(ActiveFlows(p)),
+                  " still active\n");
+  absl::StrAppend(&s, "  exported:  ", Grouped(c.packets_exported), " packets, ",
+                  nf::HumanBytes(c.bytes_exported), " in ", Grouped(es.records), " records, ",
+                  Grouped(es.datagrams), " datagrams (", Grouped(es.template_records),
+                  " template records) to");
+  for (const nf::CollectorStats& col : p.sender->stats()) {
+    absl::StrAppend(&s, " ", col.address.empty() ? col.name : col.address);
   }
   s += "\n";
+
+  std::vector<std::string> drops;
+  auto add = [&drops](uint64_t n, absl::string_view what) {
+    if (n != 0) drops.push_back(absl::StrCat(Grouped(n), " ", what));
+  };
+  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
+    add(c.results[i], absl::StrCat("packets not metered: ",
+                                   nf::ParseResultName(static_cast<nf::ParseResult>(i))));
+  }
+  if (p.source && p.source->is_live()) {
+    add(cs.dropped, "packets dropped by the kernel (capture buffer full: raise --buffer-size)");
+    add(cs.if_dropped, "packets dropped by the interface or driver");
+  }
+  add(RingFullDrops(p), "packets dropped on full shard rings (--ring-full drop)");
+  add(es.not_exportable, "flows not exportable in this version (IPv6 with -v 5)");
+  add(p.sender->send_errors(), "datagram sends failed (collector unreachable?)");
+  if (drops.empty()) {
+    s += "  dropped:   nothing\n";
+  } else {
+    absl::StrAppend(&s, "  dropped:   ", absl::StrJoin(drops, "\n             "), "\n");
+  }
   out << s << std::flush;
 }
 
@@ -360,10 +420,20 @@ int main(int argc, char** argv) {
       "flowexport"};
   app.option_defaults()->always_capture_default();
   app.footer(
+      "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics.\n"
+      "\n"
       "Examples:\n"
+      "  flowexport -i igb0 -c 10.0.0.5:1234\n"
+      "      capture on igb0 and export NetFlow v9 to the collector at 10.0.0.5, UDP port 1234\n"
       "  flowexport -r trace.pcap -c 127.0.0.1:2055\n"
-      "  flowexport -i eth0 -c 192.0.2.10:2055 -c [2001:db8::10]:9995 --sampling 10 tcp or udp\n"
-      "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics.");
+      "      export the flows of a capture file (its clock drives time) to a local collector\n"
+      "  flowexport --ng-netflow -i igb0 -c 10.0.0.5:1234 --emit bootstrap\n"
+      "      print a FreeBSD boot script that makes the kernel's ng_netflow do the same export");
+  app.set_version_flag("--version",
+                       std::string("flowexport " NF_VERSION "\nbuilt with libpcap " NF_PCAP_BUILD_VERSION
+                                   ", running ") +
+                           pcap_lib_version(),
+                       "Print the version (and libpcap's) and exit");
   app.get_formatter()->column_width(40);
 
   app.add_option("-r,--read", o.files,
@@ -473,9 +543,26 @@ int main(int argc, char** argv) {
   app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
       ->group("Output")
       ->type_name("FILE");
+  app.add_option("--metrics", o.metrics_listen,
+                 "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
+                 "addresses; see docs/metrics.md)")
+      ->group("Output")
+      ->type_name("[ADDR:]PORT");
   app.add_flag("--verbose", o.verbose,
-               "Print statistics also every 10 s (live) and more "
-               "detail")
+               "Print the start-up line and a one-line status (packets/s, active flows, "
+               "flows/s exported, drops) every --status-interval seconds")
+      ->group("Output");
+  app.add_option("--status-interval", o.status_interval_s,
+                 "Seconds between --verbose status lines (0: none)")
+      ->group("Output")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_flag_callback(
+         "--progress", [&o] { o.progress = nf::ProgressMode::kAlways; },
+         "With -r: draw a progress bar on stderr even when it is not a terminal")
+      ->group("Output");
+  app.add_flag_callback(
+         "--no-progress", [&o] { o.progress = nf::ProgressMode::kNever; },
+         "With -r: no progress bar (default: drawn when stderr is a terminal)")
       ->group("Output");
 
 #if NF_HAVE_NGNETFLOW
@@ -647,6 +734,21 @@ int main(int argc, char** argv) {
     created = e.status();
   }
   if (!created.ok()) return Fail(std::string(created.message()));
+  // ---- Prometheus endpoint: serves snapshots the loop publishes (nothing per packet).
+  nf::metrics::Registry registry;
+  nf::metrics::ExportStatsPublisher publisher;
+  std::unique_ptr<nf::metrics::MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    publisher.Publish(Snapshot(p));
+    publisher.Register(registry);
+    auto server = nf::metrics::MetricsServer::Start(registry, o.metrics_listen);
+    if (!server.ok()) return Fail(std::string(server.status().message()));
+    metrics_server = std::move(*server);
+    if (o.verbose > 0) {
+      std::cerr << "flowexport: metrics on port " << metrics_server->port() << " at /metrics"
+                << std::endl;
+    }
+  }
   // Capture handle and sockets are open: nothing below needs privileges.
   if (absl::Status st = nf::DropPrivileges(*identity); !st.ok()) {
     return Fail(std::string(st.message()));
@@ -664,6 +766,21 @@ int main(int argc, char** argv) {
               << absl::StrJoin(o.collectors, ", ") << std::endl;
   }
 
+  // Display only (wall clock, never flow logic): the -r progress bar and --verbose status.
+  uint64_t input_bytes = 0;  // progress: pcap record header + captured bytes per packet
+  nf::ProgressOptions po;
+  po.label = "flowexport";
+  for (const std::string& f : o.files) {
+    struct stat st {};
+    if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
+  }
+  po.width = nf::TerminalColumns(STDERR_FILENO);
+  nf::ProgressBar progress(
+      po, !live && nf::ProgressEnabled(o.progress, isatty(STDERR_FILENO) == 1),
+      nf::MonotonicMicros, [](absl::string_view t) { std::fwrite(t.data(), 1, t.size(), stderr); });
+  nf::StatusTicker status_ticker(o.verbose > 0 ? o.status_interval_s : 0, nf::MonotonicMicros());
+  nf::ExportStatusSample status_before;
+
   // ---- The loop.
   Counters& c = p.counters;
   nf::FlowTable* table = p.table.get();
@@ -679,6 +796,7 @@ int main(int argc, char** argv) {
   };
   auto on_packet = [&](const nf::RawPacket& pkt) {
     ++c.seen;
+    input_bytes += 16 + pkt.caplen;
     nf::PacketMeta meta;
     meta.time_us = pkt.time_us;
     const nf::ParseResult r =
@@ -701,14 +819,14 @@ int main(int argc, char** argv) {
     if (meter != nullptr) {
       meter->Submit(meta, sink);
     } else {
-      table->Update(meta, sink);
+      table->Enqueue(meta, sink);  // pipelined: drained after every batch below
     }
   };
 
   int exit_code = 0;
-  nf::TimeUs last_verbose = WallClockUs();
   while (!g_stop) {
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
+    if (table != nullptr) table->Drain(sink);
     if (!n.ok()) {
       if (!absl::IsOutOfRange(n.status())) {
         std::cerr << "flowexport: " << n.status().message() << "\n";
@@ -730,13 +848,22 @@ int main(int argc, char** argv) {
       table->ExpireUntil(now, sink);
     }
     enc.Tick(now);
+    if (metrics_server != nullptr && publisher.Due()) publisher.Publish(Snapshot(p));
+    progress.Update(input_bytes, c.seen);
     if (g_dump_stats) {
       g_dump_stats = 0;
+      progress.Clear();
       PrintStats(p, std::cerr);
     }
-    if (live && o.verbose > 0 && now - last_verbose >= 10'000'000) {
-      last_verbose = now;
-      PrintStats(p, std::cerr);
+    if (double seconds = 0; status_ticker.Due(nf::MonotonicMicros(), &seconds)) {
+      const nf::CaptureStats cs = p.source->Stats();
+      const nf::ExportStatusSample now_sample{c.seen, ActiveFlows(p), p.exporter.stats().records,
+                                              p.exporter.stats().datagrams,
+                                              cs.dropped + cs.if_dropped + RingFullDrops(p),
+                                              p.sender->send_errors()};
+      progress.Clear();
+      std::cerr << nf::ExportStatusLine(status_before, now_sample, seconds) << std::flush;
+      status_before = now_sample;
     }
   }
   g_source.store(nullptr);
@@ -749,7 +876,10 @@ int main(int argc, char** argv) {
     table->FlushAll(sink);
   }
   enc.Flush(end);
+  if (!g_stop && exit_code == 0) input_bytes = po.total_bytes;  // every file read to its end
+  progress.Finish(input_bytes, c.seen);
   PrintStats(p, std::cerr);
+  if (metrics_server != nullptr) publisher.Publish(Snapshot(p));  // = the stats JSON below
   if (!o.stats_json.empty()) {
     std::string error;
     if (!WriteFileAtomically(o.stats_json, StatsJson(p), &error)) return Fail(error);

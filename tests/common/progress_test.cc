@@ -79,7 +79,7 @@ TEST(ProgressBarTest, DisabledWritesNothingAndReadsNoClock) {
     bar.Update(static_cast<uint64_t>(i) * 10, static_cast<uint64_t>(i));
   }
   bar.Clear();
-  bar.Finish();
+  bar.Finish(1000, 100);
   EXPECT_EQ(h.writes, 0);
   EXPECT_EQ(h.out, "");
   EXPECT_EQ(h.clock_reads, 0);
@@ -163,8 +163,7 @@ TEST(ProgressBarTest, FinishPrintsTheTotalsOnceWithANewline) {
   h.now_us += 500'000;
   bar.Update(1000, 500);
   h.now_us += 1'500'000;
-  bar.Update(2000, 4000);  // throttled? no: 1.5 s passed
-  bar.Finish();
+  bar.Finish(2000, 4000);
   const std::vector<std::string> lines = absl::StrSplit(h.out, '\r');
   const std::string last = lines.back();
   EXPECT_TRUE(absl::EndsWith(last, "\x1b[K\n"));
@@ -173,7 +172,7 @@ TEST(ProgressBarTest, FinishPrintsTheTotalsOnceWithANewline) {
   EXPECT_THAT(last, HasSubstr("2.0k pkt/s"));  // 4000 packets over 2 s: the whole run
   EXPECT_THAT(last, Not(HasSubstr("ETA")));
   const int writes = h.writes;
-  bar.Finish();
+  bar.Finish(2000, 4000);
   bar.Update(3000, 5000);
   EXPECT_EQ(h.writes, writes);
 }
@@ -183,7 +182,7 @@ TEST(ProgressBarTest, ShortRunPrintsNothingAtAll) {
   ProgressBar bar = h.Make(Opts(1000));
   h.now_us += 50'000;
   bar.Update(1000, 10);
-  bar.Finish();
+  bar.Finish(1000, 10);
   EXPECT_EQ(h.out, "");
 }
 
