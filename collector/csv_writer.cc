@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -420,13 +421,33 @@ absl::Status CsvSink::OpenFor(TimeUs t) {
   for (char c : iso.substr(0, 19)) {
     if (c != '-' && c != ':') name.push_back(c);
   }
-  name += "Z.csv";
   header_written_ = false;
-  return file_.Open(absl::StrCat(options_.directory, "/", name));
+  file_failed_ = false;
+  rows_in_file_ = 0;
+  // A restart within the same interval must not replace the file the previous run wrote:
+  // flows-...Z.csv, then flows-...Z-1.csv, -2, ...
+  std::string path = absl::StrCat(options_.directory, "/", name, "Z.csv");
+  struct stat st;
+  for (int n = 1; n < 10000 && ::stat(path.c_str(), &st) == 0; ++n) {
+    path = absl::StrCat(options_.directory, "/", name, "Z-", n, ".csv");
+  }
+  return file_.Open(path);
+}
+
+void CsvSink::FailFile(const absl::Status& st) {
+  file_.Abort();
+  buffer_.clear();
+  rows_len_ = 0;
+  rows_lost_ += rows_in_file_;
+  rows_in_file_ = 0;
+  ++files_failed_;
+  file_failed_ = true;
+  if (status_.ok()) status_ = st;
+  if (options_.on_error) options_.on_error(st);
 }
 
 absl::Status CsvSink::FinishFile() {
-  if (!file_.is_open()) return absl::OkStatus();
+  if (file_failed_ || !file_.is_open()) return absl::OkStatus();
   if (!header_written_) {
     if (aggregator_) {
       aggregator_->AppendHeader(buffer_);
@@ -438,7 +459,9 @@ absl::Status CsvSink::FinishFile() {
   if (aggregator_) {
     const size_t before = std::count(buffer_.begin(), buffer_.end(), '\n');
     aggregator_->AppendRowsAndClear(buffer_);
-    rows_ += std::count(buffer_.begin(), buffer_.end(), '\n') - before;
+    const size_t n = std::count(buffer_.begin(), buffer_.end(), '\n') - before;
+    rows_ += n;
+    rows_in_file_ += n;
   }
   absl::Status st = file_.Write(buffer_);
   if (st.ok()) st = file_.Write(absl::string_view(rows_buffer_.get(), rows_len_));
@@ -446,9 +469,10 @@ absl::Status CsvSink::FinishFile() {
   rows_len_ = 0;
   if (st.ok()) st = file_.Commit();
   if (!st.ok()) {
-    file_.Abort();
+    FailFile(st);
     return st;
   }
+  rows_in_file_ = 0;
   ++files_;
   return absl::OkStatus();
 }
@@ -456,10 +480,11 @@ absl::Status CsvSink::FinishFile() {
 void CsvSink::FlushIfLarge() {
   if (rows_len_ < kFlushBytes) return;
   // The header (if any) is in buffer_ and precedes the rows.
-  if (status_.ok()) status_ = file_.Write(buffer_);
-  if (status_.ok()) status_ = file_.Write(absl::string_view(rows_buffer_.get(), rows_len_));
+  absl::Status st = file_.Write(buffer_);
+  if (st.ok()) st = file_.Write(absl::string_view(rows_buffer_.get(), rows_len_));
   buffer_.clear();
   rows_len_ = 0;
+  if (!st.ok()) FailFile(st);
 }
 
 void CsvSink::OnRecord(const DecodedRecord& r) {
@@ -467,13 +492,14 @@ void CsvSink::OnRecord(const DecodedRecord& r) {
   if (!options_.directory.empty()) {
     const int64_t width = options_.rotate_seconds * 1'000'000;
     if (!file_.is_open() || r.receive_time_us >= interval_start_us_ + width) {
-      if (file_.is_open()) {
-        absl::Status st = FinishFile();
-        if (status_.ok()) status_ = st;
-      }
+      if (file_.is_open()) (void)FinishFile();  // a failure is counted by FailFile
       absl::Status st = OpenFor(r.receive_time_us);
-      if (status_.ok()) status_ = st;
+      if (!st.ok()) FailFile(st);
     }
+  }
+  if (file_failed_) {
+    ++rows_lost_;  // the output of this interval (-w) or run (-o) is gone: count, do not store
+    return;
   }
   if (!header_written_) {
     if (aggregator_) {
@@ -490,15 +516,14 @@ void CsvSink::OnRecord(const DecodedRecord& r) {
   rows_len_ = static_cast<size_t>(formatter_->WriteRow(r, rows_buffer_.get() + rows_len_) -
                                   rows_buffer_.get());
   ++rows_;
+  ++rows_in_file_;
   FlushIfLarge();
 }
 
 absl::Status CsvSink::Tick(TimeUs now) {
   if (closed_ || options_.directory.empty() || !file_.is_open()) return absl::OkStatus();
   if (now >= interval_start_us_ + options_.rotate_seconds * 1'000'000) {
-    absl::Status st = FinishFile();
-    if (status_.ok()) status_ = st;
-    return st;
+    return FinishFile();  // a failure is counted and kept in status_ by FailFile
   }
   return absl::OkStatus();
 }
@@ -506,10 +531,7 @@ absl::Status CsvSink::Tick(TimeUs now) {
 absl::Status CsvSink::Close() {
   if (closed_) return status_;
   closed_ = true;
-  if (options_.directory.empty() || file_.is_open()) {
-    absl::Status st = FinishFile();
-    if (status_.ok()) status_ = st;
-  }
+  if (options_.directory.empty() || file_.is_open()) (void)FinishFile();
   return status_;
 }
 

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -131,6 +132,8 @@ struct CsvSinkOptions {
   int64_t rotate_seconds = 300;
   std::string columns;        // --columns
   AggregateOptions aggregate; // enabled when aggregate.keys is not empty
+  // Called at each write failure (disk full, EFBIG, EACCES...), so a daemon can say so at once.
+  std::function<void(const absl::Status&)> on_error;
 };
 
 // The collector's output sink: raw rows or aggregates, single output or rotated files.
@@ -144,8 +147,12 @@ class CsvSink : public RecordSink {
   absl::Status Tick(TimeUs now);
   // Writes everything still buffered / aggregated and commits the output file(s).
   absl::Status Close();
-  // The first write error (records keep being counted; output stops).
+  // The first write error. A file that fails is removed (never committed with rows missing);
+  // its rows and the records of the rest of its interval (-w) or of the run (-o) are counted in
+  // rows_lost(); with -w the next rotation interval starts a new file.
   const absl::Status& status() const { return status_; }
+  uint64_t files_failed() const { return files_failed_; }
+  uint64_t rows_lost() const { return rows_lost_; }
 
   uint64_t rows_written() const { return rows_; }
   uint64_t files_written() const { return files_; }
@@ -157,6 +164,8 @@ class CsvSink : public RecordSink {
   absl::Status OpenFor(TimeUs t);
   absl::Status FinishFile();
   void FlushIfLarge();
+  // Removes the current file after a write error and counts what it held.
+  void FailFile(const absl::Status& st);
 
   CsvSinkOptions options_;
   std::unique_ptr<CsvFormatter> formatter_;
@@ -168,6 +177,10 @@ class CsvSink : public RecordSink {
   size_t rows_len_ = 0;
   size_t rows_cap_ = 0;
   bool header_written_ = false;
+  bool file_failed_ = false;    // the current file hit a write error and was removed
+  uint64_t rows_in_file_ = 0;   // rows formatted into the current file, not yet committed
+  uint64_t rows_lost_ = 0;
+  uint64_t files_failed_ = 0;
   int64_t interval_start_us_ = 0;
   bool closed_ = false;
   absl::Status status_;

@@ -16,7 +16,8 @@
 //   receive            {datagrams, bytes, kernel_drops, denied, receive_errors, truncated,
 //                       file_packets, file_not_udp, file_port_filtered, file_truncated}
 //   templates          {cached, added, refreshed, replaced, refused, withdrawn, expired}
-//   output             {rows, files, aggregate_groups, aggregate_overflow, error}
+//   output             {rows, files, aggregate_groups, aggregate_overflow, files_failed,
+//                       rows_lost, error}
 //   exporters_refused  datagrams from exporters beyond the exporter limit
 //   totals             counters summed over exporters (keys below)
 //   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
@@ -369,6 +370,8 @@ class Collector {
       out.files = csv_->files_written();
       out.aggregate_groups = csv_->aggregate_groups();
       out.aggregate_overflow = csv_->aggregate_overflow();
+      out.files_failed = csv_->files_failed();
+      out.rows_lost = csv_->rows_lost();
       if (!csv_->status().ok()) out.error = std::string(csv_->status().message());
     }
     if (!cfg_.quiet) {
@@ -705,6 +708,10 @@ int Main(int argc, char** argv) {
                                : cfg.order_by == "flows" ? OrderBy::kFlows
                                                          : OrderBy::kBytes;
     sopts.aggregate.max_groups = cfg.max_groups;
+    // Disk full, file too large, permission: said at once (the run goes on, see ROBUSTNESS.md).
+    sopts.on_error = [](const absl::Status& e) {
+      std::fprintf(stderr, "flowcollect: output error: %s\n", std::string(e.message()).c_str());
+    };
     auto sink = CsvSink::Create(sopts);
     if (!sink.ok()) return fail(sink.status().message());
     csv = *std::move(sink);
@@ -767,6 +774,10 @@ int Main(int argc, char** argv) {
                       clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow,
                       &*identity);
   bool ok = cfg.read_files.empty() ? collector.RunLive() : collector.RunFiles();
+  // The final flush must finish: a second SIGTERM/SIGINT (an impatient service manager, a
+  // double Ctrl-C) must not kill the process with a rotation file half written.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   if (!ok && cfg.read_files.empty()) {
     if (csv != nullptr) csv->Close().IgnoreError();
     if (clickhouse_writer != nullptr) clickhouse_writer->Close(0);

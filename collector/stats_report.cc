@@ -176,7 +176,8 @@ std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
                   tc.withdrawn, ", expired ", tc.expired, "\n");
   absl::StrAppend(&out, "output: rows ", output.rows, ", files ", output.files,
                   ", aggregate groups ", output.aggregate_groups, ", aggregate overflow ",
-                  output.aggregate_overflow, output.error.empty() ? "" : ", error: ",
+                  output.aggregate_overflow, ", files failed ", output.files_failed,
+                  ", rows lost ", output.rows_lost, output.error.empty() ? "" : ", error: ",
                   output.error, "\n");
   if (decoder.exporters_refused != 0) {
     absl::StrAppend(&out, "exporters refused (limit): ", decoder.exporters_refused, "\n");
@@ -207,7 +208,9 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
                   ",\"expired\":", tc.expired, "},\"output\":{");
   absl::StrAppend(&out, "\"rows\":", output.rows, ",\"files\":", output.files,
                   ",\"aggregate_groups\":", output.aggregate_groups,
-                  ",\"aggregate_overflow\":", output.aggregate_overflow, ",\"error\":");
+                  ",\"aggregate_overflow\":", output.aggregate_overflow,
+                  ",\"files_failed\":", output.files_failed, ",\"rows_lost\":", output.rows_lost,
+                  ",\"error\":");
   AppendJsonString(output.error, out);
   absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused, ",\"totals\":{");
   AppendCounters(decoder.totals, out);
@@ -222,7 +225,9 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
     AppendCounters(s, out);
     out.push_back('}');
   }
-  out += "]}\n";
+  out += "]";
+  if (!output.clickhouse_json.empty()) absl::StrAppend(&out, ",\"clickhouse\":", output.clickhouse_json);
+  out += "}\n";
   return out;
 }
 

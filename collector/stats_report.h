@@ -30,7 +30,12 @@ struct OutputStats {
   uint64_t files = 0;
   uint64_t aggregate_groups = 0;
   uint64_t aggregate_overflow = 0;
+  uint64_t files_failed = 0;  // output files removed after a write error (disk full, ...)
+  uint64_t rows_lost = 0;     // rows (or records) that are in no committed file because of it
   std::string error;  // first output error, empty when fine
+  // The ClickHouse sink's JSON object (clickhouse::SinkStatsJson), written under the key
+  // "clickhouse"; empty without --clickhouse (the key is then absent).
+  std::string clickhouse_json;
 };
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
