@@ -47,11 +47,14 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "collector/clickhouse/clickhouse_sink.h"
 #include "collector/clickhouse/schema.h"
 #include "collector/csv_writer.h"
 #include "collector/decoder.h"
 #include "collector/metrics/collector_metrics.h"
+#include "collector/report/html_report.h"
+#include "collector/report/report_accumulator.h"
 #include "metrics/metrics_http.h"
 #include "collector/shared_templates.h"
 #include "collector/stats_report.h"
@@ -102,6 +105,7 @@ struct Config {
   std::string order_by = "bytes";
   size_t max_groups = 1'000'000;
   bool list_columns = false;
+  std::string report;  // --report FILE.html
 
   std::string stats_json;
   bool quiet = false;
@@ -130,16 +134,17 @@ TimeUs NowUs() {
 // worker's own ClickHouse batcher (lock-free).
 class WorkerSink : public RecordSink {
  public:
-  WorkerSink(CsvSink* csv, std::mutex* csv_mu, clickhouse::ClickHouseWriter* clickhouse)
-      : csv_(csv), csv_mu_(csv_mu) {
+  WorkerSink(CsvSink* csv, std::mutex* csv_mu, clickhouse::ClickHouseWriter* clickhouse,
+             RecordSink* report)
+      : csv_(csv), csv_mu_(csv_mu), report_(report) {
     if (clickhouse != nullptr) batcher_ = std::make_unique<clickhouse::ClickHouseBatcher>(*clickhouse);
     if (csv_mu_ != nullptr) pending_.reserve(4096);
   }
 
   void OnRecord(const DecodedRecord& r) override {
-    if (csv_ != nullptr) {
+    if (csv_ != nullptr || report_ != nullptr) {
       if (csv_mu_ == nullptr) {
-        csv_->OnRecord(r);
+        Deliver(r);
       } else {
         pending_.push_back(r);
       }
@@ -150,8 +155,13 @@ class WorkerSink : public RecordSink {
   void EndDatagram() {
     if (pending_.empty()) return;
     std::lock_guard<std::mutex> lock(*csv_mu_);
-    for (const DecodedRecord& r : pending_) csv_->OnRecord(r);
+    for (const DecodedRecord& r : pending_) Deliver(r);
     pending_.clear();
+  }
+  // The shared sinks (under csv_mu_ when there is one): CSV and the --report accumulator.
+  void Deliver(const DecodedRecord& r) {
+    if (csv_ != nullptr) csv_->OnRecord(r);
+    if (report_ != nullptr) report_->OnRecord(r);
   }
   // Periodic: batch age; CSV rotation when `tick_csv` (one worker does it).
   void Tick(TimeUs now, bool tick_csv) {
@@ -174,14 +184,15 @@ class WorkerSink : public RecordSink {
  private:
   CsvSink* csv_;
   std::mutex* csv_mu_;
+  RecordSink* report_;
   std::vector<DecodedRecord> pending_;
   std::unique_ptr<clickhouse::ClickHouseBatcher> batcher_;
 };
 
 struct Worker {
   Worker(const DecoderOptions& options, CsvSink* csv, std::mutex* csv_mu,
-         clickhouse::ClickHouseWriter* clickhouse)
-      : decoder(options), sink(csv, csv_mu, clickhouse) {}
+         clickhouse::ClickHouseWriter* clickhouse, RecordSink* report)
+      : decoder(options), sink(csv, csv_mu, clickhouse, report) {}
   Decoder decoder;
   WorkerSink sink;
   asio::io_context io;
@@ -314,6 +325,36 @@ class Collector {
     return true;
   }
 
+  void set_report(report::ReportAccumulator* report) { report_ = report; }
+
+  // --report: the page over everything collected so far, written atomically. At exit (`final`:
+  // workers joined, decoder counters of all of them) and, live, from worker 0's tick every
+  // --rotate seconds (decoder counters only with one worker: others run concurrently).
+  bool WriteReport(TimeUs now, bool final) {
+    if (report_ == nullptr) return true;
+    report::ReportPageInfo info;
+    if (cfg_.read_files.empty()) {
+      info.source = absl::StrCat("-l ", cfg_.listen.empty() ? "0.0.0.0:2055 [::]:2055"
+                                                            : absl::StrJoin(cfg_.listen, " "));
+      info.generated_ms = now / 1000;
+    } else {
+      info.source = absl::StrCat("-r ", absl::StrJoin(cfg_.read_files, " "));
+    }
+    DecoderSummary summary;
+    if (final || workers_.size() == 1) {
+      for (auto& worker : workers_) summary.Add(worker->decoder);
+      info.decoders = &summary;
+    }
+    std::string page;
+    {
+      std::lock_guard<std::mutex> lock(*csv_mu_);
+      page = report::RenderHtmlReport(*report_, info);
+    }
+    absl::Status st = WriteFileAtomically(cfg_.report, page);
+    if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+    return st.ok();
+  }
+
   void SaveTemplates() {
     if (cfg_.template_store.empty()) return;
     // Worker 0 holds every shared template (it syncs them on its ticks).
@@ -427,6 +468,11 @@ class Collector {
           worker.sink.Tick(now, w == 0);
           if (publisher_ != nullptr) publisher_->Publish(w, worker.decoder, &worker.server->stats());
           if (w == 0 && !cfg_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
+          if (w == 0 && report_ != nullptr) {
+            const TimeUs period = cfg_.rotate_s * 1'000'000;
+            if (next_report_us_ != 0 && now >= next_report_us_) (void)WriteReport(now, false);
+            if (now >= next_report_us_) next_report_us_ = (now / period + 1) * period;
+          }
           timer.expires_after(std::chrono::seconds(1));
           timer.async_wait(on_tick);
         };
@@ -483,6 +529,8 @@ class Collector {
   std::vector<Cidr> allow_;
   InputStats input_;
   bool live_done_ = false;
+  report::ReportAccumulator* report_ = nullptr;
+  TimeUs next_report_us_ = 0;  // live --report: next periodic write
 };
 
 int Main(int argc, char** argv) {
@@ -564,6 +612,11 @@ int Main(int argc, char** argv) {
       ->default_str(std::string(kDefaultCsvColumns))
       ->group(outg);
   app.add_flag("--list-columns", cfg.list_columns, "print the available columns and exit")
+      ->group(outg);
+  app.add_option("--report", cfg.report,
+                 "write an HTML page (traffic by protocol over time, top talkers and ports, "
+                 "exporters) to FILE at exit; live also every --rotate seconds; no CSV unless "
+                 "-o/-w")
       ->group(outg);
   app.add_option("-A,--aggregate", cfg.aggregate,
                  "aggregate on these columns, e.g. src_addr/24,protocol; prints keys then "
@@ -693,9 +746,10 @@ int Main(int argc, char** argv) {
   dopts.reorder_window = cfg.reorder_window;
   if (cfg.workers > 1) dopts.shared_templates = &shared_templates;
 
-  // CSV: always without --clickhouse; with it only when -o or -w is given.
+  // CSV: always without --clickhouse or --report; with them only when -o or -w is given.
   std::unique_ptr<CsvSink> csv;
-  if (cfg.clickhouse_url.empty() || app.count("--output") > 0 || !cfg.write_dir.empty()) {
+  if ((cfg.clickhouse_url.empty() && cfg.report.empty()) || app.count("--output") > 0 ||
+      !cfg.write_dir.empty()) {
     CsvSinkOptions sopts;
     sopts.output = cfg.output;
     sopts.directory = cfg.write_dir;
@@ -736,11 +790,14 @@ int Main(int argc, char** argv) {
     }
   }
 
+  std::unique_ptr<report::ReportAccumulator> report;
+  if (!cfg.report.empty()) report = std::make_unique<report::ReportAccumulator>();
+
   std::mutex csv_mu;
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < cfg.workers; ++w) {
     workers.push_back(std::make_unique<Worker>(dopts, csv.get(), &csv_mu,
-                                               clickhouse_writer.get()));
+                                               clickhouse_writer.get(), report.get()));
     if (!cfg.template_store.empty()) {
       Decoder& decoder = workers.back()->decoder;
       size_t loaded = 0;
@@ -773,6 +830,7 @@ int Main(int argc, char** argv) {
   Collector collector(cfg, workers, csv.get(), &csv_mu,
                       clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow,
                       &*identity);
+  collector.set_report(report.get());
   bool ok = cfg.read_files.empty() ? collector.RunLive() : collector.RunFiles();
   // The final flush must finish: a second SIGTERM/SIGINT (an impatient service manager, a
   // double Ctrl-C) must not kill the process with a rotation file half written.
@@ -795,6 +853,7 @@ int Main(int argc, char** argv) {
     clickhouse_writer->Close(5'000'000);
   }
   collector.SaveTemplates();
+  if (!collector.WriteReport(NowUs(), true)) ok = false;
   collector.ReportStats();
   if (metrics_server != nullptr) metrics_server->Stop();
   return ok ? 0 : 1;
