@@ -53,6 +53,7 @@
 #include "common/progress.h"
 #include "common/privileges.h"
 #include "common/v9_fields.h"
+#include "exporter/export_metrics.h"
 #include "exporter/flow_table.h"
 #include "exporter/ipfix_encoder.h"
 #include "exporter/packet_parser.h"
@@ -123,6 +124,7 @@ struct Options {
   std::string template_name = "default";
   int export_version = 9;
   std::string stats_json;
+  std::string metrics_listen;  // --metrics [ADDR:]PORT
   int verbose = 0;
   double status_interval_s = 10;
   nf::ProgressMode progress = nf::ProgressMode::kAuto;
@@ -223,6 +225,43 @@ size_t ActiveFlows(const Pipeline& p) {
 }
 uint64_t RingFullDrops(const Pipeline& p) {
   return p.meter ? p.meter->stats().ring_full_drops : 0;
+}
+
+// What --metrics serves: the counters StatsJson writes, copied on the capture loop.
+nf::ExportSnapshot Snapshot(const Pipeline& p) {
+  const Counters& c = p.counters;
+  const nf::CaptureStats cs = p.source ? p.source->Stats() : nf::CaptureStats{};
+  const nf::FlowTableStats ts = TableStats(p);
+  const Exporter::Stats es = p.exporter.stats();
+  nf::ExportSnapshot s;
+  s.packets_seen = c.seen;
+  s.packets_parsed = c.parsed;
+  for (size_t i = 1; i < nf::kParseResultCount; ++i) {
+    s.packets_dropped.emplace_back(nf::ParseResultName(static_cast<nf::ParseResult>(i)),
+                                   c.results[i]);
+  }
+  s.packets_sampled_out = c.sampled_out;
+  s.packets_fragment = c.fragments;
+  s.packets_non_first_fragment = c.non_first_fragments;
+  s.packets_l4_truncated = c.l4_truncated;
+  s.packets_ring_full_dropped = RingFullDrops(p);
+  s.pcap_dropped = cs.dropped;
+  s.pcap_if_dropped = cs.if_dropped;
+  s.flows_created = ts.flows_created;
+  for (size_t r = 1; r < nf::kEndReasonSlots; ++r) {
+    s.flows_expired.emplace_back(EndReasonName(r), ts.expired[r]);
+  }
+  s.flows_active = ActiveFlows(p);
+  s.packets_exported = c.packets_exported;
+  s.bytes_exported = c.bytes_exported;
+  s.records_sent = es.records;
+  s.template_records_sent = es.template_records;
+  s.records_not_exportable = es.not_exportable;
+  s.datagrams_sent = es.datagrams;
+  for (const nf::CollectorStats& col : p.sender->stats()) {
+    s.collectors.push_back({col.name, col.address, col.datagrams, col.send_errors});
+  }
+  return s;
 }
 
 std::string StatsJson(const Pipeline& p) {
@@ -504,6 +543,11 @@ int main(int argc, char** argv) {
   app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
       ->group("Output")
       ->type_name("FILE");
+  app.add_option("--metrics", o.metrics_listen,
+                 "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
+                 "addresses; see docs/metrics.md)")
+      ->group("Output")
+      ->type_name("[ADDR:]PORT");
   app.add_flag("--verbose", o.verbose,
                "Print the start-up line and a one-line status (packets/s, active flows, "
                "flows/s exported, drops) every --status-interval seconds")
@@ -690,6 +734,21 @@ int main(int argc, char** argv) {
     created = e.status();
   }
   if (!created.ok()) return Fail(std::string(created.message()));
+  // ---- Prometheus endpoint: serves snapshots the loop publishes (nothing per packet).
+  nf::metrics::Registry registry;
+  nf::metrics::ExportStatsPublisher publisher;
+  std::unique_ptr<nf::metrics::MetricsServer> metrics_server;
+  if (!o.metrics_listen.empty()) {
+    publisher.Publish(Snapshot(p));
+    publisher.Register(registry);
+    auto server = nf::metrics::MetricsServer::Start(registry, o.metrics_listen);
+    if (!server.ok()) return Fail(std::string(server.status().message()));
+    metrics_server = std::move(*server);
+    if (o.verbose > 0) {
+      std::cerr << "flowexport: metrics on port " << metrics_server->port() << " at /metrics"
+                << std::endl;
+    }
+  }
   // Capture handle and sockets are open: nothing below needs privileges.
   if (absl::Status st = nf::DropPrivileges(*identity); !st.ok()) {
     return Fail(std::string(st.message()));
@@ -788,6 +847,7 @@ int main(int argc, char** argv) {
       table->ExpireUntil(now, sink);
     }
     enc.Tick(now);
+    if (metrics_server != nullptr && publisher.Due()) publisher.Publish(Snapshot(p));
     progress.Update(input_bytes, c.seen);
     if (g_dump_stats) {
       g_dump_stats = 0;
@@ -818,6 +878,7 @@ int main(int argc, char** argv) {
   if (!g_stop && exit_code == 0) input_bytes = po.total_bytes;  // every file read to its end
   progress.Finish(input_bytes, c.seen);
   PrintStats(p, std::cerr);
+  if (metrics_server != nullptr) publisher.Publish(Snapshot(p));  // = the stats JSON below
   if (!o.stats_json.empty()) {
     std::string error;
     if (!WriteFileAtomically(o.stats_json, StatsJson(p), &error)) return Fail(error);

@@ -2,6 +2,7 @@
 
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <poll.h>
 
 #include <utility>
 
@@ -218,6 +219,23 @@ absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
   return delivered;
 }
 
+namespace {
+
+// libpcap on Linux (TPACKET_V3) blocks in its own poll() until the kernel retires a ring
+// block, and the kernel never retires an empty one: on an idle link (or one whose traffic the
+// filter rejects) pcap_dispatch would not return, so idle flows would never expire, partial
+// datagrams never be flushed and --metrics never refreshed. Wait here with a bound instead;
+// false means nothing to read yet (or a signal came in).
+constexpr int kLiveWakeMs = 100;
+bool WaitReadable(pcap_t* p) {
+  const int fd = pcap_get_selectable_fd(p);
+  if (fd < 0) return true;  // no selectable fd: let pcap_dispatch wait by itself
+  pollfd pfd{fd, POLLIN, 0};
+  return poll(&pfd, 1, kLiveWakeMs) > 0;
+}
+
+}  // namespace
+
 absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
                                          absl::FunctionRef<void(const RawPacket&)> handler) {
   if (break_) {
@@ -237,6 +255,7 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
       ++current_;  // end of this file
       continue;
     }
+    if (live_ && !WaitReadable(in.handle)) return 0;
     DispatchContext ctx{&handler, in.link};
     const int n = pcap_dispatch(in.handle, max_packets, OnPacket, reinterpret_cast<u_char*>(&ctx));
     if (n > 0) {
