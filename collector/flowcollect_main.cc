@@ -21,6 +21,9 @@
 //   exporters_refused  datagrams from exporters beyond the exporter limit
 //   totals             counters summed over exporters (keys below)
 //   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
+//   clickhouse         with --clickhouse only: the sink's counters (keys in
+//                       collector/clickhouse/sink_stats.h: batches, records, retries, spool
+//                       bytes/files/records, drops by reason, last_error)
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
 //   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,
 //   templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,
@@ -50,6 +53,7 @@
 #include "absl/strings/str_join.h"
 #include "collector/clickhouse/clickhouse_sink.h"
 #include "collector/clickhouse/schema.h"
+#include "collector/clickhouse/sink_stats.h"
 #include "collector/csv_writer.h"
 #include "collector/decoder.h"
 #include "collector/metrics/collector_metrics.h"
@@ -417,22 +421,11 @@ class Collector {
     }
     if (!cfg_.quiet) {
       std::string text = StatsText(summary, in, out);
-      if (clickhouse_ != nullptr) {
-        const auto& c = clickhouse_->counters();
-        absl::StrAppend(&text, "clickhouse: records queued ", c.records_queued.load(),
-                        ", inserted ", c.records_inserted.load(), " in ",
-                        c.batches_inserted.load(), " batches, insert failures ",
-                        c.insert_failures.load(), ", spooled now ", c.spool_records.load(),
-                        " records (", c.spool_bytes.load(), " bytes), dropped ",
-                        c.records_dropped_spool_full.load() + c.records_dropped_queue_full.load() +
-                            c.records_dropped_other.load(),
-                        "\n");
-        std::string err = clickhouse_->last_error();
-        if (!err.empty()) absl::StrAppend(&text, "clickhouse: last error: ", err, "\n");
-      }
+      if (clickhouse_ != nullptr) text += clickhouse::SinkStatsText(*clickhouse_);
       std::fwrite(text.data(), 1, text.size(), stderr);
     }
     if (!cfg_.stats_json.empty()) {
+      if (clickhouse_ != nullptr) out.clickhouse_json = clickhouse::SinkStatsJson(*clickhouse_);
       AtomicFile f;
       absl::Status st = f.Open(cfg_.stats_json);
       if (st.ok()) st = f.Write(StatsJson(summary, in, out));

@@ -253,6 +253,17 @@ void RunWorkers(LocalClickHouse* server, const ::nf::testing::TempDir& tmp) {
   std::stringstream ss;
   ss << js.rdbuf();
   EXPECT_TRUE(absl::StrContains(ss.str(), absl::StrCat("\"records\":", expected, ","))) << ss.str();
+  // The sink's counters at exit: everything queued was inserted, nothing is left spooled.
+  if (server != nullptr) {
+    EXPECT_TRUE(absl::StrContains(ss.str(), absl::StrCat("\"clickhouse\":{\"records_queued\":",
+                                                         expected, ",\"records_inserted\":",
+                                                         expected, ",")))
+        << ss.str();
+    EXPECT_TRUE(absl::StrContains(ss.str(), "\"spool_bytes\":0,\"spool_files\":0,\"spool_records\":0,"))
+        << ss.str();
+  } else {
+    EXPECT_FALSE(absl::StrContains(ss.str(), "\"clickhouse\"")) << ss.str();
+  }
 }
 
 TEST(FlowcollectWorkersTest, OneExporterSpreadOverWorkersLosesNothing) {
