@@ -29,7 +29,8 @@
 //                                   counted here, never in packets/bytes_exported
 //     "datagrams_sent": N,          datagrams built (= next v9 sequence number)
 //     "send_errors": N,             failed sends summed over collectors
-//     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N}]
+//     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N,
+//                     "last_error": "strerror text of the last failed send, or empty"}]
 //   }
 #include <pcap/pcap.h>
 #include <signal.h>
@@ -308,7 +309,8 @@ std::string StatsJson(const Pipeline& p) {
   for (const nf::CollectorStats& s : p.sender->stats()) {
     absl::StrAppend(&j, first ? "" : ", ", "{\"name\": \"", s.name, "\", \"address\": \"",
                     s.address, "\", \"datagrams\": ", s.datagrams,
-                    ", \"send_errors\": ", s.send_errors, "}");
+                    ", \"send_errors\": ", s.send_errors, ", \"last_error\": \"",
+                    s.last_errno != 0 ? std::strerror(s.last_errno) : "", "\"}");
     first = false;
   }
   j += "]\n}\n";
@@ -635,6 +637,12 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<nf::UdpSender>> sender = nf::UdpSender::Create(o.collectors);
   if (!sender.ok()) return Fail(std::string(sender.status().message()));
   p.sender = std::move(*sender);
+  for (const nf::CollectorStats& s : p.sender->stats()) {
+    if (!s.connected) {
+      std::cerr << "flowexport: collector " << s.name << " is not reachable now ("
+                << std::strerror(s.last_errno) << "): sends count as errors until it is\n";
+    }
+  }
 
   // ---- Input.
   if (live) {

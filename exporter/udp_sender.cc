@@ -77,14 +77,24 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
     }
     int sndbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-      const int err = errno;
-      close(fd);
-      freeaddrinfo(res);
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot reach collector ", text, ": ", std::strerror(err)));
-    }
     CollectorStats st;
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+      st.connected = true;
+    } else {
+      const int err = errno;
+      // No route yet (interface still down at boot, VPN not up): send later, count failures.
+      if (err != ENETUNREACH && err != EHOSTUNREACH && err != ENETDOWN) {
+        close(fd);
+        freeaddrinfo(res);
+        return absl::InvalidArgumentError(
+            absl::StrCat("cannot reach collector ", text, ": ", std::strerror(err)));
+      }
+      st.last_errno = err;
+    }
+    Peer peer;
+    std::memcpy(&peer.addr, ai->ai_addr, ai->ai_addrlen);
+    peer.len = static_cast<socklen_t>(ai->ai_addrlen);
+    s->peers_.push_back(peer);
     st.name = text;
     st.address = NumericAddress(ai->ai_addr, ai->ai_addrlen);
     freeaddrinfo(res);
@@ -102,6 +112,18 @@ int UdpSender::Send(std::span<const uint8_t> datagram) {
   int failed = 0;
   for (size_t i = 0; i < fds_.size(); ++i) {
     CollectorStats& st = stats_[i];
+    if (!st.connected) {
+      // One route lookup per datagram while unreachable: cheap, and the first datagram after
+      // the route appears goes out.
+      if (connect(fds_[i], reinterpret_cast<const sockaddr*>(&peers_[i].addr), peers_[i].len) !=
+          0) {
+        ++st.send_errors;
+        st.last_errno = errno;
+        ++failed;
+        continue;
+      }
+      st.connected = true;
+    }
     ssize_t n;
     do {
       n = send(fds_[i], datagram.data(), datagram.size(), 0);

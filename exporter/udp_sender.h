@@ -4,7 +4,9 @@
 // sequence). Collectors are given as "HOST:PORT", "[V6]:PORT" or "name:PORT" and resolved once
 // at start. Sockets are connected UDP sockets with fragmentation disabled (the encoder keeps
 // datagrams under the MTU). A failed send is counted per collector and never fatal: a
-// collector that is down must not stop metering.
+// collector that is down must not stop metering. A collector without a route at start
+// (ENETUNREACH, EHOSTUNREACH: link not up yet) is not fatal either: its socket connects on a
+// later send once a route exists; until then every datagram counts as a send error.
 #ifndef NF_EXPORTER_UDP_SENDER_H_
 #define NF_EXPORTER_UDP_SENDER_H_
 
@@ -13,6 +15,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include <sys/socket.h>
 
 #include "absl/status/statusor.h"
 
@@ -25,6 +29,7 @@ struct CollectorStats {
   uint64_t bytes = 0;
   uint64_t send_errors = 0;
   int last_errno = 0;
+  bool connected = false;  // false while there is no route to it
 };
 
 class UdpSender {
@@ -46,7 +51,12 @@ class UdpSender {
 
  private:
   UdpSender() = default;
+  struct Peer {
+    sockaddr_storage addr;
+    socklen_t len = 0;
+  };
   std::vector<int> fds_;
+  std::vector<Peer> peers_;
   std::vector<CollectorStats> stats_;
   bool any_ipv6_ = false;
 };
