@@ -31,6 +31,7 @@
 //   early_sets_aged_out, early_sets_dropped, early_sets_pending, sampling_interval,
 //   decode_errors (sum of errors), errors {<reason>: count for every DecodeError name}.
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -61,11 +62,13 @@
 #include "collector/report/report_accumulator.h"
 #include "metrics/metrics_http.h"
 #include "collector/shared_templates.h"
+#include "collector/run_status.h"
 #include "collector/stats_report.h"
 #include "collector/udp_server.h"
 #include "common/privileges.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
+#include "common/progress.h"
 
 namespace nf {
 namespace {
@@ -113,6 +116,9 @@ struct Config {
 
   std::string stats_json;
   bool quiet = false;
+  int verbose = 0;               // -v: periodic one-line status (and the detailed exit report)
+  double status_interval_s = 10;
+  ProgressMode progress = ProgressMode::kAuto;
 
   std::string clickhouse_url;
   std::string table = "flows";
@@ -235,6 +241,20 @@ class Collector {
     if (!DropPrivilegesNow()) return false;
     TimeUs last_tick = 0;
     bool ok = true;
+    // Display only (wall clock, never decoding): progress bar on a terminal, -v status.
+    ProgressOptions po;
+    po.label = "flowcollect";
+    for (const std::string& f : cfg_.read_files) {
+      struct stat st {};
+      if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
+    }
+    po.width = TerminalColumns(STDERR_FILENO);
+    ProgressBar progress(po, ProgressEnabled(cfg_.progress, isatty(STDERR_FILENO) == 1),
+                         MonotonicMicros, [](absl::string_view t) {
+                           std::fwrite(t.data(), 1, t.size(), stderr);
+                         });
+    progress_ = &progress;
+    StatusTicker ticker(cfg_.verbose > 0 ? cfg_.status_interval_s : 0, MonotonicMicros());
     while (!g_stop) {
       auto n = (*source)->Dispatch(512, [&](const RawPacket& p) { OnFrame(p, last_tick); });
       if (!n.ok()) {
@@ -244,11 +264,17 @@ class Collector {
         }
         break;
       }
+      progress.Update(input_bytes_, input_.file_packets);
       if (g_usr1) {
         g_usr1 = 0;
         ReportStats();
       }
+      if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
+        ReportStats(Report::kStatus, seconds);
+      }
     }
+    progress.Finish(ok && !g_stop ? po.total_bytes : input_bytes_, input_.file_packets);
+    progress_ = nullptr;
     // End of input: data still waiting for a template will never get one.
     workers_[0]->decoder.DiscardEarly();
     workers_[0]->sink.Flush();
@@ -313,6 +339,24 @@ class Collector {
           io.stop();
         };
     signals.async_wait(on_signal);
+    // -v: the one-line status every --status-interval seconds (wall clock, display only).
+    asio::steady_timer status_timer(io);
+    const auto status_period = std::chrono::microseconds(
+        static_cast<int64_t>(cfg_.status_interval_s * 1e6));
+    int64_t status_last_us = MonotonicMicros();
+    std::function<void(const boost::system::error_code&)> on_status =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          const int64_t now = MonotonicMicros();
+          ReportStats(Report::kStatus, static_cast<double>(now - status_last_us) / 1e6);
+          status_last_us = now;
+          status_timer.expires_after(status_period);
+          status_timer.async_wait(on_status);
+        };
+    if (cfg_.verbose > 0 && cfg_.status_interval_s > 0) {
+      status_timer.expires_after(status_period);
+      status_timer.async_wait(on_status);
+    }
     io.run();
     for (auto& worker : workers_) {
       if (worker->thread.joinable()) worker->thread.join();
@@ -368,7 +412,10 @@ class Collector {
 
   // Statistics summed over workers. While workers run, each copies its own counters on its
   // own thread (posted to its io_context), so nothing is read concurrently.
-  void ReportStats() {
+  // kDetail: every counter (SIGUSR1, and at exit with -v); kExit: the short summary;
+  // kStatus: the one-line -v status, with rates over `seconds`.
+  enum class Report { kDetail, kExit, kStatus };
+  void ReportStats(Report kind = Report::kDetail, double seconds = 0) {
     DecoderSummary summary;
     InputStats in = input_;
     if (!workers_.empty() && workers_[0]->server != nullptr) {
@@ -419,8 +466,18 @@ class Collector {
       out.rows_lost = csv_->rows_lost();
       if (!csv_->status().ok()) out.error = std::string(csv_->status().message());
     }
+    if (kind == Report::kStatus) {
+      const CollectorStatusSample now = StatusSample(summary, in);
+      const std::string line = CollectorStatusLine(status_before_, now, seconds);
+      status_before_ = now;
+      if (progress_ != nullptr) progress_->Clear();
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      return;
+    }
+    if (progress_ != nullptr) progress_->Clear();
     if (!cfg_.quiet) {
-      std::string text = StatsText(summary, in, out);
+      std::string text = kind == Report::kExit ? CollectorSummaryText(summary, in, out) : "";
+      if (kind == Report::kDetail || cfg_.verbose > 0) text += StatsText(summary, in, out);
       if (clickhouse_ != nullptr) text += clickhouse::SinkStatsText(*clickhouse_);
       std::fwrite(text.data(), 1, text.size(), stderr);
     }
@@ -480,6 +537,7 @@ class Collector {
   void OnFrame(const RawPacket& p, TimeUs& last_tick) {
     Worker& worker = *workers_[0];
     ++input_.file_packets;
+    input_bytes_ += 16 + p.caplen;  // progress: pcap record header + captured bytes
     PacketMeta meta;
     if (ParsePacket(p.data, p.caplen, p.wire_len, p.link, meta) != ParseResult::kOk ||
         meta.protocol != 17 || meta.payload_offset == 0 || meta.is_non_first_fragment()) {
@@ -521,6 +579,9 @@ class Collector {
   metrics::CollectorStatsPublisher* publisher_;
   std::vector<Cidr> allow_;
   InputStats input_;
+  uint64_t input_bytes_ = 0;
+  ProgressBar* progress_ = nullptr;  // while RunFiles draws one
+  CollectorStatusSample status_before_;
   bool live_done_ = false;
   report::ReportAccumulator* report_ = nullptr;
   TimeUs next_report_us_ = 0;  // live --report: next periodic write
@@ -533,6 +594,14 @@ int Main(int argc, char** argv) {
       "write flow records or aggregates as CSV.",
       "flowcollect"};
   app.get_formatter()->column_width(34);
+  app.set_version_flag("--version", "flowcollect " NF_VERSION, "print the version and exit");
+  app.footer(
+      "Signals: SIGINT/SIGTERM flush everything and exit; SIGUSR1 prints every counter.\n"
+      "\n"
+      "Examples:\n"
+      "  flowcollect -l 2055 -A src_addr -t 300 --top 10\n"
+      "      receive on UDP port 2055; when stopped, print (CSV) the 10 sources with the most bytes\n"
+      "      in each 5-minute bin");
 
   const std::string in = "Input";
   app.add_option("-l,--listen", cfg.listen,
@@ -635,6 +704,23 @@ int Main(int argc, char** argv) {
                  "write statistics as JSON to FILE at exit and on SIGUSR1")
       ->group(st);
   app.add_flag("-q,--quiet", cfg.quiet, "no statistics on stderr")->group(st);
+  app.add_flag("-v,--verbose", cfg.verbose,
+               "one-line status every --status-interval seconds (datagrams/s, records/s, "
+               "exporters, templates, drops, early data); every counter at exit")
+      ->group(st);
+  app.add_option("--status-interval", cfg.status_interval_s,
+                 "seconds between -v status lines (0 = none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0))
+      ->group(st);
+  app.add_flag_callback(
+         "--progress", [&cfg] { cfg.progress = ProgressMode::kAlways; },
+         "with -r: draw a progress bar on stderr even when it is not a terminal")
+      ->group(st);
+  app.add_flag_callback(
+         "--no-progress", [&cfg] { cfg.progress = ProgressMode::kNever; },
+         "with -r: no progress bar (default: drawn when stderr is a terminal)")
+      ->group(st);
   app.add_option("--metrics", cfg.metrics_listen,
                  "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
                  "addresses)")
@@ -847,7 +933,7 @@ int Main(int argc, char** argv) {
   }
   collector.SaveTemplates();
   if (!collector.WriteReport(NowUs(), true)) ok = false;
-  collector.ReportStats();
+  collector.ReportStats(Collector::Report::kExit);
   if (metrics_server != nullptr) metrics_server->Stop();
   return ok ? 0 : 1;
 }
