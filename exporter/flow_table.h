@@ -16,7 +16,8 @@
 // - Memory per flow, IPv4 or IPv6 alike (the key stores 16-byte addresses either way):
 //   Entry 104 bytes (FlowKey 48, counters and times 32, two list links 16, hash 4, flags/TTL 4)
 //   + 2 slots x 8 bytes (load factor 0.5) = 120 bytes per flow at --max-flows. Pool and slots
-//   come from calloc, so untouched capacity costs address space, not RAM.
+//   are anonymous mappings (huge pages where THP allows), so untouched capacity costs address
+//   space, not RAM.
 #ifndef NF_EXPORTER_FLOW_TABLE_H_
 #define NF_EXPORTER_FLOW_TABLE_H_
 
@@ -82,6 +83,20 @@ class FlowTable {
                     uint8_t tcp_flags, uint8_t ttl, FlowSink sink);
   const FlowTableOptions& options() const { return options_; }
 
+  // Pipelined forms of Update/UpdateHashed for a stream of packets. A lookup is a chain of
+  // dependent cache misses (slot, then entry); Enqueue prefetches the slot of each new packet
+  // and, half the pipeline later, its entry, and accounts the packet kPipelineDepth packets
+  // later, so the misses of ~16 packets overlap instead of adding up. Packets are accounted in
+  // order and exactly as Update would; at most kPipelineDepth - 1 wait in the pipeline, so
+  // call Drain before reading stats(), active_flows() or now() (ExpireUntil and FlushAll drain
+  // first by themselves).
+  static constexpr uint32_t kPipelineDepth = 16;
+  void Enqueue(const PacketMeta& meta, FlowSink sink);
+  void EnqueueHashed(const FlowKey& key, uint32_t hash, TimeUs time_us, uint32_t l3_length,
+                     uint8_t tcp_flags, uint8_t ttl, FlowSink sink);
+  void Drain(FlowSink sink);
+  uint32_t queued() const { return queued_; }
+
   // Exports every flow idle for the inactive timeout or older than the active timeout at `now`
   // (call it periodically so a quiet link still expires flows).
   void ExpireUntil(TimeUs now, FlowSink sink);
@@ -121,7 +136,24 @@ class FlowTable {
     uint32_t index_plus1;  // 0 = empty
   };
 
+  // One packet waiting in the Enqueue pipeline.
+  struct Pending {
+    FlowKey key;
+    TimeUs time_us;
+    uint32_t hash;
+    uint32_t l3_length;
+    uint8_t tcp_flags;
+    uint8_t ttl;
+  };
+  static constexpr uint32_t kPipelineMask = kPipelineDepth - 1;
+  static_assert((kPipelineDepth & kPipelineMask) == 0, "depth must be a power of two");
+
   uint32_t HashKey(const FlowKey& key) const;
+  void ExpireDue(TimeUs now, FlowSink sink);
+  void Account(const FlowKey& key, uint32_t hash, TimeUs time_us, uint32_t l3_length,
+               uint8_t tcp_flags, uint8_t ttl, FlowSink sink);
+  // Second pipeline stage: the slot has arrived; fetch the entry it points to (a hint only).
+  void PrefetchEntry(uint32_t hash) const;
   // Slot position of `key`, or kNil.
   uint32_t Find(const FlowKey& key, uint32_t hash) const;
   void InsertSlot(uint32_t hash, uint32_t index);
@@ -139,6 +171,8 @@ class FlowTable {
   uint32_t slot_mask_ = 0;
   Entry* entries_ = nullptr;
   Slot* slots_ = nullptr;
+  size_t entries_bytes_ = 0;
+  size_t slots_bytes_ = 0;
   uint32_t free_head_ = kNil;
   uint32_t next_unused_ = 0;  // entries never used yet (keeps the pool untouched until needed)
   List lru_;
@@ -149,6 +183,9 @@ class FlowTable {
   // spares the per-packet path two cache misses (the list heads) while nothing is due.
   TimeUs next_deadline_ = INT64_MAX;
   FlowTableStats stats_;
+  Pending pending_[kPipelineDepth];
+  uint32_t pending_head_ = 0;
+  uint32_t queued_ = 0;
 };
 
 // 1-in-N packet sampling applied before the flow table. Deterministic mode takes the first of

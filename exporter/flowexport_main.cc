@@ -827,13 +827,14 @@ int main(int argc, char** argv) {
     if (meter != nullptr) {
       meter->Submit(meta, sink);
     } else {
-      table->Update(meta, sink);
+      table->Enqueue(meta, sink);  // pipelined: drained after every batch below
     }
   };
 
   int exit_code = 0;
   while (!g_stop) {
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
+    if (table != nullptr) table->Drain(sink);
     if (!n.ok()) {
       if (!absl::IsOutOfRange(n.status())) {
         std::cerr << "flowexport: " << n.status().message() << "\n";

@@ -4,6 +4,8 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 
+#include <memory>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -90,6 +92,20 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     src->inputs_.back().link = *link;
     absl::Status st = ApplyFilter(p, filter, file);
     if (!st.ok()) return st;
+    absl::StatusOr<std::unique_ptr<MappedPcapReader>> mapped = MappedPcapReader::OpenIfClassic(file);
+    if (!mapped.ok()) return mapped.status();
+    if (*mapped != nullptr) {
+      Input& input = src->inputs_.back();
+      input.mapped = std::move(*mapped);
+      if (!filter.empty()) {
+        auto* prog = new bpf_program{};
+        input.mapped_filter = prog;  // owned from here on (freed by the destructor)
+        if (pcap_compile(p, prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
+        }
+      }
+    }
   }
   return src;
 }
@@ -145,6 +161,9 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
 PcapSource::~PcapSource() {
   for (Input& in : inputs_) {
     if (in.handle != nullptr) pcap_close(in.handle);
+    auto* prog = static_cast<bpf_program*>(in.mapped_filter);
+    if (prog != nullptr) pcap_freecode(prog);
+    delete prog;
   }
   for (NgFilter& f : ng_filters_) {
     auto* prog = static_cast<bpf_program*>(f.program);
@@ -176,6 +195,35 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
   pcap_close(dead);
   ng_filters_.push_back(NgFilter{dlt, snaplen, prog});
   return static_cast<const void*>(prog);
+}
+
+absl::StatusOr<int> PcapSource::DispatchMapped(Input& in, int max_packets,
+                                               absl::FunctionRef<void(const RawPacket&)> handler) {
+  // Pages of the previous batch are no longer referenced by anyone: drop them.
+  in.mapped->ReleaseConsumed();
+  const auto* prog = static_cast<const bpf_program*>(in.mapped_filter);
+  int delivered = 0;
+  MappedPacket pkt;
+  RawPacket raw;
+  raw.link = in.link;
+  while (delivered < max_packets && !break_) {
+    absl::StatusOr<bool> more = in.mapped->Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (prog != nullptr) {
+      pcap_pkthdr h{};
+      h.caplen = pkt.caplen;
+      h.len = pkt.wire_len;
+      if (pcap_offline_filter(prog, &h, pkt.data) == 0) continue;
+    }
+    raw.data = pkt.data;
+    raw.caplen = pkt.caplen;
+    raw.wire_len = pkt.wire_len;
+    raw.time_us = pkt.time_us;
+    handler(raw);
+    ++delivered;
+  }
+  return delivered;
 }
 
 absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
@@ -244,8 +292,9 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
   }
   while (current_ < inputs_.size()) {
     Input& in = inputs_[current_];
-    if (in.ng != nullptr) {
-      absl::StatusOr<int> n = DispatchPcapng(in, max_packets, handler);
+    if (in.ng != nullptr || in.mapped != nullptr) {
+      absl::StatusOr<int> n = in.ng != nullptr ? DispatchPcapng(in, max_packets, handler)
+                                               : DispatchMapped(in, max_packets, handler);
       if (!n.ok()) return n.status();
       received_ += static_cast<uint64_t>(*n);
       if (*n > 0 || break_) {

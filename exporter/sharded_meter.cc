@@ -168,7 +168,9 @@ void ShardedMeter::WorkerLoop(Shard& shard) {
           key.tos = w.tos;
           key.vlan = w.vlan;
           key.input_if = options_.table.input_if;
-          table.UpdateHashed(key, w.hash, w.time_us, w.l3_length, w.tcp_flags, w.ttl, sink);
+          // Pipelined: the slot and entry of the next packets are fetched while this one is
+          // accounted; drained below before stats are published.
+          table.EnqueueHashed(key, w.hash, w.time_us, w.l3_length, w.tcp_flags, w.ttl, sink);
           break;
         }
         case ShardWork::kTick:
@@ -183,6 +185,7 @@ void ShardedMeter::WorkerLoop(Shard& shard) {
           break;
       }
     }
+    table.Drain(sink);
     // Records go out at the end of every batch so none waits on an idle shard.
     push_records();
     publish_stats();

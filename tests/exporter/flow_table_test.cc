@@ -2,6 +2,8 @@
 // forced hash collisions, IPv6 keys, clamped time, and sampling.
 #include "exporter/flow_table.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 #include <vector>
 
@@ -282,6 +284,111 @@ TEST(PacketSamplerTest, RandomIsRoughlyOneInNAndReproducible) {
   EXPECT_LT(taken, 11000);
   PacketSampler one(1, PacketSampler::Mode::kRandom);
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(one.Take());
+}
+
+
+// The pipelined form must account every packet exactly as Update does: same records, same
+// order, same end reasons and times, through idle/active expiry, FIN/RST, LRU eviction of a
+// full table and forced collisions, with Drain and ExpireUntil interleaved at random.
+void CheckPipelineMatchesUpdate(uint64_t (*hash)(const FlowKey&)) {
+  FlowTableOptions o;
+  o.max_flows = 256;  // smaller than the ~1,300 keys below: evictions happen
+  o.inactive_timeout_us = 2 * kSec;
+  o.active_timeout_us = 4 * kSec;
+  o.hash_override = hash;
+  FlowTable plain(o);
+  FlowTable piped(o);
+  ASSERT_TRUE(plain.ok() && piped.ok());
+  Collector a;
+  Collector b;
+  uint64_t state = 0x12345678;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  TimeUs t = 1000 * kSec;
+  for (int i = 0; i < 20000; ++i) {
+    t += static_cast<TimeUs>(next() % 3000);  // 0-3 ms apart; idle gaps below
+    if (next() % 4001 == 0) t += 3 * kSec;  // everything idles out
+    const uint64_t r = next();
+    const uint8_t flags = (r % 50 == 0) ? 0x01 : ((r % 71 == 0) ? 0x04 : 0x10);
+    PacketMeta m = (r % 5 == 0) ? V6(static_cast<uint8_t>(r % 40), 1000, t)
+                                : V4(0x0a000000 + static_cast<uint32_t>(r % 97), 0x0a0000ff,
+                                     static_cast<uint16_t>(r % 13), 80, t, 40 + r % 1400, 6, flags);
+    if (r % 20 == 1) m = V4(1, 2, 3, 4, t);  // a steady flow that lives into the active timeout
+    plain.Update(m, std::ref(a));
+    piped.Enqueue(m, std::ref(b));
+    EXPECT_LT(piped.queued(), FlowTable::kPipelineDepth);
+    if (r % 101 == 0) piped.Drain(std::ref(b));
+    if (r % 499 == 0) {
+      plain.ExpireUntil(t, std::ref(a));
+      piped.ExpireUntil(t, std::ref(b));
+    }
+  }
+  plain.FlushAll(std::ref(a));
+  piped.FlushAll(std::ref(b));
+  EXPECT_EQ(piped.queued(), 0u);
+  ASSERT_EQ(a.records.size(), b.records.size());
+  for (size_t i = 0; i < a.records.size(); ++i) {
+    const FlowRecord& x = a.records[i];
+    const FlowRecord& y = b.records[i];
+    ASSERT_TRUE(x.key == y.key && x.packets == y.packets && x.bytes == y.bytes &&
+                x.first_us == y.first_us && x.last_us == y.last_us &&
+                x.tcp_flags == y.tcp_flags && x.end_reason == y.end_reason)
+        << "record " << i << " differs";
+  }
+  EXPECT_EQ(plain.stats().packets, piped.stats().packets);
+  EXPECT_EQ(plain.stats().expired, piped.stats().expired);
+  // The stream must have exercised every path the pipeline reorders around.
+  for (EndReason why : {EndReason::kIdleTimeout, EndReason::kActiveTimeout, EndReason::kEndOfFlow,
+                        EndReason::kForcedEnd, EndReason::kLackOfResources}) {
+    EXPECT_GT(a.Count(why), 0u) << "end reason " << static_cast<int>(why) << " never happened";
+  }
+}
+
+uint64_t CollidingHash(const FlowKey& k) { return k.src_port % 3; }
+
+TEST(FlowTablePipelineTest, EnqueueAccountsExactlyAsUpdate) { CheckPipelineMatchesUpdate(nullptr); }
+
+TEST(FlowTablePipelineTest, EnqueueAccountsExactlyAsUpdateUnderCollisions) {
+  CheckPipelineMatchesUpdate(&CollidingHash);
+}
+
+TEST(FlowTablePipelineTest, StatsAreCompleteAfterDrain) {
+  FlowTable table({});
+  Collector c;
+  for (int i = 0; i < 5; ++i) table.Enqueue(V4(1, 2, 3, 4, kSec + i), std::ref(c));
+  EXPECT_EQ(table.queued(), 5u);
+  EXPECT_EQ(table.stats().packets, 0u);  // still in the pipeline
+  table.Drain(std::ref(c));
+  EXPECT_EQ(table.queued(), 0u);
+  EXPECT_EQ(table.stats().packets, 5u);
+  EXPECT_EQ(table.active_flows(), 1u);
+}
+
+TEST(FlowTableHashTest, SpreadsSimilarKeysOverSlots) {
+  // Keys that differ in one byte only (typical of a scan) must not pile into a few home slots:
+  // the low bits (slot index) and high bits (shard index) both need to vary.
+  std::map<uint32_t, int> low;
+  std::map<uint32_t, int> high;
+  FlowTableOptions o;
+  for (uint32_t i = 0; i < 4096; ++i) {
+    const FlowKey k = FlowTable::KeyOf(V4(0x0a000001, 0x0a000002, 1024, static_cast<uint16_t>(i), 0), 0);
+    const uint32_t h = FlowTable::HashOf(k, o);
+    ++low[h & 1023];
+    ++high[h >> 22];
+  }
+  int worst_low = 0;
+  int worst_high = 0;
+  for (const auto& [slot, n] : low) worst_low = std::max(worst_low, n);
+  for (const auto& [slot, n] : high) worst_high = std::max(worst_high, n);
+  // 4 keys per bucket on average; a fair hash keeps the fullest bucket far below 32.
+  EXPECT_GT(low.size(), 900u);
+  EXPECT_GT(high.size(), 900u);
+  EXPECT_LT(worst_low, 16);
+  EXPECT_LT(worst_high, 16);
 }
 
 }  // namespace

@@ -1,0 +1,236 @@
+// Tests of the zero-copy classic pcap reader against libpcap on the same files: both byte
+// orders, micro- and nanosecond magics, snaplen clipping, truncated and corrupt records, the
+// fallback for files it does not take, and PcapSource's filter on the mapped path.
+#include "exporter/mapped_pcap_reader.h"
+
+#include <pcap/pcap.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "exporter/pcap_source.h"
+#include "gtest/gtest.h"
+#include "tests/support/test_support.h"
+
+namespace nf {
+namespace {
+
+struct Rec {
+  uint32_t sec;
+  uint32_t frac;
+  std::vector<uint8_t> data;
+  uint32_t wire_len;
+};
+
+void Put32(std::string& out, uint32_t v, bool swap) {
+  if (swap) v = __builtin_bswap32(v);
+  out.append(reinterpret_cast<const char*>(&v), 4);
+}
+void Put16(std::string& out, uint16_t v, bool swap) {
+  if (swap) v = __builtin_bswap16(v);
+  out.append(reinterpret_cast<const char*>(&v), 2);
+}
+
+// A classic pcap file image; `caplen_override` lets a test write a lying record length.
+std::string PcapImage(const std::vector<Rec>& recs, bool swap, bool nano, uint32_t snaplen,
+                      uint32_t linktype = 1) {
+  std::string out;
+  Put32(out, nano ? 0xa1b23c4d : 0xa1b2c3d4, swap);
+  Put16(out, 2, swap);
+  Put16(out, 4, swap);
+  Put32(out, 0, swap);
+  Put32(out, 0, swap);
+  Put32(out, snaplen, swap);
+  Put32(out, linktype, swap);
+  for (const Rec& r : recs) {
+    Put32(out, r.sec, swap);
+    Put32(out, r.frac, swap);
+    Put32(out, static_cast<uint32_t>(r.data.size()), swap);
+    Put32(out, r.wire_len, swap);
+    out.append(reinterpret_cast<const char*>(r.data.data()), r.data.size());
+  }
+  return out;
+}
+
+std::string WriteFile(const testing::TempDir& dir, const std::string& name, const std::string& bytes) {
+  const std::string path = dir.path() + "/" + name;
+  FILE* f = std::fopen(path.c_str(), "wb");
+  EXPECT_NE(f, nullptr);
+  std::fwrite(bytes.data(), 1, bytes.size(), f);
+  std::fclose(f);
+  return path;
+}
+
+std::vector<Rec> SomeRecords(int n) {
+  std::vector<Rec> recs;
+  for (int i = 0; i < n; ++i) {
+    Rec r;
+    r.sec = 1700000000 + static_cast<uint32_t>(i);
+    r.frac = static_cast<uint32_t>(i * 12345 % 1000000);
+    r.data.resize(14 + static_cast<size_t>(i * 37 % 200));
+    for (size_t j = 0; j < r.data.size(); ++j) r.data[j] = static_cast<uint8_t>(i + j);
+    r.wire_len = static_cast<uint32_t>(r.data.size()) + static_cast<uint32_t>(i % 3) * 100;
+    recs.push_back(r);
+  }
+  return recs;
+}
+
+struct Seen {
+  uint32_t caplen;
+  uint32_t wire_len;
+  TimeUs time_us;
+  std::string data;
+  bool operator==(const Seen&) const = default;
+};
+
+std::vector<Seen> ReadWithLibpcap(const std::string& path) {
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO,
+                                                      err);
+  EXPECT_NE(p, nullptr) << err;
+  std::vector<Seen> out;
+  if (p == nullptr) return out;
+  pcap_pkthdr* h;
+  const u_char* d;
+  while (pcap_next_ex(p, &h, &d) == 1) {
+    out.push_back(Seen{h->caplen, h->len < h->caplen ? h->caplen : h->len,
+                       TimeUs{h->ts.tv_sec} * 1000000 + h->ts.tv_usec,
+                       std::string(reinterpret_cast<const char*>(d), h->caplen)});
+  }
+  pcap_close(p);
+  return out;
+}
+
+absl::StatusOr<std::vector<Seen>> ReadMapped(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<MappedPcapReader>> r = MappedPcapReader::OpenIfClassic(path);
+  if (!r.ok()) return r.status();
+  if (*r == nullptr) return absl::NotFoundError("not taken");
+  std::vector<Seen> out;
+  MappedPacket pkt;
+  for (;;) {
+    absl::StatusOr<bool> more = (*r)->Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    out.push_back(Seen{pkt.caplen, pkt.wire_len, pkt.time_us,
+                       std::string(reinterpret_cast<const char*>(pkt.data), pkt.caplen)});
+    if (out.size() % 7 == 0) (*r)->ReleaseConsumed();
+  }
+  return out;
+}
+
+TEST(MappedPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
+  testing::TempDir dir;
+  const std::vector<Rec> recs = SomeRecords(300);
+  for (bool swap : {false, true}) {
+    for (bool nano : {false, true}) {
+      std::vector<Rec> r = recs;
+      if (nano) {
+        for (Rec& x : r) x.frac *= 1000;
+      }
+      const std::string path = WriteFile(dir, "f.pcap", PcapImage(r, swap, nano, 65535));
+      absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
+      ASSERT_TRUE(mapped.ok()) << mapped.status();
+      const std::vector<Seen> ref = ReadWithLibpcap(path);
+      ASSERT_EQ(ref.size(), recs.size());
+      EXPECT_TRUE(*mapped == ref) << "swap " << swap << " nano " << nano;
+    }
+  }
+}
+
+TEST(MappedPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
+  testing::TempDir dir;
+  const std::string path = WriteFile(dir, "snap.pcap", PcapImage(SomeRecords(20), false, false, 64));
+  absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
+  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  const std::vector<Seen> ref = ReadWithLibpcap(path);
+  ASSERT_EQ(mapped->size(), 20u);
+  EXPECT_TRUE(*mapped == ref);
+  for (const Seen& s : *mapped) EXPECT_LE(s.caplen, 64u);
+}
+
+TEST(MappedPcapReaderTest, TruncatedAndCorruptRecordsAreErrors) {
+  testing::TempDir dir;
+  const std::string whole = PcapImage(SomeRecords(5), false, false, 65535);
+  // Cut inside the last record's data, then inside a record header.
+  const std::string in_data = WriteFile(dir, "a.pcap", whole.substr(0, whole.size() - 3));
+  absl::StatusOr<std::vector<Seen>> r = ReadMapped(in_data);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("truncated dump file"), std::string::npos);
+  EXPECT_NE(r.status().message().find("a.pcap"), std::string::npos);
+
+  std::string header_cut = PcapImage(SomeRecords(2), false, false, 65535);
+  header_cut += std::string(9, '\0');  // 9 bytes of a 16-byte record header
+  r = ReadMapped(WriteFile(dir, "b.pcap", header_cut));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("header bytes"), std::string::npos);
+
+  std::string huge = PcapImage(SomeRecords(1), false, false, 65535);
+  const uint32_t lie = 0x7fffffff;
+  huge.replace(24 + 8, 4, reinterpret_cast<const char*>(&lie), 4);
+  r = ReadMapped(WriteFile(dir, "c.pcap", huge));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("bigger than maximum"), std::string::npos);
+}
+
+TEST(MappedPcapReaderTest, LeavesOtherFilesToLibpcap) {
+  testing::TempDir dir;
+  // Header only: no packets, still taken (and at its end at once).
+  absl::StatusOr<std::vector<Seen>> empty =
+      ReadMapped(WriteFile(dir, "empty.pcap", PcapImage({}, false, false, 65535)));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  // pcapng, a short file and a FIFO are not taken.
+  const std::string ng = WriteFile(dir, "x.pcapng", std::string("\x0a\x0d\x0d\x0a", 4) + std::string(40, '\0'));
+  absl::StatusOr<std::unique_ptr<MappedPcapReader>> r = MappedPcapReader::OpenIfClassic(ng);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, nullptr);
+  r = MappedPcapReader::OpenIfClassic(WriteFile(dir, "short.pcap", "\xd4\xc3\xb2\xa1"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, nullptr);
+  // A FIFO must not even be opened (that would block until a writer comes, then hang up on it).
+  const std::string fifo = dir.path() + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  r = MappedPcapReader::OpenIfClassic(fifo);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(*r, nullptr);
+  r = MappedPcapReader::OpenIfClassic(fifo + "-absent");
+  EXPECT_FALSE(r.ok());  // a missing file is an error that names it
+  EXPECT_NE(r.status().message().find("fifo-absent"), std::string::npos);
+}
+
+TEST(MappedPcapReaderTest, PcapSourceFiltersOnTheMappedPath) {
+  testing::TempDir dir;
+  // Two Ethernet frames: one IPv4/UDP, one ARP. "udp" must keep only the first.
+  Rec udp;
+  udp.sec = 1700000000;
+  udp.frac = 5;
+  udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
+              0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+              0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
+  udp.wire_len = static_cast<uint32_t>(udp.data.size());
+  Rec arp = udp;
+  arp.data[12] = 0x08;
+  arp.data[13] = 0x06;
+  const std::string path = WriteFile(dir, "f.pcap", PcapImage({udp, arp, udp}, true, false, 65535));
+  absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline({path}, "udp");
+  ASSERT_TRUE(src.ok()) << src.status();
+  int delivered = 0;
+  for (int i = 0; i < 10; ++i) {
+    absl::StatusOr<int> n = (*src)->Dispatch(256, [&](const RawPacket& p) {
+      ++delivered;
+      EXPECT_EQ(p.caplen, udp.data.size());
+      EXPECT_EQ(p.time_us, TimeUs{1700000000} * 1000000 + 5);
+    });
+    if (!n.ok()) {
+      EXPECT_TRUE(absl::IsOutOfRange(n.status())) << n.status();
+      break;
+    }
+  }
+  EXPECT_EQ(delivered, 2);
+}
+
+}  // namespace
+}  // namespace nf
