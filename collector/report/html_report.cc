@@ -433,7 +433,17 @@ std::string RenderHtmlReport(const ReportAccumulator& acc, const ReportPageInfo&
   AppendHtmlEscaped(info.title, out);
   out += "</h1>\n<p class=\"sub\">";
   std::string sub;
-  if (!info.source.empty()) absl::StrAppend(&sub, "Input: ", info.source);
+  if (!info.source.empty()) {
+    // Dozens of -r files would push the page down: keep the first few hundred characters.
+    constexpr size_t kMaxSource = 240;
+    absl::string_view source = info.source;
+    if (source.size() > kMaxSource) {
+      size_t cut = kMaxSource;
+      while (cut > 0 && (static_cast<unsigned char>(source[cut]) & 0xC0) == 0x80) --cut;
+      source = source.substr(0, cut);
+    }
+    absl::StrAppend(&sub, "Input: ", source, source.size() < info.source.size() ? " \u2026" : "");
+  }
   if (t.records > 0) {
     absl::StrAppend(&sub, sub.empty() ? "" : " \u00b7 ", FormatUtc(t.first_ms, false), " to ",
                     FormatUtc(t.last_ms, false), " UTC");

@@ -222,13 +222,16 @@ void ReportAccumulator::OnRecord(const DecodedRecord& r) {
   if (first == kNoTime) first = last;
   if (last == kNoTime) last = first;
   if (first > last) std::swap(first, last);
-  const bool have_arrival = r.receive_time_us != 0;
-  const int64_t arrival_ms = have_arrival ? FloorDiv(r.receive_time_us, 1000) : 0;
+  // Times outside 1970..2500 are garbage whatever the arrival (IPFIX carries 64-bit
+  // milliseconds); keeping them out also keeps every bin computation far from overflow.
+  auto sane = [](int64_t ms) { return ms >= 0 && ms <= kLatestPlausibleMs; };
+  const int64_t arrival_ms = FloorDiv(r.receive_time_us, 1000);
+  const bool have_arrival = r.receive_time_us != 0 && sane(arrival_ms);
   const bool plausible =
-      first != kNoTime &&
+      first != kNoTime && sane(first) && sane(last) &&
       (!have_arrival || (last <= arrival_ms + kMaxClockSkewMs && last >= arrival_ms - kMaxClockSkewMs));
   if (!plausible) {
-    first = last = arrival_ms;
+    first = last = have_arrival ? arrival_ms : 0;
     ++totals_.timed_by_arrival;
   } else if (last - first > kMaxClockSkewMs) {
     first = last;  // a day-long "flow" is a clock problem more often than a flow

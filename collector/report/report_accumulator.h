@@ -6,8 +6,9 @@
 //     live in a fixed ring of kMaxStoredBins; when the data spans more, the bin width steps up a
 //     ladder in which every width divides the next (100 ms, 500 ms, 1 s, 5 s, ... 1 d, 7 d, ...)
 //     and neighbours are merged exactly. A record's bytes are spread evenly over its flow's
-//     [first, last] interval. Records without a plausible flow time (missing, or more than a day
-//     away from when the datagram arrived) are placed at their arrival time and counted.
+//     [first, last) interval. Records without a plausible flow time (missing, outside
+//     1970..2500, or more than a day away from when the datagram arrived) are placed at their
+//     arrival time and counted.
 //     Series() re-bins to a display width of 60-120 bins where the ladder allows.
 //   - top source addresses, destination addresses and (protocol, destination port) by bytes:
 //     weighted Space-Saving sketches (space_saving.h) of `top_capacity` keys each, exact until
@@ -46,6 +47,8 @@ inline constexpr size_t kMaxStoredBins = 1024;
 inline constexpr size_t kMaxDisplayBins = 120;
 // A flow time further than this from the datagram's arrival is not trusted.
 inline constexpr int64_t kMaxClockSkewMs = 24 * 3600 * 1000LL;
+// Times after 2500-01-01 (or before 1970) are never plausible.
+inline constexpr int64_t kLatestPlausibleMs = 16'725'225'600'000LL;
 
 struct ReportOptions {
   size_t top_capacity = 4096;  // keys per ranking sketch

@@ -4,6 +4,7 @@
 // (escaping of hostile text, charts and machine-readable totals present).
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -233,9 +234,33 @@ TEST(ReportAccumulatorTest, ImplausibleOrMissingFlowTimesUseArrival) {
   acc.OnRecord(r);
   r.first_ms = r.last_ms = 1000;  // exporter clock at 1970
   acc.OnRecord(r);
-  EXPECT_EQ(acc.totals().timed_by_arrival, 2u);
+  r.first_ms = std::numeric_limits<int64_t>::max() - 5;  // IPFIX 64-bit garbage
+  r.last_ms = std::numeric_limits<int64_t>::max();
+  acc.OnRecord(r);
+  r.first_ms = -5;
+  r.last_ms = std::numeric_limits<int64_t>::max();
+  acc.OnRecord(r);
+  EXPECT_EQ(acc.totals().timed_by_arrival, 4u);
   EXPECT_EQ(acc.totals().first_ms, kT0);
   EXPECT_EQ(acc.totals().last_ms, r.receive_time_us / 1000);
+}
+
+TEST(ReportAccumulatorTest, GarbageTimesWithoutArrivalStayBounded) {
+  ReportAccumulator acc;
+  DecodedRecord r = Rec(1, 2, 6, 80, 100, kT0);
+  r.receive_time_us = 0;  // e.g. a capture with zero timestamps
+  r.first_ms = std::numeric_limits<int64_t>::min() + 1;
+  r.last_ms = std::numeric_limits<int64_t>::max();
+  acc.OnRecord(r);
+  acc.OnRecord(Rec(1, 2, 6, 80, 100, kT0));
+  const TimeSeries s = acc.Series();
+  EXPECT_LE(s.bins.size(), kMaxDisplayBins);
+  uint64_t sum = 0;
+  for (const auto& b : s.bins) {
+    for (uint64_t v : b) sum += v;
+  }
+  EXPECT_EQ(sum, 200u);
+  EXPECT_EQ(acc.totals().timed_by_arrival, 1u);
 }
 
 TEST(ReportAccumulatorTest, TopTalkersMatchBruteForce) {
@@ -376,6 +401,16 @@ TEST(HtmlReportTest, PageHasChartsTotalsAndNoExternalReferences) {
   EXPECT_EQ(page.find("https://"), std::string::npos);
   EXPECT_EQ(page.find("<script"), std::string::npos);
   EXPECT_EQ(page.find("url("), std::string::npos);
+}
+
+TEST(HtmlReportTest, LongInputListIsShortened) {
+  ReportAccumulator acc;
+  ReportPageInfo info;
+  info.source = "-r";
+  for (int i = 0; i < 100; ++i) info.source += " /captures/\xc3\xa9t\xc3\xa9-" + std::to_string(i);
+  const std::string page = RenderHtmlReport(acc, info);
+  EXPECT_NE(page.find("\u2026"), std::string::npos);
+  EXPECT_EQ(page.find("-99"), std::string::npos);
 }
 
 TEST(HtmlReportTest, EmptyAccumulatorStillRenders) {
