@@ -417,18 +417,26 @@ def check_live(fc, _corpus):
         port = free_udp_port()
         report = os.path.join(tmp, "report.html")
         stats_path = os.path.join(tmp, "stats.json")
-        proc = subprocess.Popen([fc, "-l", "127.0.0.1:%d" % port, "--report", report,
-                                 "--stats-json", stats_path, "--rotate", "1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        # Ready when it says it is listening (bounded wait).
+        err_path = os.path.join(tmp, "stderr.txt")
+        with open(err_path, "w") as err_file:
+            proc = subprocess.Popen([fc, "-l", "127.0.0.1:%d" % port, "--report", report,
+                                     "--stats-json", stats_path, "--rotate", "1"],
+                                    stdout=subprocess.DEVNULL, stderr=err_file)
+        # Ready when the socket is bound (ss), bounded wait.
         deadline = time.time() + 20
-        line = ""
-        while time.time() < deadline and "listening" not in line:
-            line = proc.stderr.readline()
-            if not line and proc.poll() is not None:
-                fail("flowcollect exited early: %s" % proc.stderr.read())
-        if "listening" not in line:
-            fail("flowcollect did not start listening")
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                fail("flowcollect exited early: %s" % open(err_path).read())
+            probe = subprocess.run(["ss", "-Hulpn", "sport = :%d" % port], capture_output=True,
+                                   text=True, timeout=TIMEOUT) if shutil.which("ss") else None
+            if probe is None:
+                time.sleep(1)  # no ss: give it a second
+                break
+            if probe.stdout.strip():
+                break
+            time.sleep(0.05)
+        else:
+            fail("flowcollect did not bind 127.0.0.1:%d" % port)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         for _, _, payload in datagrams:
             s.sendto(payload, ("127.0.0.1", port))
@@ -460,9 +468,9 @@ def check_live(fc, _corpus):
         if periodic is None:
             fail("no periodic page with all %d records appeared while running (--rotate 1)" % want)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=TIMEOUT)
+        proc.wait(timeout=TIMEOUT)
         if proc.returncode != 0:
-            fail("flowcollect exited %d: %s" % (proc.returncode, err))
+            fail("flowcollect exited %d: %s" % (proc.returncode, open(err_path).read()))
         stats = json.load(open(stats_path))
         if stats["receive"]["datagrams"] != len(datagrams):
             fail("received %d of %d datagrams on loopback" % (
