@@ -249,6 +249,7 @@ class Collector {
       if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
     }
     po.width = TerminalColumns(STDERR_FILENO);
+    po.final_line_always = cfg_.progress == ProgressMode::kAlways;
     ProgressBar progress(po, ProgressEnabled(cfg_.progress, isatty(STDERR_FILENO) == 1),
                          MonotonicMicros, [](absl::string_view t) {
                            std::fwrite(t.data(), 1, t.size(), stderr);

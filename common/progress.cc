@@ -119,7 +119,7 @@ void ProgressBar::Finish(uint64_t bytes_done, uint64_t packets_done) {
   finished_ = true;
   bytes_ = bytes_done;
   packets_ = packets_done;
-  if (!ever_drawn_) return;
+  if (!ever_drawn_ && !options_.final_line_always) return;
   const int64_t now = clock_();
   last_draw_us_ = now;
   if (window_.size() == kWindow) window_.erase(window_.begin());
@@ -158,7 +158,7 @@ std::string ProgressBar::Compose(bool final_line) const {
     tail = "ETA --:--";
   }
   // Everything but the bar; the bar takes what is left of the line (one column spare so the
-  // cursor never wraps), at most 40 cells, and is left out when fewer than 10 fit.
+  // cursor never wraps), at most 40 cells, and is left out when fewer than 5 fit.
   // Fields are padded to fixed widths so the bar does not jump as the numbers change.
   std::string rest;
   if (!percent.empty()) absl::StrAppend(&rest, " ", percent);
@@ -167,7 +167,7 @@ std::string ProgressBar::Compose(bool final_line) const {
   const std::string head = options_.label;
   const int room = options_.width - 1 - static_cast<int>(head.size() + rest.size()) - 3;
   std::string line = head;
-  if (fraction >= 0 && room >= 10) {
+  if (fraction >= 0 && room >= 5) {
     const int cells = std::min(room, 40);
     const int full = static_cast<int>(fraction * cells);
     absl::StrAppend(&line, line.empty() ? "" : " ", "[",

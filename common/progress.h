@@ -43,6 +43,9 @@ struct ProgressOptions {
   uint64_t total_bytes = 0;              // sum of the input sizes; 0 = unknown (no bar, no ETA)
   int64_t redraw_interval_us = 200'000;  // at most 5 redraws a second
   int width = 80;                        // terminal columns; the line never wraps
+  // Finish prints the final line even for a run shorter than one redraw interval (--progress
+  // asked for the bar explicitly; on an automatic terminal bar a flash would be noise).
+  bool final_line_always = false;
 };
 
 // A one-line progress bar redrawn in place with "\r" and erase-to-end-of-line:
@@ -62,8 +65,8 @@ class ProgressBar {
   // redraws.
   void Clear();
   // Draws the final counts (average rate and elapsed time instead of the ETA) and ends the
-  // line with a newline, but only when something was drawn before: a run shorter than one
-  // redraw interval prints nothing. Later calls (and Updates) do nothing.
+  // line with a newline, but only when something was drawn before (or final_line_always): a
+  // run shorter than one redraw interval prints nothing. Later calls (and Updates) do nothing.
   void Finish(uint64_t bytes_done, uint64_t packets_done);
 
   bool enabled() const { return enabled_; }

@@ -783,6 +783,7 @@ int main(int argc, char** argv) {
     if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
   }
   po.width = nf::TerminalColumns(STDERR_FILENO);
+  po.final_line_always = o.progress == nf::ProgressMode::kAlways;
   nf::ProgressBar progress(
       po, !live && nf::ProgressEnabled(o.progress, isatty(STDERR_FILENO) == 1),
       nf::MonotonicMicros, [](absl::string_view t) { std::fwrite(t.data(), 1, t.size(), stderr); });

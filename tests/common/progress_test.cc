@@ -186,6 +186,20 @@ TEST(ProgressBarTest, ShortRunPrintsNothingAtAll) {
   EXPECT_EQ(h.out, "");
 }
 
+TEST(ProgressBarTest, ForcedBarAlwaysEndsWithTheFinalLine) {
+  Harness h;
+  ProgressOptions o = Opts(1000);
+  o.final_line_always = true;
+  ProgressBar bar = h.Make(o);
+  h.now_us += 50'000;
+  bar.Update(500, 5);
+  EXPECT_EQ(h.out, "");  // still throttled
+  bar.Finish(1000, 10);
+  EXPECT_THAT(h.out, HasSubstr("100.0%"));
+  EXPECT_THAT(h.out, HasSubstr("done in 0:00"));
+  EXPECT_TRUE(absl::EndsWith(h.out, "\n"));
+}
+
 TEST(ProgressBarTest, NeverWiderThanTheTerminal) {
   for (int width : {20, 40, 60, 80, 200}) {
     Harness h;
