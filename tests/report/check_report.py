@@ -276,8 +276,8 @@ def check_page_against_stats(p, stats, expect_records=True):
             fail("no <svg id=%s> in the page (have %s)" % (chart, sorted(p.svgs)))
         if p.svgs[chart].get("rect", 0) == 0:
             fail("%s has no bars" % chart)
-        if not p.svg_titles.get(chart[:-6]) and not p.svg_titles.get(chart):
-            pass
+        if not p.svg_titles.get(chart):
+            fail("%s has no <title> (screen readers and hover need one)" % chart)
     if p.svgs["traffic-chart"].get("text", 0) < 6:
         fail("traffic chart has too few axis labels: %s" % p.svgs["traffic-chart"])
     for needle in ("Traffic over time by protocol", "source addresses by bytes",
