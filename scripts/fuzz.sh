@@ -5,13 +5,15 @@
 #   FUZZ_SECONDS=60 scripts/fuzz.sh [target...]
 # FUZZ_RUNS=N stops each target after N executions (FUZZ_SECONDS still bounds the time);
 # FUZZ_MAX_LEN caps input size (default 65536; smaller inputs run faster);
-# FUZZ_SKIP_BUILD=1 reuses the binaries (for runs in parallel on the same build dir).
+# FUZZ_TIMEOUT=S per input (default 10; raise it when the machine is loaded or the run is
+# niced, or a starved process reports a slow unit as a timeout); FUZZ_SKIP_BUILD=1 reuses the binaries (for runs in parallel on the same build dir).
 # Each run's log is kept as $BUILD/logs/<target>-<UTC time>.log ($BUILD/<target>.log = latest).
 set -eu
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 RUNS=${FUZZ_RUNS:--1}
 MAX_LEN=${FUZZ_MAX_LEN:-65536}
+TIMEOUT=${FUZZ_TIMEOUT:-10}
 BUILD=${FUZZ_BUILD:-build-fuzz}
 targets=${*:-"packet_parser decoder template_spec address"}
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
@@ -41,7 +43,7 @@ for t in $targets; do
   echo "== $t: ${SECONDS_PER_TARGET}s, runs $RUNS, max_len $MAX_LEN, log $log" >&2
   # Each run merges new coverage into $work; -max_total_time bounds it; leaks are reported.
   if ! "$BUILD/tests/fuzz/${t}_fuzz" "$work" "$seeds/$t" "tests/fuzz/regressions/$t" \
-      -max_total_time="$SECONDS_PER_TARGET" -runs="$RUNS" -max_len="$MAX_LEN" -timeout=10 \
+      -max_total_time="$SECONDS_PER_TARGET" -runs="$RUNS" -max_len="$MAX_LEN" -timeout="$TIMEOUT" \
       -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 2>"$log"; then
     echo "FAIL: $t found a crash: see $log and $crashes" >&2
     status=1
