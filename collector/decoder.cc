@@ -1,6 +1,7 @@
 #include "collector/decoder.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <utility>
 
@@ -186,6 +187,151 @@ struct OptionValues {
   }
 };
 
+// Per-record values that are not DecodedRecord members (combined after the record's fields).
+struct FieldState {
+  OptionValues opt;
+  bool has_icmp = false;
+  bool has_icmp_type = false;
+  uint16_t icmp = 0;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  bool has_first_uptime = false;
+  bool has_last_uptime = false;
+  uint64_t first_uptime = 0;
+  uint64_t last_uptime = 0;
+};
+
+// One field with a fixed length: what the op says. Used by the generic per-field loop and, for
+// the few ops the plan does not move directly (times, ICMP, sampling), by the fast path.
+[[gnu::always_inline]] inline void ApplyField(uint8_t op, const uint8_t* p, size_t len,
+                                              int64_t export_ms, DecodedRecord& r,
+                                              FieldState& s) {
+  switch (op) {
+    case kSkip: break;
+    case kBytes: r.bytes += LoadUnsigned(p, len); break;
+    case kPackets: r.packets += LoadUnsigned(p, len); break;
+    case kOutBytes: r.out_bytes += LoadUnsigned(p, len); break;
+    case kOutPackets: r.out_packets += LoadUnsigned(p, len); break;
+    case kProtocol: r.protocol = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kTos: r.tos = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kTcpFlags: r.tcp_flags = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kSrcPort: r.src_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kDstPort: r.dst_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kSrcV4: r.src_addr = IpAddress::V4(p); break;
+    case kDstV4: r.dst_addr = IpAddress::V4(p); break;
+    case kSrcV6: r.src_addr = IpAddress::V6(p); break;
+    case kDstV6: r.dst_addr = IpAddress::V6(p); break;
+    case kNextHopV4: r.next_hop = IpAddress::V4(p); break;
+    case kNextHopV6: r.next_hop = IpAddress::V6(p); break;
+    case kInIf: r.input_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kOutIf: r.output_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kSrcMask: r.src_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kDstMask: r.dst_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kSrcAs: r.src_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kDstAs: r.dst_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kFirstUptime:
+      s.first_uptime = LoadUnsigned(p, len);
+      s.has_first_uptime = true;
+      break;
+    case kLastUptime:
+      s.last_uptime = LoadUnsigned(p, len);
+      s.has_last_uptime = true;
+      break;
+    case kStartSec: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
+    case kEndSec: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
+    case kStartMs: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
+    case kEndMs: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
+    case kStartNtp:
+    case kEndNtp: {
+      const int64_t secs = int64_t{ByteReader::LoadBe32(p)} - kNtpToUnixSeconds;
+      const int64_t frac_ms = (int64_t{ByteReader::LoadBe32(p + 4)} * 1000) >> 32;
+      (op == kStartNtp ? r.first_ms : r.last_ms) = secs * 1000 + frac_ms;
+      break;
+    }
+    case kStartDeltaUs:
+      r.first_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
+      break;
+    case kEndDeltaUs:
+      r.last_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
+      break;
+    case kIcmpTypeCode:
+      s.icmp = static_cast<uint16_t>(LoadUnsigned(p, len));
+      s.has_icmp = true;
+      break;
+    case kIcmpType:
+      s.icmp_type = static_cast<uint8_t>(LoadUnsigned(p, len));
+      s.has_icmp_type = true;
+      break;
+    case kIcmpCode: s.icmp_code = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kIpVersion: r.ip_version = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kDirection: r.direction = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kVlan: r.vlan = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kFlowEndReason: r.flow_end_reason = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kSamplingInterval:
+      s.opt.interval = LoadUnsigned(p, len);
+      s.opt.has_interval = true;
+      break;
+    case kSamplingSpace:
+      s.opt.space = LoadUnsigned(p, len);
+      s.opt.has_space = true;
+      break;
+    case kSamplerId:
+      s.opt.sampler = LoadUnsigned(p, len);
+      s.opt.has_sampler = true;
+      break;
+    case kSystemInit:
+      s.opt.init_ms = LoadUnsigned(p, len);
+      s.opt.has_init = true;
+      break;
+    default: break;
+  }
+}
+
+// Fills t.plan from t.ops / t.lengths (see DecodePlan). Every op lands either in a typed move
+// group or in `special`, and the groups never write the same member, so applying them group
+// by group gives exactly what the per-field switch gives in wire order.
+void CompilePlan(CachedTemplate& t) {
+  DecodePlan& plan = t.plan;
+  plan = DecodePlan{};
+  if (t.variable_length || t.record.is_options) return;
+  size_t offset = 0;
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    const uint16_t o = static_cast<uint16_t>(offset);
+    const uint16_t w = t.lengths[i];
+    offset += w;
+    switch (t.ops[i]) {
+      case kSkip: break;
+      case kBytes: plan.add64.push_back({o, w, &DecodedRecord::bytes}); break;
+      case kPackets: plan.add64.push_back({o, w, &DecodedRecord::packets}); break;
+      case kOutBytes: plan.add64.push_back({o, w, &DecodedRecord::out_bytes}); break;
+      case kOutPackets: plan.add64.push_back({o, w, &DecodedRecord::out_packets}); break;
+      case kProtocol: plan.set8.push_back({o, w, &DecodedRecord::protocol}); break;
+      case kTos: plan.set8.push_back({o, w, &DecodedRecord::tos}); break;
+      case kSrcMask: plan.set8.push_back({o, w, &DecodedRecord::src_mask}); break;
+      case kDstMask: plan.set8.push_back({o, w, &DecodedRecord::dst_mask}); break;
+      case kIpVersion: plan.set8.push_back({o, w, &DecodedRecord::ip_version}); break;
+      case kDirection: plan.set8.push_back({o, w, &DecodedRecord::direction}); break;
+      case kFlowEndReason: plan.set8.push_back({o, w, &DecodedRecord::flow_end_reason}); break;
+      case kTcpFlags: plan.set16.push_back({o, w, &DecodedRecord::tcp_flags}); break;
+      case kSrcPort: plan.set16.push_back({o, w, &DecodedRecord::src_port}); break;
+      case kDstPort: plan.set16.push_back({o, w, &DecodedRecord::dst_port}); break;
+      case kVlan: plan.set16.push_back({o, w, &DecodedRecord::vlan}); break;
+      case kInIf: plan.set32.push_back({o, w, &DecodedRecord::input_if}); break;
+      case kOutIf: plan.set32.push_back({o, w, &DecodedRecord::output_if}); break;
+      case kSrcAs: plan.set32.push_back({o, w, &DecodedRecord::src_as}); break;
+      case kDstAs: plan.set32.push_back({o, w, &DecodedRecord::dst_as}); break;
+      case kSrcV4:
+      case kSrcV6: plan.addresses.push_back({o, w, &DecodedRecord::src_addr}); break;
+      case kDstV4:
+      case kDstV6: plan.addresses.push_back({o, w, &DecodedRecord::dst_addr}); break;
+      case kNextHopV4:
+      case kNextHopV6: plan.addresses.push_back({o, w, &DecodedRecord::next_hop}); break;
+      default: plan.special.push_back({o, w, t.ops[i]}); break;
+    }
+  }
+  plan.fixed = true;
+}
+
 }  // namespace
 
 const char* DecodeErrorName(DecodeError e) {
@@ -255,6 +401,7 @@ bool Decoder::Compile(CachedTemplate& t, uint8_t version) const {
   if (fixed > kMaxRecordLength) return false;
   t.variable_length = variable > 0;
   t.min_record_length = fixed + variable;
+  CompilePlan(t);
   return t.min_record_length > 0;
 }
 
@@ -572,134 +719,19 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
                               std::span<const uint8_t> body, RecordSink& sink) {
   ExporterState& st = *ctx.state;
   const TemplateRecord& rec = t.record;
-  const size_t nfields = t.ops.size();
-  const uint8_t* ops = t.ops.data();
-  const uint16_t* lens = t.lengths.data();
   const int64_t export_ms = int64_t{ctx.export_secs} * 1000;
   size_t pos = 0;
   size_t decoded = 0;
   // Records without their own sampler ID / interval share the set's default: look it up once.
   const uint32_t set_sampling = SamplingFor(st, ctx.domain, false, 0, 0);
-  while (pos < body.size()) {
-    const size_t rem = body.size() - pos;
-    if (rem < t.min_record_length || (t.variable_length && rem < 4 && AllZero(body.subspan(pos)))) {
-      // Padding to a 4-byte boundary (some exporters pad more, with zeros).
-      if (rem >= 4 && !AllZero(body.subspan(pos))) Count(st, DecodeError::kSetTrailingBytes);
-      break;
-    }
-    DecodedRecord r;
-    OptionValues opt;
-    bool has_icmp = false, has_icmp_type = false;
-    uint16_t icmp = 0;
-    uint8_t icmp_type = 0, icmp_code = 0;
-    uint64_t first_uptime = 0, last_uptime = 0;
-    bool has_first_uptime = false, has_last_uptime = false;
-    bool ok = true;
-    const uint8_t* base = body.data();
-    for (size_t i = 0; i < nfields; ++i) {
-      size_t len = lens[i];
-      if (len == kVariableLength) {
-        if (pos >= body.size()) { ok = false; break; }
-        len = base[pos++];
-        if (len == 255) {
-          if (body.size() - pos < 2) { ok = false; break; }
-          len = ByteReader::LoadBe16(base + pos);
-          pos += 2;
-        }
-        if (body.size() - pos < len) { ok = false; break; }
-        pos += len;
-        continue;
-      }
-      if (body.size() - pos < len) { ok = false; break; }
-      const uint8_t* p = base + pos;
-      pos += len;
-      switch (ops[i]) {
-        case kSkip: break;
-        case kBytes: r.bytes += LoadUnsigned(p, len); break;
-        case kPackets: r.packets += LoadUnsigned(p, len); break;
-        case kOutBytes: r.out_bytes += LoadUnsigned(p, len); break;
-        case kOutPackets: r.out_packets += LoadUnsigned(p, len); break;
-        case kProtocol: r.protocol = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kTos: r.tos = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kTcpFlags: r.tcp_flags = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
-        case kSrcPort: r.src_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
-        case kDstPort: r.dst_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
-        case kSrcV4: r.src_addr = IpAddress::V4(p); break;
-        case kDstV4: r.dst_addr = IpAddress::V4(p); break;
-        case kSrcV6: r.src_addr = IpAddress::V6(p); break;
-        case kDstV6: r.dst_addr = IpAddress::V6(p); break;
-        case kNextHopV4: r.next_hop = IpAddress::V4(p); break;
-        case kNextHopV6: r.next_hop = IpAddress::V6(p); break;
-        case kInIf: r.input_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
-        case kOutIf: r.output_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
-        case kSrcMask: r.src_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kDstMask: r.dst_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kSrcAs: r.src_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
-        case kDstAs: r.dst_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
-        case kFirstUptime:
-          first_uptime = LoadUnsigned(p, len);
-          has_first_uptime = true;
-          break;
-        case kLastUptime:
-          last_uptime = LoadUnsigned(p, len);
-          has_last_uptime = true;
-          break;
-        case kStartSec: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
-        case kEndSec: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
-        case kStartMs: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
-        case kEndMs: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
-        case kStartNtp:
-        case kEndNtp: {
-          const int64_t secs = int64_t{ByteReader::LoadBe32(p)} - kNtpToUnixSeconds;
-          const int64_t frac_ms = (int64_t{ByteReader::LoadBe32(p + 4)} * 1000) >> 32;
-          (ops[i] == kStartNtp ? r.first_ms : r.last_ms) = secs * 1000 + frac_ms;
-          break;
-        }
-        case kStartDeltaUs:
-          r.first_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
-          break;
-        case kEndDeltaUs:
-          r.last_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
-          break;
-        case kIcmpTypeCode:
-          icmp = static_cast<uint16_t>(LoadUnsigned(p, len));
-          has_icmp = true;
-          break;
-        case kIcmpType:
-          icmp_type = static_cast<uint8_t>(LoadUnsigned(p, len));
-          has_icmp_type = true;
-          break;
-        case kIcmpCode: icmp_code = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kIpVersion: r.ip_version = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kDirection: r.direction = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kVlan: r.vlan = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
-        case kFlowEndReason: r.flow_end_reason = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
-        case kSamplingInterval:
-          opt.interval = LoadUnsigned(p, len);
-          opt.has_interval = true;
-          break;
-        case kSamplingSpace:
-          opt.space = LoadUnsigned(p, len);
-          opt.has_space = true;
-          break;
-        case kSamplerId:
-          opt.sampler = LoadUnsigned(p, len);
-          opt.has_sampler = true;
-          break;
-        case kSystemInit:
-          opt.init_ms = LoadUnsigned(p, len);
-          opt.has_init = true;
-          break;
-        default: break;
-      }
-    }
-    if (!ok) {
-      Count(st, DecodeError::kRecordTruncated);
-      break;
-    }
+
+  // Everything after a record's fields: options data updates the exporter's sampling state;
+  // flow records get their times, ICMP port, sampling, and go to the sink.
+  auto finish = [&](DecodedRecord& r, const FieldState& s) __attribute__((always_inline)) {
     ++decoded;
     if (rec.is_options) {
       ++st.stats.options_records;
+      const OptionValues& opt = s.opt;
       const uint32_t rate = opt.Rate();
       if (rate != 0) {
         if (opt.has_sampler) {
@@ -717,51 +749,47 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
                            st.system_init_ms.contains(ctx.domain))) {
         st.system_init_ms[ctx.domain] = static_cast<int64_t>(opt.init_ms);
       }
-      continue;
+      return;
     }
-    r.exporter = *ctx.exporter;
-    r.version = ctx.version;
-    r.from_early_buffer = ctx.from_early;
-    r.source_id = ctx.domain;
-    r.template_id = template_id;
-    r.receive_time_us = ctx.receive_time;
-    if (has_first_uptime || has_last_uptime) {
+    if (s.has_first_uptime || s.has_last_uptime) {
       if (ctx.version == kNetflowV9Version) {
         // sysUptime-relative with modulo 2^32 arithmetic: a flow that started before an uptime
         // wrap still lands before the export time.
-        if (has_first_uptime) {
+        if (s.has_first_uptime) {
           r.first_ms = export_ms - static_cast<int32_t>(ctx.sys_uptime_ms -
-                                                        static_cast<uint32_t>(first_uptime));
+                                                        static_cast<uint32_t>(s.first_uptime));
         }
-        if (has_last_uptime) {
+        if (s.has_last_uptime) {
           r.last_ms = export_ms - static_cast<int32_t>(ctx.sys_uptime_ms -
-                                                       static_cast<uint32_t>(last_uptime));
+                                                       static_cast<uint32_t>(s.last_uptime));
         }
       } else {
         // IPFIX flowStart/EndSysUpTime are relative to systemInitTimeMilliseconds (IE 160),
         // from the record itself or learned from options data.
         int64_t init = kNoTime;
-        if (opt.has_init) {
-          init = static_cast<int64_t>(opt.init_ms);
+        if (s.opt.has_init) {
+          init = static_cast<int64_t>(s.opt.init_ms);
         } else if (auto it = st.system_init_ms.find(ctx.domain); it != st.system_init_ms.end()) {
           init = it->second;
         }
         if (init != kNoTime) {
-          if (has_first_uptime) r.first_ms = init + static_cast<int64_t>(first_uptime);
-          if (has_last_uptime) r.last_ms = init + static_cast<int64_t>(last_uptime);
+          if (s.has_first_uptime) r.first_ms = init + static_cast<int64_t>(s.first_uptime);
+          if (s.has_last_uptime) r.last_ms = init + static_cast<int64_t>(s.last_uptime);
         }
       }
     }
     if (r.ip_version == 0 || (r.src_addr.version != 0 && r.ip_version != r.src_addr.version)) {
       r.ip_version = r.src_addr.version != 0 ? r.src_addr.version : r.dst_addr.version;
     }
-    if (has_icmp_type && !has_icmp) {
-      icmp = static_cast<uint16_t>((icmp_type << 8) | icmp_code);
+    uint16_t icmp = s.icmp;
+    bool has_icmp = s.has_icmp;
+    if (s.has_icmp_type && !has_icmp) {
+      icmp = static_cast<uint16_t>((s.icmp_type << 8) | s.icmp_code);
       has_icmp = true;
     }
     if (has_icmp && r.dst_port == 0 && (r.protocol == 1 || r.protocol == 58)) r.dst_port = icmp;
-    r.sampling = (opt.has_sampler || opt.has_interval)
-                     ? SamplingFor(st, ctx.domain, opt.has_sampler, opt.sampler, opt.Rate())
+    r.sampling = (s.opt.has_sampler || s.opt.has_interval)
+                     ? SamplingFor(st, ctx.domain, s.opt.has_sampler, s.opt.sampler, s.opt.Rate())
                      : set_sampling;
     if (options_.apply_sampling && r.sampling > 1) {
       r.packets *= r.sampling;
@@ -771,6 +799,105 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
     st.stats.packets += r.packets;
     st.stats.bytes += r.bytes;
     sink.OnRecord(r);
+  };
+  auto set_identity = [&](DecodedRecord& r) {
+    r.exporter = *ctx.exporter;
+    r.version = ctx.version;
+    r.from_early_buffer = ctx.from_early;
+    r.source_id = ctx.domain;
+    r.template_id = template_id;
+    r.receive_time_us = ctx.receive_time;
+  };
+  const uint8_t* base = body.data();
+
+  if (t.plan.fixed) {
+    // Fast path (see DecodePlan): one record object for the whole set. Members the plan sets
+    // are overwritten by every record; members summed or adjusted after the fields are reset
+    // here; members the template lacks keep their defaults.
+    const DecodePlan& plan = t.plan;
+    const size_t length = t.min_record_length;
+    DecodedRecord r;
+    set_identity(r);
+    while (body.size() - pos >= length) {
+      const uint8_t* p = base + pos;
+      pos += length;
+      r.packets = r.bytes = r.out_packets = r.out_bytes = 0;
+      r.first_ms = r.last_ms = kNoTime;
+      r.ip_version = 0;
+      r.dst_port = 0;
+      for (const DecodeMove<uint64_t>& m : plan.add64) r.*m.field += LoadUnsigned(p + m.offset, m.width);
+      for (const DecodeMove<uint8_t>& m : plan.set8) {
+        r.*m.field = static_cast<uint8_t>(LoadUnsigned(p + m.offset, m.width));
+      }
+      for (const DecodeMove<uint16_t>& m : plan.set16) {
+        r.*m.field = static_cast<uint16_t>(LoadUnsigned(p + m.offset, m.width));
+      }
+      for (const DecodeMove<uint32_t>& m : plan.set32) {
+        r.*m.field = static_cast<uint32_t>(LoadUnsigned(p + m.offset, m.width));
+      }
+      for (const DecodeMove<IpAddress>& m : plan.addresses) {
+        // In place: building a temporary and copying it costs a store-forwarding stall.
+        IpAddress& a = r.*m.field;
+        if (m.width == 4) {
+          a.version = 4;
+          std::memcpy(a.bytes.data(), p + m.offset, 4);
+          std::memset(a.bytes.data() + 4, 0, 12);
+        } else {
+          a.version = 6;
+          std::memcpy(a.bytes.data(), p + m.offset, 16);
+        }
+      }
+      FieldState s;
+      for (const DecodePlan::Special& m : plan.special) {
+        ApplyField(m.op, p + m.offset, m.width, export_ms, r, s);
+      }
+      finish(r, s);
+    }
+    // Padding to a 4-byte boundary (some exporters pad more, with zeros).
+    const size_t rem = body.size() - pos;
+    if (rem >= 4 && !AllZero(body.subspan(pos))) Count(st, DecodeError::kSetTrailingBytes);
+    return decoded;
+  }
+
+  // Generic path: variable-length fields (IPFIX) and options records, field by field.
+  const size_t nfields = t.ops.size();
+  const uint8_t* ops = t.ops.data();
+  const uint16_t* lens = t.lengths.data();
+  while (pos < body.size()) {
+    const size_t rem = body.size() - pos;
+    if (rem < t.min_record_length || (t.variable_length && rem < 4 && AllZero(body.subspan(pos)))) {
+      // Padding to a 4-byte boundary (some exporters pad more, with zeros).
+      if (rem >= 4 && !AllZero(body.subspan(pos))) Count(st, DecodeError::kSetTrailingBytes);
+      break;
+    }
+    DecodedRecord r;
+    FieldState s;
+    bool ok = true;
+    for (size_t i = 0; i < nfields; ++i) {
+      size_t len = lens[i];
+      if (len == kVariableLength) {
+        if (pos >= body.size()) { ok = false; break; }
+        len = base[pos++];
+        if (len == 255) {
+          if (body.size() - pos < 2) { ok = false; break; }
+          len = ByteReader::LoadBe16(base + pos);
+          pos += 2;
+        }
+        if (body.size() - pos < len) { ok = false; break; }
+        pos += len;
+        continue;
+      }
+      if (body.size() - pos < len) { ok = false; break; }
+      const uint8_t* p = base + pos;
+      pos += len;
+      ApplyField(ops[i], p, len, export_ms, r, s);
+    }
+    if (!ok) {
+      Count(st, DecodeError::kRecordTruncated);
+      break;
+    }
+    set_identity(r);
+    finish(r, s);
   }
   return decoded;
 }

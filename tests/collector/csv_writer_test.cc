@@ -2,8 +2,10 @@
 // (masks, bins, top N, bounded groups), atomic output and rotation.
 #include "collector/csv_writer.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 
+#include <array>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -103,6 +105,48 @@ TEST(CsvFormatterTest, AddressFormatting) {
   out += ' ';
   AppendAddress(*ParseIpAddress("2001:db8::1:0:0:1"), out);
   EXPECT_EQ(out, "255.0.10.1 2001:db8::1:0:0:1");
+}
+
+// The hand-written IPv6 formatter must print exactly what inet_ntop prints: zero runs of
+// every length and position (ties: the first run), IPv4-compatible and -mapped addresses.
+TEST(CsvFormatterTest, Ipv6TextEqualsInetNtop) {
+  std::vector<std::array<uint8_t, 16>> cases;
+  for (int mask = 0; mask < 256; ++mask) {  // every pattern of zero / non-zero groups
+    std::array<uint8_t, 16> a{};
+    for (int g = 0; g < 8; ++g) {
+      if (mask & (1 << g)) {
+        a[2 * g] = static_cast<uint8_t>(g == 3 ? 0 : 0x20 + g);
+        a[2 * g + 1] = static_cast<uint8_t>(0x01 + 17 * g);
+      }
+    }
+    cases.push_back(a);
+  }
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  for (int i = 0; i < 2000; ++i) {  // random, with many small and zero groups
+    std::array<uint8_t, 16> a{};
+    for (int g = 0; g < 8; ++g) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      const uint16_t v = (x & 3) == 0 ? 0 : static_cast<uint16_t>(x >> (8 * (x & 7)));
+      a[2 * g] = static_cast<uint8_t>(v >> 8);
+      a[2 * g + 1] = static_cast<uint8_t>(v);
+    }
+    cases.push_back(a);
+  }
+  for (const char* text : {"::", "::1", "1::", "::ffff:10.1.2.3", "::10.1.2.3", "::ffff:0:1.2.3.4",
+                           "64:ff9b::1.2.3.4", "fe80::1:0:0:0:1", "1:0:0:2:0:0:0:3"}) {
+    std::array<uint8_t, 16> a{};
+    ASSERT_EQ(inet_pton(AF_INET6, text, a.data()), 1) << text;
+    cases.push_back(a);
+  }
+  for (const auto& a : cases) {
+    char want[INET6_ADDRSTRLEN];
+    ASSERT_NE(inet_ntop(AF_INET6, a.data(), want, sizeof(want)), nullptr);
+    char got[kMaxCsvColumnChars];
+    char* end = WriteAddress(IpAddress::V6(a.data()), got);
+    EXPECT_EQ(std::string(got, end), std::string(want));
+  }
 }
 
 TEST(AggregatorTest, MaskTopAndBins) {
