@@ -35,6 +35,7 @@
 #include <pcap/pcap.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@
 #include "common/atomic_file.h"
 #include "common/progress.h"
 #include "common/privileges.h"
+#include "exporter/iface_state.h"
 #include "common/v9_fields.h"
 #include "exporter/export_metrics.h"
 #include "exporter/flow_table.h"
@@ -82,6 +84,22 @@ void OnStopSignal(int) {
   if (nf::PcapSource* s = g_source.load()) s->BreakLoop();
 }
 void OnStatsSignal(int) { g_dump_stats = 1; }
+
+// --on-iface-down: once a second, make the capture loop return so it checks the interface.
+volatile sig_atomic_t g_check_iface = 0;
+void OnIfaceTimer(int) {
+  g_check_iface = 1;
+  if (nf::PcapSource* s = g_source.load()) s->BreakLoop();
+}
+void StartIfaceTimer() {
+  struct sigaction sa {};
+  sa.sa_handler = OnIfaceTimer;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval every_second{{1, 0}, {1, 0}};
+  setitimer(ITIMER_REAL, &every_second, nullptr);
+}
 
 void InstallSignals() {
   struct sigaction sa {};
@@ -132,6 +150,7 @@ struct Options {
   bool ng_netflow = false;
   std::string user;   // -u: switch to this user once the capture is open
   std::string group;  // -g
+  std::string on_iface_down = "exit";  // the capture interface went down or away: exit | wait
 };
 
 struct Counters {
@@ -458,6 +477,12 @@ int main(int argc, char** argv) {
   app.add_option("--buffer-size", o.buffer_mib, "Kernel capture buffer in MiB")
       ->group("Input")
       ->check(CLI::Range(1, 4096));
+  app.add_option("--on-iface-down", o.on_iface_down,
+                 "When the -i interface goes down or away: exit (export every flow, status 1, "
+                 "for a service manager to restart) or wait (keep flows, capture again once it "
+                 "is back up)")
+      ->group("Input")
+      ->check(CLI::IsMember({"exit", "wait"}));
   app.add_option("filter", o.filter_words, "BPF filter expression (as for tcpdump)")
       ->group("Input");
   app.add_option("-u,--user", o.user,
@@ -645,8 +670,9 @@ int main(int argc, char** argv) {
   }
 
   // ---- Input.
+  nf::LiveCaptureOptions live_options;  // kept for --on-iface-down wait
   if (live) {
-    nf::LiveCaptureOptions lo;
+    nf::LiveCaptureOptions& lo = live_options;
     lo.interface = o.interfaces[0];
     lo.promiscuous = !o.no_promisc;
     lo.snaplen = o.snaplen;
@@ -833,15 +859,49 @@ int main(int argc, char** argv) {
   };
 
   int exit_code = 0;
+  if (live) StartIfaceTimer();
   while (!g_stop) {
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
     if (table != nullptr) table->Drain(sink);
-    if (!n.ok()) {
-      if (!absl::IsOutOfRange(n.status())) {
-        std::cerr << "flowexport: " << n.status().message() << "\n";
-        exit_code = 1;
+    // The interface going down gives no capture error (the handle just sees nothing and, with
+    // TPACKET_V3, libpcap waits for the next packet), its deletion does: a 1 s timer breaks
+    // the capture loop so the state is checked.
+    bool iface_down = false;
+    if (live && (!n.ok() || g_check_iface)) {
+      g_check_iface = 0;
+      iface_down = nf::GetIfaceState(o.interfaces[0]) != nf::IfaceState::kUp;
+    }
+    if (!n.ok() || iface_down) {
+      if (!n.ok() && absl::IsOutOfRange(n.status())) break;  // end of the files
+      if (!n.ok()) std::cerr << "flowexport: " << n.status().message() << "\n";
+      exit_code = 1;
+      if (!live) break;
+      std::cerr << "flowexport: interface " << o.interfaces[0] << " is "
+                << nf::IfaceStateName(nf::GetIfaceState(o.interfaces[0]))
+                << (o.on_iface_down == "wait"
+                        ? ": waiting for it to come back (--on-iface-down wait)\n"
+                        : ": exporting every flow and exiting (--on-iface-down exit)\n");
+      if (o.on_iface_down != "wait") break;
+      auto reopened = nf::ReopenWhenUp(live_options, &g_stop, [&] {
+        const nf::TimeUs t = WallClockUs();
+        if (meter != nullptr) {
+          meter->AdvanceTime(t, sink);
+        } else {
+          table->ExpireUntil(t, sink);
+        }
+        enc.Tick(t);
+      });
+      if (!reopened.ok()) {
+        std::cerr << "flowexport: cannot capture on " << o.interfaces[0]
+                  << " again: " << reopened.status().message() << "\n";
+        break;
       }
-      break;
+      exit_code = 0;
+      if (*reopened == nullptr) break;  // SIGINT/SIGTERM while waiting: a normal stop
+      g_source.store(reopened->get());
+      p.source = std::move(*reopened);  // the old handle closes here
+      std::cerr << "flowexport: interface " << o.interfaces[0] << " is back: capturing\n";
+      continue;
     }
     // Expiry and flushing run on the export clock: packet time for files, wall time live
     // (so a quiet link still expires flows and sends partial datagrams).
