@@ -345,45 +345,64 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
       return absl::InvalidArgumentError(
           absl::StrCat("a prefix mask needs an address column, not '", name, "'"));
     }
-    a->keys_.push_back(Key{c, prefix});
+    IpAddress& (*address)(DecodedRecord&) = nullptr;
+    if (prefix >= 0) {
+      a->has_masks_ = true;
+      if (c->name == "src_addr") {
+        address = [](DecodedRecord& d) -> IpAddress& { return d.src_addr; };
+      } else if (c->name == "dst_addr") {
+        address = [](DecodedRecord& d) -> IpAddress& { return d.dst_addr; };
+      } else if (c->name == "next_hop") {
+        address = [](DecodedRecord& d) -> IpAddress& { return d.next_hop; };
+      } else {
+        address = [](DecodedRecord& d) -> IpAddress& { return d.exporter.address; };
+      }
+    }
+    a->keys_.push_back(Key{c, prefix, address});
   }
   if (a->keys_.empty()) return absl::InvalidArgumentError("-A needs at least one key column");
+  // Bin text, then each key and its comma.
+  a->key_chars_.resize((a->keys_.size() + 1) * (kMaxCsvColumnChars + 1));
   if (options.bin_seconds < 0) return absl::InvalidArgumentError("-t must be >= 0");
   return a;
 }
 
 void Aggregator::Add(const DecodedRecord& r) {
   int64_t bin = 0;
-  key_buffer_.clear();
+  // The key is the columns' CSV text, written straight into a fixed buffer (no string
+  // building per record); only a new group copies it.
+  char* const start = key_chars_.data();
+  char* out = start;
   if (options_.bin_seconds > 0) {
     const int64_t t = r.first_ms != kNoTime ? r.first_ms : r.receive_time_us / 1000;
     const int64_t width = options_.bin_seconds * 1000;
     bin = (t >= 0 ? t / width : (t - width + 1) / width) * width;
-    AppendIso8601Ms(bin, key_buffer_);
-    key_buffer_.push_back(',');
+    out = WriteIso8601Ms(bin, out);
+    *out++ = ',';
   }
+  if (has_masks_) masked_ = r;  // one copy per record, and only with a masked key
   for (const Key& k : keys_) {
-    if (k.prefix >= 0) {
-      // The mask applies to whichever address the column holds.
-      DecodedRecord masked = r;
-      IpAddress* a = k.column->name == "src_addr"   ? &masked.src_addr
-                     : k.column->name == "dst_addr" ? &masked.dst_addr
-                     : k.column->name == "next_hop" ? &masked.next_hop
-                                                    : &masked.exporter.address;
-      *a = MaskAddress(*a, k.prefix);
-      AppendColumn(*k.column, masked, key_buffer_);
+    if (k.address != nullptr) {
+      // The mask applies to whichever address the column holds; the next key sees the
+      // original again (e.g. -A src_addr/24,src_addr).
+      IpAddress& a = k.address(masked_);
+      const IpAddress original = a;
+      a = MaskAddress(original, k.prefix);
+      out = k.column->write(masked_, out);
+      a = original;
     } else {
-      AppendColumn(*k.column, r, key_buffer_);
+      out = k.column->write(r, out);
     }
-    key_buffer_.push_back(',');
+    *out++ = ',';
   }
-  auto it = groups_.find(absl::string_view(key_buffer_));
+  const absl::string_view key(start, static_cast<size_t>(out - start));
+  auto it = groups_.find(key);
   if (it == groups_.end()) {
     if (groups_.size() >= options_.max_groups) {
       ++overflow_records_;
       return;
     }
-    it = groups_.emplace(key_buffer_, Counters{bin, 0, 0, 0}).first;
+    it = groups_.emplace(std::string(key), Counters{bin, 0, 0, 0}).first;
   }
   ++it->second.flows;
   it->second.packets += r.packets;

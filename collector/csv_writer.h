@@ -110,6 +110,8 @@ class Aggregator {
   struct Key {
     const CsvColumnInfo* column;
     int prefix;  // -1 = no mask
+    // With a mask: the record member the column prints (src_addr, dst_addr, ...).
+    IpAddress& (*address)(DecodedRecord&);
   };
   struct Counters {
     int64_t bin = 0;
@@ -121,7 +123,9 @@ class Aggregator {
 
   AggregateOptions options_;
   std::vector<Key> keys_;
-  std::string key_buffer_;  // reused: no allocation per record for existing groups
+  std::vector<char> key_chars_;  // reused: no allocation per record for existing groups
+  bool has_masks_ = false;
+  DecodedRecord masked_;  // the record with a key's mask applied
   absl::flat_hash_map<std::string, Counters> groups_;
   uint64_t overflow_records_ = 0;
 };
