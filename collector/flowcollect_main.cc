@@ -99,6 +99,8 @@ struct Config {
   size_t max_templates = 4096;
   bool apply_sampling = false;
   size_t early_max_sets = 1024;
+  uint64_t early_max_bytes = 4 << 20;
+  size_t max_exporters = 65536;
   double early_max_age_s = 120;
   uint32_t reorder_window = 64;
 
@@ -649,6 +651,18 @@ int Main(int argc, char** argv) {
                  "data sets kept per exporter while waiting for their template (0 = none)")
       ->capture_default_str()
       ->group(dec);
+  app.add_option("--early-max-bytes", cfg.early_max_bytes,
+                 "bytes of data sets kept per exporter while waiting for their template; sets "
+                 "beyond it are dropped and counted (suffixes k, m, g)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->group(dec);
+  app.add_option("--max-exporters", cfg.max_exporters,
+                 "exporters tracked (address, or address and port with --template-key-port); "
+                 "datagrams from more are dropped and counted (exporters_refused)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(dec);
   app.add_option("--early-max-age", cfg.early_max_age_s,
                  "seconds a data set waits for its template before it is counted as aged out")
       ->capture_default_str()
@@ -822,6 +836,8 @@ int Main(int argc, char** argv) {
   dopts.templates.max_per_exporter = cfg.max_templates;
   dopts.apply_sampling = cfg.apply_sampling;
   dopts.early_max_sets = cfg.early_max_sets;
+  dopts.early_max_bytes = static_cast<size_t>(cfg.early_max_bytes);
+  dopts.max_exporters = cfg.max_exporters;
   dopts.early_max_age_us = static_cast<int64_t>(cfg.early_max_age_s * 1e6);
   dopts.reorder_window = cfg.reorder_window;
   if (cfg.workers > 1) dopts.shared_templates = &shared_templates;
