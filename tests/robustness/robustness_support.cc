@@ -89,7 +89,7 @@ bool WriteExportPcap(const std::string& path, const std::vector<TimedDatagram>& 
     f.push_back(64);    // TTL
     f.push_back(17);    // UDP
     Put16(f, 0);        // checksum (not checked)
-    Put32(f, 0xC0000201u);
+    Put32(f, t.src_ip);
     Put32(f, 0xC0000202u);
     Put16(f, 4000);
     Put16(f, port);

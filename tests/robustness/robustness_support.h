@@ -32,6 +32,7 @@ std::vector<uint8_t> V9Datagram(const V9Spec& spec);
 struct TimedDatagram {
   int64_t time_us = 0;
   std::vector<uint8_t> payload;
+  uint32_t src_ip = 0xC0000201u;  // the exporter's address (192.0.2.1)
 };
 bool WriteExportPcap(const std::string& path, const std::vector<TimedDatagram>& datagrams,
                      uint16_t port = 2055);
