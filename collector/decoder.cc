@@ -166,6 +166,17 @@ bool AllZero(std::span<const uint8_t> s) {
   return std::all_of(s.begin(), s.end(), [](uint8_t b) { return b == 0; });
 }
 
+// flowStartSeconds/flowEndSeconds may be 8 bytes: a hostile value times 1000 would overflow
+// int64 (found by the decoder fuzz target). Times past 9999-12-31 are clamped there.
+int64_t SecondsToMs(uint64_t secs) {
+  constexpr uint64_t kMaxSecs = 253'402'300'799;
+  return static_cast<int64_t>(secs > kMaxSecs ? kMaxSecs : secs) * 1000;
+}
+int64_t ClampMs(uint64_t ms) {
+  constexpr uint64_t kMaxMs = 253'402'300'799'999;
+  return static_cast<int64_t>(ms > kMaxMs ? kMaxMs : ms);
+}
+
 // What an options data record said about sampling / system init time.
 struct OptionValues {
   bool has_interval = false;
@@ -237,10 +248,10 @@ struct FieldState {
       s.last_uptime = LoadUnsigned(p, len);
       s.has_last_uptime = true;
       break;
-    case kStartSec: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
-    case kEndSec: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)) * 1000; break;
-    case kStartMs: r.first_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
-    case kEndMs: r.last_ms = static_cast<int64_t>(LoadUnsigned(p, len)); break;
+    case kStartSec: r.first_ms = SecondsToMs(LoadUnsigned(p, len)); break;
+    case kEndSec: r.last_ms = SecondsToMs(LoadUnsigned(p, len)); break;
+    case kStartMs: r.first_ms = ClampMs(LoadUnsigned(p, len)); break;
+    case kEndMs: r.last_ms = ClampMs(LoadUnsigned(p, len)); break;
     case kStartNtp:
     case kEndNtp: {
       const int64_t secs = int64_t{ByteReader::LoadBe32(p)} - kNtpToUnixSeconds;
