@@ -267,7 +267,7 @@ class Collector {
         }
         break;
       }
-      progress.Update(input_bytes_, input_.file_packets);
+      progress.Update((*source)->BytesRead(), input_.file_packets);
       if (g_usr1) {
         g_usr1 = 0;
         ReportStats();
@@ -276,7 +276,7 @@ class Collector {
         ReportStats(Report::kStatus, seconds);
       }
     }
-    progress.Finish(ok && !g_stop ? po.total_bytes : input_bytes_, input_.file_packets);
+    progress.Finish((*source)->BytesRead(), input_.file_packets);
     progress_ = nullptr;
     // End of input: data still waiting for a template will never get one.
     workers_[0]->decoder.DiscardEarly();
@@ -540,7 +540,6 @@ class Collector {
   void OnFrame(const RawPacket& p, TimeUs& last_tick) {
     Worker& worker = *workers_[0];
     ++input_.file_packets;
-    input_bytes_ += 16 + p.caplen;  // progress: pcap record header + captured bytes
     PacketMeta meta;
     if (ParsePacket(p.data, p.caplen, p.wire_len, p.link, meta) != ParseResult::kOk ||
         meta.protocol != 17 || meta.payload_offset == 0 || meta.is_non_first_fragment()) {
@@ -582,7 +581,6 @@ class Collector {
   metrics::CollectorStatsPublisher* publisher_;
   std::vector<Cidr> allow_;
   InputStats input_;
-  uint64_t input_bytes_ = 0;
   ProgressBar* progress_ = nullptr;  // while RunFiles draws one
   CollectorStatusSample status_before_;
   bool live_done_ = false;

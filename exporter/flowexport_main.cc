@@ -801,7 +801,6 @@ int main(int argc, char** argv) {
   }
 
   // Display only (wall clock, never flow logic): the -r progress bar and --verbose status.
-  uint64_t input_bytes = 0;  // progress: pcap record header + captured bytes per packet
   nf::ProgressOptions po;
   po.label = "flowexport";
   for (const std::string& f : o.files) {
@@ -831,7 +830,6 @@ int main(int argc, char** argv) {
   };
   auto on_packet = [&](const nf::RawPacket& pkt) {
     ++c.seen;
-    input_bytes += 16 + pkt.caplen;
     nf::PacketMeta meta;
     meta.time_us = pkt.time_us;
     const nf::ParseResult r =
@@ -918,7 +916,7 @@ int main(int argc, char** argv) {
     }
     enc.Tick(now);
     if (metrics_server != nullptr && publisher.Due()) publisher.Publish(Snapshot(p));
-    progress.Update(input_bytes, c.seen);
+    progress.Update(p.source->BytesRead(), c.seen);
     if (g_dump_stats) {
       g_dump_stats = 0;
       progress.Clear();
@@ -945,8 +943,7 @@ int main(int argc, char** argv) {
     table->FlushAll(sink);
   }
   enc.Flush(end);
-  if (!g_stop && exit_code == 0) input_bytes = po.total_bytes;  // every file read to its end
-  progress.Finish(input_bytes, c.seen);
+  progress.Finish(p.source->BytesRead(), c.seen);
   PrintStats(p, std::cerr);
   if (metrics_server != nullptr) publisher.Publish(Snapshot(p));  // = the stats JSON below
   if (!o.stats_json.empty()) {

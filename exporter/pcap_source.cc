@@ -4,6 +4,7 @@
 #include <pcap/pcap.h>
 #include <poll.h>
 
+#include <cstdio>
 #include <memory>
 
 #include <utility>
@@ -342,6 +343,24 @@ CaptureStats PcapSource::Stats() const {
     }
   }
   return s;
+}
+
+uint64_t PcapSource::BytesRead() const {
+  if (live_) return 0;
+  uint64_t total = 0;
+  for (size_t i = 0; i < inputs_.size() && i <= current_; ++i) {
+    const Input& in = inputs_[i];
+    if (in.mapped != nullptr) {
+      total += in.mapped->offset();
+    } else if (in.ng != nullptr) {
+      total += in.ng->offset();
+    } else if (in.handle != nullptr) {
+      // libpcap reads through stdio: the stream position is what it has consumed.
+      const long pos = std::ftell(pcap_file(in.handle));
+      if (pos > 0) total += static_cast<uint64_t>(pos);
+    }
+  }
+  return total;
 }
 
 const std::string& PcapSource::current_name() const {

@@ -79,6 +79,10 @@ class PcapSource {
 
   // Kernel counters (live) plus packets delivered.
   CaptureStats Stats() const;
+  // Bytes of the capture files consumed so far (the files before the current one whole), for
+  // progress displays: with the files' total size it gives the fraction done, filtered-out
+  // packets included. 0 for live capture.
+  uint64_t BytesRead() const;
 
   bool is_live() const { return live_; }
   // Name of the file or interface being read (for messages).

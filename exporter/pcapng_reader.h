@@ -43,6 +43,8 @@ class PcapngReader {
   // Reads the next packet. Returns false at the end of the file; an error for a malformed or
   // truncated file (the message names the file and the offset).
   absl::StatusOr<bool> Next(PcapngPacket& out);
+  // Bytes of the file consumed so far (for progress displays).
+  uint64_t offset() const { return offset_; }
 
  private:
   struct Interface {
