@@ -16,12 +16,11 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # Debug info stays in the build tree; the package ships stripped binaries.
 set(CPACK_STRIP_FILES ON)
-# Install under /usr: the units reference /usr/bin and lib/systemd/system must land in /usr/lib
-# or /lib, where systemd looks.
+# Install under /usr: lib/systemd/system must land in /usr/lib or /lib, where systemd looks.
+# The units' ExecStart paths follow this prefix (filled in at install time, docs/CMakeLists.txt).
 set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
-if(NOT CMAKE_INSTALL_PREFIX STREQUAL "/usr")
-  message(STATUS "flowtools .deb: configure with -DCMAKE_INSTALL_PREFIX=/usr so the systemd "
-                 "units in the package name /usr/bin (now ${CMAKE_INSTALL_FULL_BINDIR})")
-endif()
+# /etc/default/flowcollect is configuration: dpkg keeps the operator's edits on upgrade.
+file(WRITE ${PROJECT_BINARY_DIR}/debian/conffiles "/etc/default/flowcollect\n")
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_BINARY_DIR}/debian/conffiles")
 set(CPACK_GENERATOR "DEB")
 include(CPack)
