@@ -9,6 +9,9 @@
 #ifndef NF_COLLECTOR_UDP_SERVER_H_
 #define NF_COLLECTOR_UDP_SERVER_H_
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -95,6 +98,8 @@ class UdpServer {
   void Arm(Socket& s);
   // Returns the number of datagrams read (up to `max`).
   int Drain(Socket& s, int max);
+  // One received datagram: drop counters from its control data, --allow, then the handler.
+  void Deliver(Socket& s, msghdr& msg, size_t n, const iovec& data);
 
   UdpServerOptions options_;
   Handler handler_;
