@@ -8,20 +8,28 @@
 #     unlimited) to nfcapd and to flowcollect -l, one at a time: records received, loss and the
 #     receiver's CPU-seconds, so records per CPU-second and the highest zero-loss rate are
 #     compared on the same stream.
-#   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-k]
+#   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-r REPEAT] [-k]
+#                          [-w DIR]
+# -r: run every measurement REPEAT times (CPU times on a shared machine vary; report the best).
+# -w DIR: work in DIR and reuse its traffic.pcap/export.pcap/export.json when present (e.g. a
+# directory kept with -k), so several runs measure the same stream.
+# CPU seconds: getrusage of the child (/usr/bin/time) for -r, /proc/PID/stat utime+stime (all
+# threads) for the receivers, read just before SIGTERM (so neither side's exit flush counts).
 # Needs dumpcap's capture rights on lo (root). Loopback only; every wait is bounded.
 set -u
-BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0
-while getopts "b:n:f:R:k" o; do
+BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0 REPEAT=1 WORK=
+while getopts "b:n:f:R:r:w:k" o; do
   case $o in
     b) BUILD=$OPTARG ;; n) PACKETS=$OPTARG ;; f) FLOWS=$OPTARG ;; R) RATES=$OPTARG ;; k) KEEP=1 ;;
-    *) sed -n '2,12p' "$0"; exit 2 ;;
+    r) REPEAT=$OPTARG ;; w) WORK=$OPTARG; KEEP=1 ;;
+    *) sed -n '2,19p' "$0"; exit 2 ;;
   esac
 done
 for t in nfcapd nfdump dumpcap capinfos python3; do
   command -v $t >/dev/null || { echo "collect_bench: $t missing (scripts/setup-deps.sh)" >&2; exit 1; }
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/nf-collect-bench-XXXXXX")
+if [ -n "$WORK" ]; then mkdir -p "$WORK"; work=$WORK; else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/nf-collect-bench-XXXXXX"); fi
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; [ $KEEP = 1 ] || rm -rf "$work"; }
 trap cleanup EXIT
@@ -31,6 +39,9 @@ wait_drained() { for _ in $(seq 200); do q=$(ss -Hlun "sport = :$1" | awk '{prin
 cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
 stop() { local c; c=$(cpu_seconds "$1"); kill -TERM "$1"; timeout 30 tail --pid="$1" -f /dev/null; echo "$c"; }
 
+if [ -s "$work/export.pcap" ] && [ -s "$work/export.json" ] && [ -s "$work/traffic.pcap" ]; then
+  echo "== reusing $work/export.pcap" >&2
+else
 echo "== generating $PACKETS packets / $FLOWS flows" >&2
 "$BUILD/bench/nf-trafgen" -o "$work/traffic.pcap" -n "$PACKETS" -f "$FLOWS" -q || exit 1
 port=$(free_port)
@@ -44,6 +55,7 @@ sleep 2
 wait_drained "$port"; sleep 1
 kill -TERM "$dc"; timeout 20 tail --pid="$dc" -f /dev/null
 stop "$nf0" >/dev/null
+fi
 records=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["records_sent"])' "$work/export.json")
 datagrams=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["datagrams_sent"])' "$work/export.json")
 captured=$(capinfos -c -M "$work/export.pcap" | awk '/Number of packets/ {print $NF}')
@@ -52,22 +64,27 @@ echo "export capture: $captured of $datagrams datagrams, $records records" >&2
 
 printf '\n%-34s %12s %10s %16s\n' "flowcollect -r export.pcap" "records" "CPU s" "records/CPU-s"
 for mode in "-o /dev/null" "-A protocol -o /dev/null"; do
+ for _ in $(seq "$REPEAT"); do
+  # shellcheck disable=SC2086  # $mode is a list of options
   /usr/bin/time -f "%U %S" -o "$work/time" "$BUILD/collector/flowcollect" -r "$work/export.pcap" $mode \
     --stats-json "$work/r.json" 2>/dev/null
   cpu=$(awk '{print $1+$2}' "$work/time")
   got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/r.json")
   printf '%-34s %12s %10.2f %16.0f\n' "  $mode" "$got" "$cpu" "$(python3 -c "print($got/max($cpu,1e-3))")"
+ done
 done
 
-printf '\n%-14s %-12s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
+printf '\n%-14s %-24s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
 for rate in $RATES; do
-  for rx in nfcapd flowcollect; do
+ for _ in $(seq "$REPEAT"); do
+  for rx in nfcapd flowcollect "flowcollect -A protocol"; do
     p=$(free_port)
-    if [ $rx = nfcapd ]; then
-      mkdir -p "$work/nf-$rate"
+    if [ "$rx" = nfcapd ]; then
+      rm -rf "$work/nf-$rate"; mkdir -p "$work/nf-$rate"  # fresh: nfdump -R reads it all
       nfcapd -b 127.0.0.1 -p "$p" -w "$work/nf-$rate" -B 134217728 >/dev/null 2>&1 & pids+=($!); rp=$!
     else
-      "$BUILD/collector/flowcollect" -l "127.0.0.1:$p" --rcvbuf 134217728 -o /dev/null \
+      # shellcheck disable=SC2086  # $rx carries flowcollect's output options
+      "$BUILD/collector/flowcollect" ${rx#flowcollect} -l "127.0.0.1:$p" --rcvbuf 134217728 -o /dev/null \
         --stats-json "$work/l-$rate.json" 2>/dev/null & pids+=($!); rp=$!
     fi
     wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
@@ -76,12 +93,13 @@ for rate in $RATES; do
       2>/dev/null
     wait_drained "$p"; sleep 0.5
     cpu=$(stop "$rp")
-    if [ $rx = nfcapd ]; then
+    if [ "$rx" = nfcapd ]; then
       got=$(nfdump -R "$work/nf-$rate" -q -o 'fmt:%pkt' 2>/dev/null | grep -c '[0-9]')
     else
       got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/l-$rate.json")
     fi
-    printf '%-14s %-12s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
+    printf '%-14s %-24s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
       "$(python3 -c "print($got/max($cpu,1e-3))")"
   done
+ done
 done
