@@ -8,6 +8,7 @@
 # with SIGTERM and checks what the collector wrote.
 #
 # usage: sudo scripts/deb-clean-install.sh [BUILD_DIR]      (default: build)
+#        sudo DEB=path/to/flowtools_<ver>_<arch>.deb scripts/deb-clean-install.sh
 # Needs root, debootstrap, unshare/ip and access to the Debian mirror ($MIRROR, default
 # http://deb.debian.org/debian). Takes 1-3 minutes, mostly downloading. Not part of ctest
 # (network); `ctest -L packaging` does the offline equivalent. Results: docs/packaging.md.
@@ -22,7 +23,7 @@ die() { echo "deb-clean-install: $*" >&2; exit 1; }
 for tool in debootstrap chroot unshare ip cpack; do
   command -v "$tool" >/dev/null || die "$tool is missing (apt-get install debootstrap iproute2 cmake)"
 done
-[ -f "$build/CPackConfig.cmake" ] || die "$build is not a configured build directory"
+[ -n "${DEB:-}" ] || [ -f "$build/CPackConfig.cmake" ] || die "$build is not a configured build directory"
 if ! timeout 10 bash -c "exec 3<>/dev/tcp/$(echo "$mirror" | sed -E 's#^[a-z]+://([^/:]+).*#\1#')/80" 2>/dev/null; then
   echo "deb-clean-install: SKIP: the mirror $mirror is unreachable"
   exit 77
@@ -36,9 +37,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== building the package in $build"
-(cd "$build" && cpack -G DEB -B "$work/pkg" >/dev/null)
-deb=$(ls "$work"/pkg/*.deb)
+if [ -n "${DEB:-}" ]; then
+  deb=$(realpath "$DEB")
+else
+  echo "== building the package in $build"
+  (cd "$build" && cpack -G DEB -B "$work/pkg" >/dev/null)
+  deb=$(ls "$work"/pkg/*.deb)
+fi
 echo "   $(basename "$deb")"
 
 echo "== debootstrap --variant=minbase $suite from $mirror"
