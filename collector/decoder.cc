@@ -305,6 +305,14 @@ void CompilePlan(CachedTemplate& t) {
   DecodePlan& plan = t.plan;
   plan = DecodePlan{};
   if (t.variable_length || t.record.is_options) return;
+  // first_ms / last_ms writers keep their wire order: typed only when all are absolute
+  // seconds or milliseconds, otherwise all go through the generic code.
+  bool simple_times = true;
+  for (uint8_t op : t.ops) {
+    if (op == kStartNtp || op == kEndNtp || op == kStartDeltaUs || op == kEndDeltaUs) {
+      simple_times = false;
+    }
+  }
   size_t offset = 0;
   for (size_t i = 0; i < t.ops.size(); ++i) {
     const uint16_t o = static_cast<uint16_t>(offset);
@@ -337,6 +345,22 @@ void CompilePlan(CachedTemplate& t) {
       case kDstV6: plan.addresses.push_back({o, w, &DecodedRecord::dst_addr}); break;
       case kNextHopV4:
       case kNextHopV6: plan.addresses.push_back({o, w, &DecodedRecord::next_hop}); break;
+      case kFirstUptime: plan.uptimes.push_back({o, w, false}); break;
+      case kLastUptime: plan.uptimes.push_back({o, w, true}); break;
+      case kStartSec:
+      case kEndSec:
+      case kStartMs:
+      case kEndMs:
+        if (simple_times) {
+          const uint8_t op = t.ops[i];
+          plan.absolute_times.push_back(
+              {o, w, op == kStartSec || op == kEndSec ? 1000 : 1,
+               op == kStartSec || op == kStartMs ? &DecodedRecord::first_ms
+                                                 : &DecodedRecord::last_ms});
+          break;
+        }
+        plan.special.push_back({o, w, t.ops[i]});
+        break;
       default: plan.special.push_back({o, w, t.ops[i]}); break;
     }
   }
@@ -859,6 +883,19 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
         }
       }
       FieldState s;
+      for (const DecodePlan::Uptime& m : plan.uptimes) {
+        const uint64_t v = LoadUnsigned(p + m.offset, m.width);
+        if (m.last) {
+          s.last_uptime = v;
+          s.has_last_uptime = true;
+        } else {
+          s.first_uptime = v;
+          s.has_first_uptime = true;
+        }
+      }
+      for (const DecodePlan::AbsoluteTime& m : plan.absolute_times) {
+        r.*m.field = static_cast<int64_t>(LoadUnsigned(p + m.offset, m.width)) * m.multiplier;
+      }
       for (const DecodePlan::Special& m : plan.special) {
         ApplyField(m.op, p + m.offset, m.width, export_ms, r, s);
       }

@@ -58,6 +58,22 @@ struct DecodePlan {
   std::vector<DecodeMove<uint16_t>> set16;
   std::vector<DecodeMove<uint32_t>> set32;
   std::vector<DecodeMove<IpAddress>> addresses;
+  // v9 FIRST/LAST_SWITCHED and IPFIX flowStart/EndSysUpTime (resolved after the fields).
+  struct Uptime {
+    uint16_t offset;
+    uint16_t width;
+    bool last;
+  };
+  std::vector<Uptime> uptimes;
+  // Absolute seconds / milliseconds into first_ms / last_ms, when these are the template's
+  // only time fields (value * multiplier).
+  struct AbsoluteTime {
+    uint16_t offset;
+    uint16_t width;
+    int64_t multiplier;  // 1000 for seconds, 1 for milliseconds
+    int64_t DecodedRecord::*field;
+  };
+  std::vector<AbsoluteTime> absolute_times;
   struct Special {
     uint16_t offset;
     uint16_t width;
