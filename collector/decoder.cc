@@ -894,7 +894,9 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
         }
       }
       for (const DecodePlan::AbsoluteTime& m : plan.absolute_times) {
-        r.*m.field = static_cast<int64_t>(LoadUnsigned(p + m.offset, m.width)) * m.multiplier;
+        // Clamped like the generic path (an 8-byte value times 1000 would overflow).
+        const uint64_t v = LoadUnsigned(p + m.offset, m.width);
+        r.*m.field = m.multiplier == 1000 ? SecondsToMs(v) : ClampMs(v);
       }
       for (const DecodePlan::Special& m : plan.special) {
         ApplyField(m.op, p + m.offset, m.width, export_ms, r, s);

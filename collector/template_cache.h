@@ -66,7 +66,7 @@ struct DecodePlan {
   };
   std::vector<Uptime> uptimes;
   // Absolute seconds / milliseconds into first_ms / last_ms, when these are the template's
-  // only time fields (value * multiplier).
+  // only time fields (value * multiplier, clamped at 9999-12-31 as in the generic path).
   struct AbsoluteTime {
     uint16_t offset;
     uint16_t width;

@@ -400,6 +400,42 @@ TEST(DecoderIpfixTest, VariableLengthEnterpriseAndWithdrawal) {
   EXPECT_EQ(d.Totals().early_sets_pending, 1u);
 }
 
+// Fixed-length templates take the compiled decode plan: times in seconds and milliseconds
+// (8-byte values clamped at 9999-12-31, never overflowing), the last of two time fields wins as
+// on the wire, and a template mixing in a delta time keeps wire order through the generic code.
+TEST(DecoderIpfixTest, FixedTemplateTimesThroughTheDecodePlan) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // Template 400: flowStartSeconds(150, 8), flowEndMilliseconds(153, 8), packetDeltaCount(2, 4),
+  // flowEndSeconds(151, 4) (after 153: it wins for last_ms).
+  Buf t;
+  t.U16(400).U16(4).U16(150).U16(8).U16(153).U16(8).U16(2).U16(4).U16(151).U16(4);
+  Buf recs;
+  recs.U64(1'700'000'000).U64(1'700'000'001'234).U32(7).U32(1'700'000'002);
+  recs.U64(~uint64_t{0}).U64(~uint64_t{0}).U32(8).U32(5);
+  d.DecodeDatagram(Ipfix(1'700'000'010, 0, 1, {Set(2, t), Set(400, recs, false)}).bytes(), Exp(),
+                   kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'000);
+  EXPECT_EQ(c.records[0].last_ms, 1'700'000'002'000);
+  EXPECT_EQ(c.records[0].packets, 7u);
+  EXPECT_EQ(c.records[1].first_ms, 253'402'300'799'000);  // clamped, no overflow
+  EXPECT_EQ(c.records[1].last_ms, 5'000);
+  EXPECT_EQ(c.records[1].packets, 8u);
+  // Template 401: flowEndDeltaMicroseconds(159, 4) then flowEndSeconds(151, 4): the absolute
+  // time is last on the wire and wins.
+  Buf t2;
+  t2.U16(401).U16(2).U16(159).U16(4).U16(151).U16(4);
+  c.records.clear();
+  d.DecodeDatagram(Ipfix(1'700'000'010, 2, 1,
+                         {Set(2, t2), Set(401, Buf().U32(3'000'000).U32(1'700'000'005), false)})
+                       .bytes(),
+                   Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].last_ms, 1'700'000'005'000);
+  EXPECT_EQ(c.records[0].first_ms, kNoTime);
+}
+
 TEST(DecoderIpfixTest, VarlenPastEndAndBadOptionsScope) {
   Decoder d{DecoderOptions{}};
   Collect c;
