@@ -725,6 +725,7 @@ int Main(int argc, char** argv) {
                  "seconds between -v status lines (0 = none)")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS")
       ->group(st);
   app.add_flag_callback(
          "--progress", [&cfg] { cfg.progress = ProgressMode::kAlways; },

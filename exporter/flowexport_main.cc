@@ -582,7 +582,8 @@ int main(int argc, char** argv) {
   app.add_option("--status-interval", o.status_interval_s,
                  "Seconds between --verbose status lines (0: none)")
       ->group("Output")
-      ->check(CLI::Range(0.0, 86400.0));
+      ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS");
   app.add_flag_callback(
          "--progress", [&o] { o.progress = nf::ProgressMode::kAlways; },
          "With -r: draw a progress bar on stderr even when it is not a terminal")
