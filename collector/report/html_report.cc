@@ -464,10 +464,12 @@ std::string RenderHtmlReport(const ReportAccumulator& acc, const ReportPageInfo&
     uint64_t datagrams = 0, lost = 0, errors = 0, templates = 0;
   };
   std::vector<Row> rows;
-  std::map<std::vector<uint8_t>, size_t> row_of;
+  // String keys: GCC 12 at -O3 reports a false -Wstringop-overread inside the comparison of
+  // std::vector<uint8_t> keys, which breaks Release builds.
+  std::map<std::string, size_t> row_of;
   auto key_of = [](const IpAddress& a) {
-    std::vector<uint8_t> k(a.bytes.begin(), a.bytes.end());
-    k.push_back(a.version);
+    std::string k(reinterpret_cast<const char*>(a.bytes.data()), a.bytes.size());
+    k.push_back(static_cast<char>(a.version));
     return k;
   };
   for (const ExporterTotals& e : acc.Exporters()) {
