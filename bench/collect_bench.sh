@@ -8,8 +8,12 @@
 #     unlimited) to nfcapd and to flowcollect -l, one at a time: records received, loss and the
 #     receiver's CPU-seconds, so records per CPU-second and the highest zero-loss rate are
 #     compared on the same stream.
+#  4. With -S PASSES: the receivers saturated. The captured export datagrams are sent PASSES
+#     times over as fast as a sender can (bench/blast_udp.py), more than either receiver can
+#     take, so both run flat out and records per CPU-second is their decoding capacity on the
+#     same input (what they receive; the rest is counted as lost by the kernel).
 #   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-r REPEAT] [-k]
-#                          [-w DIR]
+#                          [-w DIR] [-S PASSES]
 # -r: run every measurement REPEAT times (CPU times on a shared machine vary; report the best).
 # -w DIR: work in DIR and reuse its traffic.pcap/export.pcap/export.json when present (e.g. a
 # directory kept with -k), so several runs measure the same stream.
@@ -17,12 +21,12 @@
 # threads) for the receivers, read just before SIGTERM (so neither side's exit flush counts).
 # Needs dumpcap's capture rights on lo (root). Loopback only; every wait is bounded.
 set -u
-BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0 REPEAT=1 WORK=
-while getopts "b:n:f:R:r:w:k" o; do
+BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0 REPEAT=1 WORK='' PASSES=0
+while getopts "b:n:f:R:r:w:S:k" o; do
   case $o in
     b) BUILD=$OPTARG ;; n) PACKETS=$OPTARG ;; f) FLOWS=$OPTARG ;; R) RATES=$OPTARG ;; k) KEEP=1 ;;
-    r) REPEAT=$OPTARG ;; w) WORK=$OPTARG; KEEP=1 ;;
-    *) sed -n '2,19p' "$0"; exit 2 ;;
+    r) REPEAT=$OPTARG ;; w) WORK=$OPTARG; KEEP=1 ;; S) PASSES=$OPTARG ;;
+    *) sed -n '2,23p' "$0"; exit 2 ;;
   esac
 done
 for t in nfcapd nfdump dumpcap capinfos python3; do
@@ -102,4 +106,33 @@ for rate in $RATES; do
       "$(python3 -c "print($got/max($cpu,1e-3))")"
   done
  done
+done
+
+[ "$PASSES" -gt 0 ] || exit 0
+# ---- Saturation: both receivers flat out on the same datagrams. ----
+tshark -r "$work/export.pcap" -T fields -e udp.payload >"$work/payloads.hex" 2>/dev/null
+printf '\n%-26s %12s %12s %10s %16s\n' "saturated ($PASSES passes)" "sent" "received" "CPU s" "records/CPU-s"
+for _ in $(seq "$REPEAT"); do
+  for rx in nfcapd flowcollect "flowcollect -A protocol"; do
+    p=$(free_port)
+    if [ "$rx" = nfcapd ]; then
+      rm -rf "$work/nf-sat"; mkdir -p "$work/nf-sat"
+      nfcapd -b 127.0.0.1 -p "$p" -w "$work/nf-sat" -B 134217728 >/dev/null 2>&1 & pids+=($!); rp=$!
+    else
+      # shellcheck disable=SC2086  # $rx carries flowcollect's output options
+      "$BUILD/collector/flowcollect" ${rx#flowcollect} -l "127.0.0.1:$p" --rcvbuf 134217728 -o /dev/null \
+        --stats-json "$work/sat.json" 2>/dev/null & pids+=($!); rp=$!
+    fi
+    wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
+    sent=$(python3 bench/blast_udp.py "$work/payloads.hex" "$p" "$PASSES")
+    wait_drained "$p"; sleep 0.5
+    cpu=$(stop "$rp")
+    if [ "$rx" = nfcapd ]; then
+      got=$(nfdump -R "$work/nf-sat" -q -o 'fmt:%pkt' 2>/dev/null | grep -c '[0-9]')
+    else
+      got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/sat.json")
+    fi
+    printf '%-26s %12s %12s %10.2f %16.0f\n' "  $rx" "$((sent * records / datagrams))" "$got" "$cpu" \
+      "$(python3 -c "print($got/max($cpu,1e-3))")"
+  done
 done
