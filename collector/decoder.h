@@ -108,6 +108,9 @@ struct ExporterStats {
   uint32_t sampling_interval = 0;   // last learned default interval (gauge)
   std::array<uint64_t, kDecodeErrorCount> errors{};
   uint64_t ErrorTotal() const;
+  // Adds every counter and error of `s` (not the sampling_interval gauge, whose merge
+  // depends on the caller).
+  void AddCounters(const ExporterStats& s);
 };
 
 class Decoder {

@@ -81,30 +81,8 @@ void AppendCountersText(const ExporterStats& s, std::string& out) {
 }
 
 void AddCounters(ExporterStats& t, const ExporterStats& s) {
-  t.datagrams += s.datagrams;
-  t.datagram_bytes += s.datagram_bytes;
-  t.v5_datagrams += s.v5_datagrams;
-  t.v9_datagrams += s.v9_datagrams;
-  t.ipfix_datagrams += s.ipfix_datagrams;
-  t.records += s.records;
-  t.options_records += s.options_records;
-  t.packets += s.packets;
-  t.bytes += s.bytes;
-  t.templates += s.templates;
-  t.templates_new += s.templates_new;
-  t.templates_redefined += s.templates_redefined;
-  t.templates_withdrawn += s.templates_withdrawn;
-  t.sequence_lost += s.sequence_lost;
-  t.sequence_reordered += s.sequence_reordered;
-  t.sequence_resets += s.sequence_resets;
-  t.restarts += s.restarts;
-  t.early_sets_buffered += s.early_sets_buffered;
-  t.early_records_decoded += s.early_records_decoded;
-  t.early_sets_aged_out += s.early_sets_aged_out;
-  t.early_sets_dropped += s.early_sets_dropped;
-  t.early_sets_pending += s.early_sets_pending;
+  t.AddCounters(s);
   if (s.sampling_interval != 0) t.sampling_interval = s.sampling_interval;
-  for (size_t i = 0; i < kDecodeErrorCount; ++i) t.errors[i] += s.errors[i];
 }
 
 void AddTemplateCounters(TemplateCache::Counters& t, const TemplateCache::Counters& s) {
