@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/numeric/int128.h"
@@ -47,8 +46,8 @@ uint64_t ProcessHashSeed() {
   return seed;
 }
 
-// The flow key's hash: ~10x cheaper than absl::Hash's field-by-field combine, which was a tenth
-// of flowexport's CPU time. Every key byte is read as part of a 64-bit word.
+// The flow key's hash. absl::Hash's field-by-field combine was a tenth of flowexport's CPU in
+// perf; this one (every key byte read as part of a 64-bit word, four multiplies) stays under 2%.
 uint64_t FlowKeyHash(const FlowKey& k) {
   static_assert(sizeof(k.src.bytes) == 16);
   uint64_t s0, s1, d0, d1;

@@ -37,7 +37,7 @@ struct FlowTableOptions {
   TimeUs inactive_timeout_us = 15'000'000;
   TimeUs active_timeout_us = 1'800'000'000;
   uint32_t input_if = 0;  // SNMP ifIndex stamped into every key (INPUT_SNMP)
-  // Tests only: replaces the key hash (e.g. to force collisions). Null = absl::Hash.
+  // Tests only: replaces the key hash (e.g. to force collisions). Null = the keyed flow hash.
   uint64_t (*hash_override)(const FlowKey&) = nullptr;
 };
 
