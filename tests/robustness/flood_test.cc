@@ -17,7 +17,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -163,11 +166,17 @@ int64_t RssKb(pid_t pid, const char* key) {
   return -1;
 }
 
-// Statistics now (SIGUSR1 rewrites --stats-json).
+// Statistics now (SIGUSR1 rewrites --stats-json). Empty when the collector has died (which
+// fails the test at once) or does not answer within 5 s.
 std::string Stats(pid_t pid, const std::string& json) {
   unlink(json.c_str());
   kill(pid, SIGUSR1);
   for (int i = 0; i < 200; ++i) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      ADD_FAILURE() << "flowcollect died: status " << status;
+      return "";
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(25));
     const std::string j = testing::ReadWholeFile(json);
     if (!j.empty() && j.back() == '\n') return j;
@@ -186,6 +195,17 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
       {testing::BinaryPath("flowcollect"), "-q", "-l", absl::StrCat("127.0.0.1:", port), "-o",
        tmp.File("flows.csv"), "--stats-json", json},
       {-1, tmp.File("collector.txt")});
+  // A failed assertion must not leave the collector running.
+  struct Reaper {
+    pid_t pid;
+    ~Reaper() {
+      int status = 0;
+      if (waitpid(pid, &status, WNOHANG) == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+      }
+    }
+  } reaper{collector};
   sockaddr_in to{};
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
@@ -198,6 +218,11 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
     if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_TRUE(bound) << "flowcollect did not bind";
+  // The port being taken proves nothing if flowcollect exited (another process holds it).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int early_status = 0;
+  ASSERT_EQ(waitpid(collector, &early_status, WNOHANG), 0)
+      << "flowcollect exited at start:\n" << testing::ReadWholeFile(tmp.File("collector.txt"));
 
   // Eight flood exporters, 127.0.0.2-127.0.0.9.
   std::vector<int> socks;
@@ -209,9 +234,30 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
     ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&from), sizeof(from)), 0);
     socks.push_back(s);
   }
-  const unsigned seed = std::random_device{}();
+  // NF_FLOOD_SEED replays a failed run (its seed is in the failure's trace).
+  const char* seed_env = std::getenv("NF_FLOOD_SEED");
+  const unsigned seed = seed_env != nullptr ? static_cast<unsigned>(std::strtoul(seed_env, nullptr, 10))
+                                            : std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
+  // Until the collector has read everything the kernel kept: the count stops moving. (The
+  // kernel reports drops with the next datagram received, so drops at the very end may be
+  // missing from kernel_drops: received + drops is at most what was sent.) Empty on failure.
+  std::string j;
+  int64_t seen = -1;
+  auto settle = [&]() -> std::string {
+    seen = -1;
+    for (int i = 0; i < 120; ++i) {
+      const std::string now_json = Stats(collector, json);
+      if (now_json.empty()) return "";
+      const int64_t now = testing::JsonNumber(now_json, "datagrams") +
+                          testing::JsonNumber(now_json, "kernel_drops");
+      if (now == seen && now > 0) return now_json;
+      seen = now;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "";
+  };
   int64_t sent = 0;
   for (int i = 0; i < kFloodDatagrams; ++i) {
     const Bytes d = Mutate(seeds, rng);
@@ -219,23 +265,18 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
                sizeof(to)) == static_cast<ssize_t>(d.size())) {
       ++sent;
     }
-    // Paced in bursts so the 32 MiB socket buffer absorbs them; drops would be counted anyway.
-    if (i % 1000 == 999) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    // Full-speed bursts of 20,000, each let drain: how fast the collector decodes depends on
+    // the machine and the build (ASan is several times slower), and a collector that reads
+    // little of the flood proves little. Drops within a burst are counted anyway.
+    if (i % 20'000 == 19'999) {
+      ASSERT_FALSE(settle().empty()) << "flowcollect did not answer SIGUSR1:\n"
+                                     << testing::ReadWholeFile(tmp.File("collector.txt"));
+    }
   }
   for (int s : socks) close(s);
-  // Wait (bounded) until the collector has read everything the kernel kept: the count stops
-  // moving. (The kernel reports drops with the next datagram received, so drops at the very
-  // end may be missing from kernel_drops: received + drops is at most what was sent.)
-  std::string j;
-  int64_t seen = -1;
-  for (int i = 0; i < 120; ++i) {
-    j = Stats(collector, json);
-    const int64_t now =
-        testing::JsonNumber(j, "datagrams") + testing::JsonNumber(j, "kernel_drops");
-    if (now == seen && now > 0) break;
-    seen = now;
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
+  j = settle();
+  ASSERT_FALSE(j.empty()) << "flowcollect did not answer SIGUSR1:\n"
+                          << testing::ReadWholeFile(tmp.File("collector.txt"));
   ASSERT_LE(seen, sent) << j;
   ASSERT_GT(testing::JsonNumber(j, "datagrams"), sent / 2) << "the collector read too little: " << j;
   const int64_t rss_after_flood = RssKb(collector, "VmRSS:");
@@ -263,6 +304,8 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
   const int64_t datagrams = testing::JsonNumber(e, "datagrams_sent");
   for (int i = 0; i < 120; ++i) {
     j = Stats(collector, json);
+    ASSERT_FALSE(j.empty()) << "flowcollect did not answer SIGUSR1:\n"
+                            << testing::ReadWholeFile(tmp.File("collector.txt"));
     const size_t at = j.find("\"exporter\":\"127.0.0.1\"");
     if (at != std::string::npos && testing::JsonNumber(j, "datagrams", at) >= datagrams) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));

@@ -9,9 +9,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 
@@ -136,17 +138,28 @@ TempDir::~TempDir() {
   if (!path_.empty()) std::filesystem::remove_all(path_, ec);
 }
 
+// Ports come from below the kernel's ephemeral range (ip_local_port_range, usually from
+// 32768): a port from bind(0) is released before the program under test binds it, and any
+// socket another test opens meanwhile (an exporter's source port, say) can take it in that
+// window. Tests running in parallel are separate processes, so the start is random per process
+// and each probe steps on; a port is returned only when both UDP on 127.0.0.1 and TCP can bind it.
 uint16_t FreeUdpPort() {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  static std::atomic<uint32_t> next{std::random_device{}() % 20000};
+  for (int tries = 0; tries < 20000; ++tries) {
+    const uint16_t port = static_cast<uint16_t>(10000 + next++ % 20000);
+    bool free = true;
+    for (const int type : {SOCK_DGRAM, SOCK_STREAM}) {
+      const int fd = socket(AF_INET, type, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      addr.sin_port = htons(port);
+      free = free && fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      if (fd >= 0) close(fd);
+    }
+    if (free) return port;
+  }
+  return 0;
 }
 
 std::string BinaryPath(const std::string& name) {

@@ -54,7 +54,7 @@ class TempDir {
   std::string path_;
 };
 
-// A free UDP port on 127.0.0.1 (bound and released; good enough for tests).
+// A free port on 127.0.0.1 (UDP and TCP), outside the ephemeral range; see the .cc for why.
 uint16_t FreeUdpPort();
 
 // Path of a built binary in the build tree (e.g. "flowexport").
