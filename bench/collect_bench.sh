@@ -9,7 +9,7 @@
 #     receiver's CPU-seconds, so records per CPU-second and the highest zero-loss rate are
 #     compared on the same stream.
 #  4. With -S PASSES: the receivers saturated. The captured export datagrams are sent PASSES
-#     times over as fast as a sender can (bench/blast_udp.py), more than either receiver can
+#     times over as fast as one core can send them (nf-blast, sendmmsg), more than either can
 #     take, so both run flat out and records per CPU-second is their decoding capacity on the
 #     same input (what they receive; the rest is counted as lost by the kernel).
 #   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-r REPEAT] [-k]
@@ -110,7 +110,6 @@ done
 
 [ "$PASSES" -gt 0 ] || exit 0
 # ---- Saturation: both receivers flat out on the same datagrams. ----
-tshark -r "$work/export.pcap" -T fields -e udp.payload >"$work/payloads.hex" 2>/dev/null
 printf '\n%-26s %12s %12s %10s %16s\n' "saturated ($PASSES passes)" "sent" "received" "CPU s" "records/CPU-s"
 for _ in $(seq "$REPEAT"); do
   for rx in nfcapd flowcollect "flowcollect -A protocol"; do
@@ -124,7 +123,7 @@ for _ in $(seq "$REPEAT"); do
         --stats-json "$work/sat.json" 2>/dev/null & pids+=($!); rp=$!
     fi
     wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
-    sent=$(python3 bench/blast_udp.py "$work/payloads.hex" "$p" "$PASSES")
+    sent=$("$BUILD/bench/nf-blast" -r "$work/export.pcap" -c "127.0.0.1:$p" -p "$PASSES")
     wait_drained "$p"; sleep 0.5
     cpu=$(stop "$rp")
     if [ "$rx" = nfcapd ]; then
