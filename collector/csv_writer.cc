@@ -209,18 +209,38 @@ char* WriteTime(int64_t ms, char* out) {
   return ms == kNoTime ? out : WriteIso8601Ms(ms, out);
 }
 
+// Group keys (CsvColumnInfo::key): a number as its 8 bytes; an address as its version byte
+// and then exactly the bytes WriteAddress prints (4, 16 or none), so bytes an address does
+// not use never split a group, and the version byte keeps a list of keys unambiguous.
+char* KeyNumber(uint64_t v, char* out) {
+  std::memcpy(out, &v, sizeof(v));
+  return out + sizeof(v);
+}
+char* KeyAddress(const IpAddress& a, char* out) {
+  const size_t n = a.version == 4 ? 4 : a.version == 6 ? 16 : 0;
+  *out++ = static_cast<char>(n);
+  std::memcpy(out, a.bytes.data(), n);
+  return out + n;
+}
+// The text of a time column is empty for kNoTime and otherwise a function of the ms alone.
+char* KeyTime(int64_t ms, char* out) { return KeyNumber(static_cast<uint64_t>(ms), out); }
+
 #define NF_UINT_COLUMN(name, expr, desc)                                   \
-  {name, desc, false, false, [](const DecodedRecord& r, char* out) {        \
-     return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
+  {name, desc, false, false,                                               \
+   [](const DecodedRecord& r, char* out) {                                 \
+     return WriteUnsigned(static_cast<uint64_t>(expr), out);               \
+   },                                                                      \
+   [](const DecodedRecord& r, char* out) {                                 \
+     return KeyNumber(static_cast<uint64_t>(expr), out);                   \
    }}
 #define NF_COUNTER_COLUMN(name, expr, desc)                                \
   {name, desc, false, true, [](const DecodedRecord& r, char* out) {         \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
-   }}
+   }, nullptr}
 #define NF_ADDR_COLUMN(name, expr, desc)                                   \
-  {name, desc, true, false, [](const DecodedRecord& r, char* out) {         \
-     return WriteAddress(expr, out);                                        \
-   }}
+  {name, desc, true, false,                                                \
+   [](const DecodedRecord& r, char* out) { return WriteAddress(expr, out); }, \
+   [](const DecodedRecord& r, char* out) { return KeyAddress(expr, out); }}
 
 const CsvColumnInfo kColumns[] = {
     NF_ADDR_COLUMN("exporter", r.exporter.address, "exporter address (UDP source)"),
@@ -228,9 +248,11 @@ const CsvColumnInfo kColumns[] = {
                    "v9 source ID / IPFIX observation domain / v5 engine type<<8|engine id"),
     NF_UINT_COLUMN("template_id", r.template_id, "template ID (0 for v5)"),
     {"first", "flow start, ISO 8601 UTC with ms (empty when unknown)", false, false,
-     [](const DecodedRecord& r, char* out) { return WriteTime(r.first_ms, out); }},
+     [](const DecodedRecord& r, char* out) { return WriteTime(r.first_ms, out); },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.first_ms, out); }},
     {"last", "flow end, ISO 8601 UTC with ms (empty when unknown)", false, false,
-     [](const DecodedRecord& r, char* out) { return WriteTime(r.last_ms, out); }},
+     [](const DecodedRecord& r, char* out) { return WriteTime(r.last_ms, out); },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.last_ms, out); }},
     NF_UINT_COLUMN("ip_version", r.ip_version, "4 or 6 (0 when the record has no address)"),
     NF_UINT_COLUMN("protocol", r.protocol, "IP protocol number"),
     NF_ADDR_COLUMN("src_addr", r.src_addr, "source address"),
@@ -249,7 +271,8 @@ const CsvColumnInfo kColumns[] = {
     {"receive_time", "when the datagram was received (capture time with -r)", false, false,
      [](const DecodedRecord& r, char* out) {
        return WriteIso8601Ms(r.receive_time_us / 1000, out);
-     }},
+     },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.receive_time_us / 1000, out); }},
     NF_UINT_COLUMN("src_mask", r.src_mask, "source prefix length"),
     NF_UINT_COLUMN("dst_mask", r.dst_mask, "destination prefix length"),
     NF_UINT_COLUMN("src_as", r.src_as, "source AS"),
@@ -266,6 +289,10 @@ const CsvColumnInfo kColumns[] = {
          out = WriteUnsigned(static_cast<uint64_t>(r.last_ms - r.first_ms), out);
        }
        return out;
+     },
+     [](const DecodedRecord& r, char* out) {
+       const bool known = r.first_ms != kNoTime && r.last_ms != kNoTime && r.last_ms >= r.first_ms;
+       return KeyNumber(known ? static_cast<uint64_t>(r.last_ms - r.first_ms) : ~uint64_t{0}, out);
      }},
     NF_UINT_COLUMN("early", r.from_early_buffer ? 1 : 0,
                    "1 when decoded from data buffered before its template arrived"),
@@ -345,55 +372,51 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
       return absl::InvalidArgumentError(
           absl::StrCat("a prefix mask needs an address column, not '", name, "'"));
     }
-    IpAddress& (*address)(DecodedRecord&) = nullptr;
+    const IpAddress& (*address)(const DecodedRecord&) = nullptr;
     if (prefix >= 0) {
-      a->has_masks_ = true;
       if (c->name == "src_addr") {
-        address = [](DecodedRecord& d) -> IpAddress& { return d.src_addr; };
+        address = [](const DecodedRecord& d) -> const IpAddress& { return d.src_addr; };
       } else if (c->name == "dst_addr") {
-        address = [](DecodedRecord& d) -> IpAddress& { return d.dst_addr; };
+        address = [](const DecodedRecord& d) -> const IpAddress& { return d.dst_addr; };
       } else if (c->name == "next_hop") {
-        address = [](DecodedRecord& d) -> IpAddress& { return d.next_hop; };
+        address = [](const DecodedRecord& d) -> const IpAddress& { return d.next_hop; };
       } else {
-        address = [](DecodedRecord& d) -> IpAddress& { return d.exporter.address; };
+        address = [](const DecodedRecord& d) -> const IpAddress& { return d.exporter.address; };
       }
     }
     a->keys_.push_back(Key{c, prefix, address});
   }
   if (a->keys_.empty()) return absl::InvalidArgumentError("-A needs at least one key column");
-  // Bin text, then each key and its comma.
-  a->key_chars_.resize((a->keys_.size() + 1) * (kMaxCsvColumnChars + 1));
+  // Bin, then each key (binary, or a length byte and text).
+  a->key_bytes_.resize((a->keys_.size() + 1) * (kMaxCsvColumnChars + 1));
   if (options.bin_seconds < 0) return absl::InvalidArgumentError("-t must be >= 0");
   return a;
 }
 
 void Aggregator::Add(const DecodedRecord& r) {
   int64_t bin = 0;
-  // The key is the columns' CSV text, written straight into a fixed buffer (no string
-  // building per record); only a new group copies it.
-  char* const start = key_chars_.data();
+  // The group key is binary (CsvColumnInfo::key), written into a fixed buffer: no text
+  // formatting and no allocation per record for an existing group; a new group formats its
+  // text once (KeyText).
+  char* const start = key_bytes_.data();
   char* out = start;
   if (options_.bin_seconds > 0) {
     const int64_t t = r.first_ms != kNoTime ? r.first_ms : r.receive_time_us / 1000;
     const int64_t width = options_.bin_seconds * 1000;
     bin = (t >= 0 ? t / width : (t - width + 1) / width) * width;
-    out = WriteIso8601Ms(bin, out);
-    *out++ = ',';
+    std::memcpy(out, &bin, sizeof(bin));
+    out += sizeof(bin);
   }
-  if (has_masks_) masked_ = r;  // one copy per record, and only with a masked key
   for (const Key& k : keys_) {
     if (k.address != nullptr) {
-      // The mask applies to whichever address the column holds; the next key sees the
-      // original again (e.g. -A src_addr/24,src_addr).
-      IpAddress& a = k.address(masked_);
-      const IpAddress original = a;
-      a = MaskAddress(original, k.prefix);
-      out = k.column->write(masked_, out);
-      a = original;
+      out = KeyAddress(MaskAddress(k.address(r), k.prefix), out);
+    } else if (k.column->key != nullptr) {
+      out = k.column->key(r, out);
     } else {
+      char* const length = out++;
       out = k.column->write(r, out);
+      *length = static_cast<char>(out - length - 1);
     }
-    *out++ = ',';
   }
   const absl::string_view key(start, static_cast<size_t>(out - start));
   auto it = groups_.find(key);
@@ -402,11 +425,31 @@ void Aggregator::Add(const DecodedRecord& r) {
       ++overflow_records_;
       return;
     }
-    it = groups_.emplace(std::string(key), Counters{bin, 0, 0, 0}).first;
+    it = groups_.emplace(std::string(key), Counters{bin, 0, 0, 0, KeyText(r, bin)}).first;
   }
   ++it->second.flows;
   it->second.packets += r.packets;
   it->second.bytes += r.bytes;
+}
+
+std::string Aggregator::KeyText(const DecodedRecord& r, int64_t bin) {
+  std::string text;
+  if (options_.bin_seconds > 0) {
+    char buf[32];
+    text.append(buf, WriteIso8601Ms(bin, buf));
+    text.push_back(',');
+  }
+  char buf[kMaxCsvColumnChars];
+  for (const Key& k : keys_) {
+    if (k.address != nullptr) {
+      // Every address column prints with WriteAddress.
+      text.append(buf, WriteAddress(MaskAddress(k.address(r), k.prefix), buf));
+    } else {
+      text.append(buf, k.column->write(r, buf));
+    }
+    text.push_back(',');
+  }
+  return text;
 }
 
 void Aggregator::AppendHeader(std::string& out) const {
@@ -423,7 +466,7 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
   using Entry = std::pair<const std::string*, const Counters*>;
   std::vector<Entry> rows;
   rows.reserve(groups_.size());
-  for (const auto& [k, v] : groups_) rows.emplace_back(&k, &v);
+  for (const auto& [k, v] : groups_) rows.emplace_back(&v.text, &v);
   auto metric = [this](const Counters& c) {
     switch (options_.order_by) {
       case OrderBy::kPackets: return c.packets;

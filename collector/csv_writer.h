@@ -43,6 +43,10 @@ struct CsvColumnInfo {
   bool is_counter;  // packets/bytes-like: cannot be an aggregation key
   // Writes the field at `out` (at most kMaxCsvColumnChars bytes) and returns its end.
   char* (*write)(const DecodedRecord&, char* out);
+  // -A's group key: a fixed number of bytes (at most kMaxCsvColumnChars) per column that two
+  // records share exactly when `write` prints the same text for both, so grouping needs no text
+  // formatting per record. Null: the key is the text itself, length-prefixed.
+  char* (*key)(const DecodedRecord&, char* out);
 };
 // Longest text one column can produce (an IPv6 address is 45 characters).
 inline constexpr size_t kMaxCsvColumnChars = 64;
@@ -111,21 +115,23 @@ class Aggregator {
     const CsvColumnInfo* column;
     int prefix;  // -1 = no mask
     // With a mask: the record member the column prints (src_addr, dst_addr, ...).
-    IpAddress& (*address)(DecodedRecord&);
+    const IpAddress& (*address)(const DecodedRecord&);
   };
   struct Counters {
     int64_t bin = 0;
     uint64_t flows = 0;
     uint64_t packets = 0;
     uint64_t bytes = 0;
+    std::string text;  // the group's key columns as CSV text, each followed by a comma
   };
   explicit Aggregator(const AggregateOptions& options) : options_(options) {}
+  // The group's text (bin and key columns), formatted once per new group.
+  std::string KeyText(const DecodedRecord& r, int64_t bin);
 
   AggregateOptions options_;
   std::vector<Key> keys_;
-  std::vector<char> key_chars_;  // reused: no allocation per record for existing groups
-  bool has_masks_ = false;
-  DecodedRecord masked_;  // the record with a key's mask applied
+  std::vector<char> key_bytes_;  // reused: no allocation per record for existing groups
+  // Keyed by the binary group key (CsvColumnInfo::key of each column).
   absl::flat_hash_map<std::string, Counters> groups_;
   uint64_t overflow_records_ = 0;
 };

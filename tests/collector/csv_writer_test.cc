@@ -7,10 +7,15 @@
 
 #include <array>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
 
@@ -186,6 +191,99 @@ TEST(AggregatorTest, OrderByFlowsAndBoundedGroups) {
   (*a)->AppendRowsAndClear(out);
   EXPECT_EQ(out, "10.0.0.8,2,2,2\n10.0.0.9,1,1,1000\n");
   EXPECT_EQ((*a)->overflow_records(), 1u);
+}
+
+// The group key is binary (CsvColumnInfo::key), the printed key is text: for every column -A
+// accepts (with and without a mask), the groups must be exactly the distinct texts, with their
+// sums. Records carry what could split or merge groups wrongly: bytes an IPv4 address does
+// not use, unset and odd address versions, unknown and negative times, microseconds within
+// one millisecond, huge numbers.
+TEST(AggregatorTest, GroupsAreExactlyTheDistinctTexts) {
+  std::mt19937_64 rng(20261125);
+  std::vector<DecodedRecord> records;
+  for (int i = 0; i < 3000; ++i) {
+    DecodedRecord r = Rec(i % 3 ? "10.0.0.1" : "2001:db8::1", "10.1.2.3", 6, 1, 100);
+    auto pick = [&](std::initializer_list<uint64_t> v) { return *(v.begin() + rng() % v.size()); };
+    for (IpAddress* a : {&r.src_addr, &r.dst_addr, &r.next_hop, &r.exporter.address}) {
+      const int kind = static_cast<int>(rng() % 5);
+      a->version = kind == 0 ? 0 : kind == 1 ? 6 : kind == 2 ? 7 : 4;
+      for (auto& b : a->bytes) b = static_cast<uint8_t>(rng() % 3);  // few values: collisions
+    }
+    auto small = [&] { return pick({0, 1, 2, 255}); };
+    r.version = static_cast<uint8_t>(pick({5, 9, 10}));
+    r.source_id = static_cast<uint32_t>(pick({0, 1, 0xffffffffu}));
+    r.template_id = static_cast<uint16_t>(pick({0, 256, 65535}));
+    r.exporter.port = static_cast<uint16_t>(pick({0, 2055}));
+    r.ip_version = static_cast<uint8_t>(pick({0, 4, 6}));
+    r.protocol = static_cast<uint8_t>(pick({1, 6, 17, 255}));
+    r.tos = static_cast<uint8_t>(small());
+    r.src_mask = static_cast<uint8_t>(small());
+    r.dst_mask = static_cast<uint8_t>(small());
+    r.direction = static_cast<uint8_t>(small());
+    r.flow_end_reason = static_cast<uint8_t>(small());
+    r.tcp_flags = static_cast<uint16_t>(small());
+    r.src_port = static_cast<uint16_t>(pick({0, 80, 65535}));
+    r.dst_port = static_cast<uint16_t>(pick({0, 443, 2048}));
+    r.vlan = static_cast<uint16_t>(pick({0, 4095}));
+    r.input_if = static_cast<uint32_t>(pick({0, 1, 0xffffffffu}));
+    r.output_if = static_cast<uint32_t>(pick({0, 7}));
+    r.src_as = static_cast<uint32_t>(pick({0, 64512}));
+    r.dst_as = static_cast<uint32_t>(pick({0, 4200000000u}));
+    r.sampling = static_cast<uint32_t>(pick({0, 1, 1000}));
+    r.first_ms = static_cast<int64_t>(pick({static_cast<uint64_t>(kNoTime), 0,
+                                            static_cast<uint64_t>(int64_t{-1500}),
+                                            1'706'702'400'000, 1'706'702'400'001}));
+    r.last_ms = static_cast<int64_t>(pick({static_cast<uint64_t>(kNoTime), 1'706'702'400'000,
+                                           1'706'702'460'000}));
+    r.receive_time_us = static_cast<int64_t>(pick({1'706'702'400'000'000, 1'706'702'400'000'999,
+                                                   1'706'702'400'001'000}));
+    r.from_early_buffer = rng() % 2 == 0;
+    r.packets = rng() % 1000;
+    r.bytes = rng() % 100000;
+    records.push_back(r);
+  }
+  for (const CsvColumnInfo& c : AllCsvColumns()) {
+    if (c.is_counter) continue;
+    for (const int prefix : c.is_address ? std::vector<int>{-1, 0, 7, 24, 33, 64, 128}
+                                         : std::vector<int>{-1}) {
+      const std::string key =
+          prefix < 0 ? std::string(c.name) : absl::StrCat(c.name, "/", prefix);
+      SCOPED_TRACE(key);
+      AggregateOptions o;
+      o.keys = key;
+      auto a = Aggregator::Create(o);
+      ASSERT_TRUE(a.ok()) << a.status();
+      std::map<std::string, std::array<uint64_t, 3>> expected;
+      for (const DecodedRecord& r : records) {
+        DecodedRecord printed = r;
+        IpAddress* address = c.name == "src_addr"   ? &printed.src_addr
+                             : c.name == "dst_addr" ? &printed.dst_addr
+                             : c.name == "next_hop" ? &printed.next_hop
+                                                    : &printed.exporter.address;
+        if (prefix >= 0) *address = MaskAddress(*address, prefix);
+        std::string text;
+        AppendColumn(c, printed, text);
+        auto& sums = expected[text + ","];
+        sums[0] += 1;
+        sums[1] += r.packets;
+        sums[2] += r.bytes;
+        (*a)->Add(r);
+      }
+      std::string out;
+      (*a)->AppendRowsAndClear(out);
+      std::map<std::string, std::array<uint64_t, 3>> got;
+      for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+        // key text (may itself be empty), then flows,packets,bytes.
+        std::vector<absl::string_view> f = absl::StrSplit(line, ',');
+        ASSERT_EQ(f.size(), 4u) << line;
+        std::array<uint64_t, 3> sums{};
+        for (int i = 0; i < 3; ++i) ASSERT_TRUE(absl::SimpleAtoi(f[1 + i], &sums[i])) << line;
+        ASSERT_TRUE(got.emplace(absl::StrCat(f[0], ","), sums).second) << "group twice: " << line;
+      }
+      EXPECT_EQ(got, expected);
+      EXPECT_GT(expected.size(), 1u) << "the records do not vary in this column";
+    }
+  }
 }
 
 TEST(AggregatorTest, BadKeysAreRejected) {
