@@ -643,12 +643,17 @@ void Decoder::LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink
     Count(st, DecodeError::kTemplateTooManyFields);
     return;
   }
+  const TemplateKey key =
+      cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, t.record.template_id);
+  // A known template resent unchanged (the common case) keeps its compiled plan.
+  if (cache_.Refresh(key, t.record, ctx.receive_time)) {
+    if (!st.early.empty()) ReplayEarly(st, key, sink);
+    return;
+  }
   if (!Compile(t, ctx.version)) {
     Count(st, DecodeError::kTemplateZeroFields);
     return;
   }
-  const TemplateKey key =
-      cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, t.record.template_id);
   const TemplateCache::AddResult added = cache_.Add(key, std::move(t));
   switch (added) {
     case TemplateCache::AddResult::kAdded: ++st.stats.templates_new; break;

@@ -49,6 +49,14 @@ TemplateCache::AddResult TemplateCache::Add(const TemplateKey& key, CachedTempla
   return AddResult::kAdded;
 }
 
+bool TemplateCache::Refresh(const TemplateKey& key, const TemplateRecord& record, TimeUs now) {
+  auto it = map_.find(key);
+  if (it == map_.end() || !SameLayout(it->second.record, record)) return false;
+  it->second.learned_us = now;
+  ++counters_.refreshed;
+  return true;
+}
+
 void TemplateCache::Erase(absl::node_hash_map<TemplateKey, CachedTemplate>::iterator it) {
   auto owner = per_exporter_.find(OwnerKey{it->first.exporter, it->first.port});
   if (owner != per_exporter_.end()) {

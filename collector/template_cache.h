@@ -128,6 +128,10 @@ class TemplateCache {
   }
 
   AddResult Add(const TemplateKey& key, CachedTemplate&& t);
+  // When `key` holds a template of the same layout as `record`: marks it learned at `now`,
+  // counts a refresh (as Add would) and returns true, keeping the compiled plan. Exporters
+  // resend every template every few seconds; recompiling each copy showed in profiles.
+  bool Refresh(const TemplateKey& key, const TemplateRecord& record, TimeUs now);
   // The template, or nullptr when unknown or expired (an expired one is removed and counted).
   // The pointer stays valid until the entry is replaced, withdrawn or expired.
   const CachedTemplate* Find(const TemplateKey& key, TimeUs now);
