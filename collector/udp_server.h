@@ -1,10 +1,10 @@
 // The collector's UDP receive path: one Boost.Asio socket per `-l [ADDR:]PORT`, IPv4 and IPv6,
 // datagrams up to 65535 bytes, a large kernel receive buffer, an allow list of exporter
-// prefixes, and the kernel's own drop counter (SO_RXQ_OVFL) read with every datagram so socket
+// prefixes, and the kernel's own drop counter (SO_MEMINFO) read after every drain so socket
 // loss is reported instead of invisible.
 //
 // Asio only tells us a socket is readable (async_wait); the datagrams are then drained with
-// recvmsg() so the ancillary drop counter comes along. Only error_code overloads are used: no
+// recvmmsg(), up to 16 per system call. Only error_code overloads are used: no
 // exceptions. The handler runs on the io_context thread and must not block.
 #ifndef NF_COLLECTOR_UDP_SERVER_H_
 #define NF_COLLECTOR_UDP_SERVER_H_
@@ -55,7 +55,7 @@ struct UdpServerOptions {
 struct ReceiveStats {
   uint64_t datagrams = 0;
   uint64_t bytes = 0;
-  uint64_t kernel_drops = 0;  // SO_RXQ_OVFL: datagrams the kernel dropped (buffer full)
+  uint64_t kernel_drops = 0;  // SO_MEMINFO: datagrams the kernel dropped (buffer full)
   uint64_t denied = 0;        // sources outside --allow
   uint64_t receive_errors = 0;
   uint64_t truncated = 0;     // datagram larger than our buffer (cannot happen at 65535)
@@ -90,8 +90,7 @@ class UdpServer {
   struct Socket {
     explicit Socket(boost::asio::io_context& io) : socket(io) {}
     boost::asio::ip::udp::socket socket;
-    uint32_t last_overflow = 0;
-    bool have_overflow = false;
+    uint32_t last_overflow = 0;  // the kernel's drop counter at the last poll
   };
   UdpServer(const UdpServerOptions& options, Handler handler)
       : options_(options), handler_(std::move(handler)) {}
@@ -99,7 +98,9 @@ class UdpServer {
   // Returns the number of datagrams read (up to `max`).
   int Drain(Socket& s, int max);
   // One received datagram: drop counters from its control data, --allow, then the handler.
-  void Deliver(Socket& s, msghdr& msg, size_t n, const iovec& data);
+  void Deliver(const msghdr& msg, size_t n, const iovec& data, TimeUs now);
+  // Adds the socket's new kernel drops (SO_MEMINFO) to the statistics.
+  void PollDrops(Socket& s);
 
   UdpServerOptions options_;
   Handler handler_;
