@@ -110,6 +110,7 @@ done
 
 [ "$PASSES" -gt 0 ] || exit 0
 # ---- Saturation: both receivers flat out on the same datagrams. ----
+rm -f "$work/sat-rates.txt"
 printf '\n%-26s %12s %12s %10s %16s\n' "saturated ($PASSES passes)" "sent" "received" "CPU s" "records/CPU-s"
 for _ in $(seq "$REPEAT"); do
   for rx in nfcapd flowcollect "flowcollect -A protocol"; do
@@ -131,7 +132,21 @@ for _ in $(seq "$REPEAT"); do
     else
       got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/sat.json")
     fi
-    printf '%-26s %12s %12s %10.2f %16.0f\n' "  $rx" "$((sent * records / datagrams))" "$got" "$cpu" \
-      "$(python3 -c "print($got/max($cpu,1e-3))")"
+    rate=$(python3 -c "print(round($got/max($cpu,1e-3)))")
+    printf '%-26s %12s %12s %10.2f %16.0f\n' "  $rx" "$((sent * records / datagrams))" "$got" "$cpu" "$rate"
+    echo "$rx:$rate" >>"$work/sat-rates.txt"
   done
 done
+# Medians over the rounds, and each receiver's ratio to nfcapd's median.
+python3 - "$work/sat-rates.txt" <<'PY'
+import statistics, sys
+rates = {}
+for line in open(sys.argv[1]):
+    name, rate = line.rstrip('\n').rsplit(':', 1)
+    rates.setdefault(name, []).append(float(rate))
+base = statistics.median(rates['nfcapd'])
+print('\n%-26s %16s %10s' % ('median of %d rounds' % len(rates['nfcapd']), 'records/CPU-s', 'vs nfcapd'))
+for name, r in rates.items():
+    m = statistics.median(r)
+    print('%-26s %16.0f %9.2fx' % ('  ' + name, m, m / base))
+PY
