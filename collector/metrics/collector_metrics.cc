@@ -131,7 +131,7 @@ void CollectorStatsPublisher::Register(Registry& registry) const {
     w.Add("flowcollect_socket_received_bytes_total", "Bytes read from the UDP sockets.", kC, {},
           D(t.receive.bytes));
     w.Add("flowcollect_socket_drops_total",
-          "Datagrams the kernel dropped because a socket buffer was full (SO_RXQ_OVFL).", kC, {},
+          "Datagrams the kernel dropped because a socket buffer was full (SO_MEMINFO).", kC, {},
           D(t.receive.kernel_drops));
     w.Add("flowcollect_denied_datagrams_total", "Datagrams from sources outside --allow.", kC,
           {}, D(t.receive.denied));
