@@ -78,6 +78,21 @@ namespace asio = boost::asio;
 volatile sig_atomic_t g_stop = 0;
 volatile sig_atomic_t g_usr1 = 0;
 
+// SIGINT, SIGTERM and SIGUSR1 are blocked in every thread from the start of Main (threads
+// inherit the mask) and unblocked only in the main thread while it waits for them. After the
+// first stop signal the main thread blocks them again, so no thread can take a second one:
+// Asio restores SIG_DFL when its signal_set and io_context go away, and a second SIGTERM in
+// that window used to kill the process mid-flush. A blocked signal stays pending and is
+// discarded at exit.
+void SetControlSignalsBlocked(bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
 void OnFileSignal(int sig) {
   if (sig == SIGUSR1) {
     g_usr1 = 1;
@@ -235,6 +250,7 @@ class Collector {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGUSR1, &sa, nullptr);
+    SetControlSignalsBlocked(false);
     auto source = PcapSource::OpenOffline(cfg_.read_files);
     if (!source.ok()) {
       std::fprintf(stderr, "flowcollect: %s\n", std::string(source.status().message()).c_str());
@@ -330,6 +346,7 @@ class Collector {
             signals.async_wait(on_signal);
             return;
           }
+          SetControlSignalsBlocked(true);  // a second stop signal must not interrupt the flush
           // Each worker reads what is already queued on its sockets, then stops.
           for (auto& worker : workers_) {
             Worker* wp = worker.get();
@@ -360,7 +377,9 @@ class Collector {
       status_timer.expires_after(status_period);
       status_timer.async_wait(on_status);
     }
+    SetControlSignalsBlocked(false);  // only this thread, and only until the first stop signal
     io.run();
+    SetControlSignalsBlocked(true);
     for (auto& worker : workers_) {
       if (worker->thread.joinable()) worker->thread.join();
     }
@@ -589,6 +608,7 @@ class Collector {
 };
 
 int Main(int argc, char** argv) {
+  SetControlSignalsBlocked(true);  // before any thread exists; see SetControlSignalsBlocked
   Config cfg;
   CLI::App app{
       "flowcollect: collect NetFlow v5, v9 and IPFIX export datagrams (UDP or capture files) and "
