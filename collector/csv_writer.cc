@@ -209,9 +209,9 @@ char* WriteTime(int64_t ms, char* out) {
   return ms == kNoTime ? out : WriteIso8601Ms(ms, out);
 }
 
-// Group keys (CsvColumnInfo::key): a number as its 8 bytes; an address as its version byte
-// and then exactly the bytes WriteAddress prints (4, 16 or none), so bytes an address does
-// not use never split a group, and the version byte keeps a list of keys unambiguous.
+// Group keys (CsvColumnInfo::key): a number as its 8 bytes; an address as the count of bytes
+// WriteAddress prints (4, 16 or 0) and then those bytes, so bytes an address does not use
+// never split a group, and the count keeps a list of keys unambiguous.
 char* KeyNumber(uint64_t v, char* out) {
   std::memcpy(out, &v, sizeof(v));
   return out + sizeof(v);
@@ -364,7 +364,7 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
     if (c == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("unknown aggregation key '", name, "'"));
     }
-    if (c->is_counter) {
+    if (c->is_counter || c->key == nullptr) {
       return absl::InvalidArgumentError(
           absl::StrCat("'", name, "' is a counter and cannot be an aggregation key"));
     }
@@ -387,8 +387,8 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
     a->keys_.push_back(Key{c, prefix, address});
   }
   if (a->keys_.empty()) return absl::InvalidArgumentError("-A needs at least one key column");
-  // Bin, then each key (binary, or a length byte and text).
-  a->key_bytes_.resize((a->keys_.size() + 1) * (kMaxCsvColumnChars + 1));
+  // Bin, then each key.
+  a->key_bytes_.resize((a->keys_.size() + 1) * kMaxGroupKeyBytes);
   if (options.bin_seconds < 0) return absl::InvalidArgumentError("-t must be >= 0");
   return a;
 }
@@ -410,12 +410,8 @@ void Aggregator::Add(const DecodedRecord& r) {
   for (const Key& k : keys_) {
     if (k.address != nullptr) {
       out = KeyAddress(MaskAddress(k.address(r), k.prefix), out);
-    } else if (k.column->key != nullptr) {
-      out = k.column->key(r, out);
     } else {
-      char* const length = out++;
-      out = k.column->write(r, out);
-      *length = static_cast<char>(out - length - 1);
+      out = k.column->key(r, out);  // every column that can be a key has one (Create)
     }
   }
   const absl::string_view key(start, static_cast<size_t>(out - start));

@@ -43,13 +43,15 @@ struct CsvColumnInfo {
   bool is_counter;  // packets/bytes-like: cannot be an aggregation key
   // Writes the field at `out` (at most kMaxCsvColumnChars bytes) and returns its end.
   char* (*write)(const DecodedRecord&, char* out);
-  // -A's group key: a fixed number of bytes (at most kMaxCsvColumnChars) per column that two
-  // records share exactly when `write` prints the same text for both, so grouping needs no text
-  // formatting per record. Null: the key is the text itself, length-prefixed.
+  // -A's group key: at most kMaxGroupKeyBytes that two records share exactly when `write`
+  // prints the same text for both, so grouping needs no text formatting per record. Null for
+  // counters, which cannot be keys.
   char* (*key)(const DecodedRecord&, char* out);
 };
 // Longest text one column can produce (an IPv6 address is 45 characters).
 inline constexpr size_t kMaxCsvColumnChars = 64;
+// Longest group key of one column (an address: a byte count and 16 bytes).
+inline constexpr size_t kMaxGroupKeyBytes = 17;
 void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::string& out);
 // Every column `--columns` and `-A` accept.
 std::span<const CsvColumnInfo> AllCsvColumns();

@@ -244,6 +244,7 @@ TEST(AggregatorTest, GroupsAreExactlyTheDistinctTexts) {
   }
   for (const CsvColumnInfo& c : AllCsvColumns()) {
     if (c.is_counter) continue;
+    ASSERT_NE(c.key, nullptr) << c.name << " can be an aggregation key but has no group key";
     for (const int prefix : c.is_address ? std::vector<int>{-1, 0, 7, 24, 33, 64, 128}
                                          : std::vector<int>{-1}) {
       const std::string key =
