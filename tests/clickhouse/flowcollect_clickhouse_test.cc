@@ -171,14 +171,7 @@ void RunWorkers(LocalClickHouse* server, const ::nf::testing::TempDir& tmp) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool bound = false;
-  for (int i = 0; i < 200 && !bound; ++i) {
-    int probe = socket(AF_INET, SOCK_DGRAM, 0);
-    bound = bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0;
-    close(probe);
-    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_TRUE(bound) << "flowcollect did not bind";
+  ASSERT_TRUE(testing::WaitUntilUdpBound(port)) << "flowcollect did not bind";
   bool metrics_up = false;
   for (int i = 0; i < 200 && !metrics_up; ++i) {
     metrics_up = absl::StartsWith(HttpGet(metrics_port, "/metrics"), "HTTP/1.1 200");

@@ -203,15 +203,7 @@ void LoopbackRun(bool v6) {
     len = sizeof(sockaddr_in);
   }
   auto* addr = reinterpret_cast<sockaddr*>(&ss);
-  // Wait (bounded) until the collector owns the port: our own bind then fails.
-  bool bound = false;
-  for (int i = 0; i < 100 && !bound; ++i) {
-    int probe = socket(ss.ss_family, SOCK_DGRAM, 0);
-    bound = bind(probe, addr, len) != 0;
-    close(probe);
-    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!bound) {
+  if (!testing::WaitUntilUdpBound(port, v6)) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     FAIL() << "flowcollect did not bind " << listen;
@@ -265,14 +257,7 @@ TEST(FlowcollectTest, KernelDropsAreCountedExactly) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool bound = false;
-  for (int i = 0; i < 100 && !bound; ++i) {
-    const int probe = socket(AF_INET, SOCK_DGRAM, 0);
-    bound = bind(probe, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0;
-    close(probe);
-    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (!bound) {
+  if (!testing::WaitUntilUdpBound(port)) {
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     FAIL() << "flowcollect did not bind";

@@ -210,14 +210,7 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool bound = false;
-  for (int i = 0; i < 200 && !bound; ++i) {
-    const int probe = socket(AF_INET, SOCK_DGRAM, 0);
-    bound = bind(probe, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0;
-    close(probe);
-    if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_TRUE(bound) << "flowcollect did not bind";
+  ASSERT_TRUE(testing::WaitUntilUdpBound(port)) << "flowcollect did not bind";
   // The port being taken proves nothing if flowcollect exited (another process holds it).
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   int early_status = 0;
@@ -240,20 +233,19 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
                                             : std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937 rng(seed);
-  // Until the collector has read everything the kernel kept: the count stops moving. (The
-  // kernel reports drops with the next datagram received, so drops at the very end may be
-  // missing from kernel_drops: received + drops is at most what was sent.) Empty on failure.
+  // Waits until the collector has accounted for `target` datagrams: each one sent is either
+  // received or counted as a kernel drop (the socket's drop counter is read after every drain,
+  // so the two add up exactly). Returns the statistics, or "" when flowcollect died or did not
+  // answer; `seen` is then the last count.
   std::string j;
   int64_t seen = -1;
-  auto settle = [&]() -> std::string {
-    seen = -1;
-    for (int i = 0; i < 120; ++i) {
+  auto settle = [&](int64_t target) -> std::string {
+    for (int i = 0; i < 200; ++i) {
       const std::string now_json = Stats(collector, json);
       if (now_json.empty()) return "";
-      const int64_t now = testing::JsonNumber(now_json, "datagrams") +
-                          testing::JsonNumber(now_json, "kernel_drops");
-      if (now == seen && now > 0) return now_json;
-      seen = now;
+      seen = testing::JsonNumber(now_json, "datagrams") +
+             testing::JsonNumber(now_json, "kernel_drops");
+      if (seen >= target) return now_json;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return "";
@@ -269,15 +261,16 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
     // the machine and the build (ASan is several times slower), and a collector that reads
     // little of the flood proves little. Drops within a burst are counted anyway.
     if (i % 20'000 == 19'999) {
-      ASSERT_FALSE(settle().empty()) << "flowcollect did not answer SIGUSR1:\n"
-                                     << testing::ReadWholeFile(tmp.File("collector.txt"));
+      ASSERT_FALSE(settle(sent).empty())
+          << "flowcollect did not account for " << sent << " datagrams (last count " << seen
+          << "):\n" << testing::ReadWholeFile(tmp.File("collector.txt"));
     }
   }
   for (int s : socks) close(s);
-  j = settle();
-  ASSERT_FALSE(j.empty()) << "flowcollect did not answer SIGUSR1:\n"
-                          << testing::ReadWholeFile(tmp.File("collector.txt"));
-  ASSERT_LE(seen, sent) << j;
+  j = settle(sent);
+  ASSERT_FALSE(j.empty()) << "flowcollect did not account for " << sent << " datagrams (last count "
+                          << seen << "):\n" << testing::ReadWholeFile(tmp.File("collector.txt"));
+  ASSERT_EQ(seen, sent) << j;
   ASSERT_GT(testing::JsonNumber(j, "datagrams"), sent / 2) << "the collector read too little: " << j;
   const int64_t rss_after_flood = RssKb(collector, "VmRSS:");
   std::printf("flood: %lld datagrams sent, %lld kernel drops, decode errors %lld, RSS %lld kB\n",

@@ -194,14 +194,7 @@ void SigtermRuns(int runs, int max_ms) {
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool bound = false;
-    for (int i = 0; i < 200 && !bound; ++i) {
-      const int probe = socket(AF_INET, SOCK_DGRAM, 0);
-      bound = bind(probe, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0;
-      close(probe);
-      if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    ASSERT_TRUE(bound) << "flowcollect did not bind port " << port;
+    ASSERT_TRUE(testing::WaitUntilUdpBound(port)) << "flowcollect did not bind port " << port;
     std::atomic<bool> stop{false};
     std::thread sender([&] {
       const int sock = socket(AF_INET, SOCK_DGRAM, 0);

@@ -162,6 +162,32 @@ uint16_t FreeUdpPort() {
   return 0;
 }
 
+bool WaitUntilUdpBound(uint16_t port, bool v6, int timeout_ms) {
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (v6) {
+    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sockaddr_in);
+  }
+  for (int waited = 0; waited <= timeout_ms; waited += 20) {
+    const int probe = socket(ss.ss_family, SOCK_DGRAM, 0);
+    const bool taken = bind(probe, reinterpret_cast<sockaddr*>(&ss), len) != 0;
+    close(probe);
+    if (taken) return true;
+    usleep(20'000);
+  }
+  return false;
+}
+
 std::string BinaryPath(const std::string& name) {
   for (const char* sub : {"/exporter/", "/collector/", "/bench/", "/"}) {
     std::string p = std::string(NF_BINARY_DIR) + sub + name;

@@ -56,6 +56,9 @@ class TempDir {
 
 // A free port on 127.0.0.1 (UDP and TCP), outside the ephemeral range; see the .cc for why.
 uint16_t FreeUdpPort();
+// Waits (at most `timeout_ms`) until some process holds UDP `port` on 127.0.0.1 (or ::1): a
+// program under test has bound it. True when it has.
+bool WaitUntilUdpBound(uint16_t port, bool v6 = false, int timeout_ms = 10'000);
 
 // Path of a built binary in the build tree (e.g. "flowexport").
 std::string BinaryPath(const std::string& name);
