@@ -1,6 +1,7 @@
 #include "collector/decoder.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -135,13 +136,17 @@ uint8_t OpFor(uint16_t type, uint16_t len) {
   }
 }
 
+inline uint64_t LoadBe64(const uint8_t* p) {
+  return (uint64_t{ByteReader::LoadBe32(p)} << 32) | ByteReader::LoadBe32(p + 4);
+}
+
 inline uint64_t LoadUnsigned(const uint8_t* p, size_t len) {
   // The common widths without a loop.
   switch (len) {
     case 1: return p[0];
     case 2: return ByteReader::LoadBe16(p);
     case 4: return ByteReader::LoadBe32(p);
-    case 8: return (uint64_t{ByteReader::LoadBe32(p)} << 32) | ByteReader::LoadBe32(p + 4);
+    case 8: return LoadBe64(p);
     default: break;
   }
   uint64_t v = 0;
@@ -301,6 +306,35 @@ struct FieldState {
 // Fills t.plan from t.ops / t.lengths (see DecodePlan). Every op lands either in a typed move
 // group or in `special`, and the groups never write the same member, so applying them group
 // by group gives exactly what the per-field switch gives in wire order.
+// CompilePlan's list choice: the usual wire widths go to lists whose loops need no width
+// switch. A member written by more than one field (`shared`) keeps every writer in one list, in
+// wire order, so the last one wins as in the generic path.
+void Add64(DecodePlan& plan, uint16_t o, uint16_t w, uint64_t DecodedRecord::*f) {
+  (w == 8 ? plan.add64_w8 : w == 4 ? plan.add64_w4 : plan.add64).push_back({o, w, f});
+}
+void Set8(DecodePlan& plan, uint16_t o, uint16_t w, uint8_t DecodedRecord::*f, bool shared) {
+  (w == 1 && !shared ? plan.set8_w1 : plan.set8).push_back({o, w, f});
+}
+void Set16(DecodePlan& plan, uint16_t o, uint16_t w, uint16_t DecodedRecord::*f, bool shared) {
+  (w == 2 && !shared ? plan.set16_w2 : plan.set16).push_back({o, w, f});
+}
+void Set32(DecodePlan& plan, uint16_t o, uint16_t w, uint32_t DecodedRecord::*f, bool shared) {
+  (w == 4 && !shared ? plan.set32_w4 : plan.set32).push_back({o, w, f});
+}
+void SetAddress(DecodePlan& plan, uint16_t o, uint16_t w, IpAddress DecodedRecord::*f,
+                bool shared) {
+  (shared ? plan.addresses : w == 4 ? plan.v4_addresses : plan.v6_addresses).push_back({o, w, f});
+}
+// The member an op writes, IPv4 and IPv6 forms alike (for CompilePlan's `shared`).
+uint8_t Destination(uint8_t op) {
+  switch (op) {
+    case kSrcV6: return kSrcV4;
+    case kDstV6: return kDstV4;
+    case kNextHopV6: return kNextHopV4;
+    default: return op;
+  }
+}
+
 void CompilePlan(CachedTemplate& t) {
   DecodePlan& plan = t.plan;
   plan = DecodePlan{};
@@ -313,38 +347,48 @@ void CompilePlan(CachedTemplate& t) {
       simple_times = false;
     }
   }
+  std::array<uint16_t, 256> writers{};
+  for (uint8_t op : t.ops) ++writers[Destination(op)];
   size_t offset = 0;
   for (size_t i = 0; i < t.ops.size(); ++i) {
     const uint16_t o = static_cast<uint16_t>(offset);
     const uint16_t w = t.lengths[i];
     offset += w;
+    const bool shared = writers[Destination(t.ops[i])] > 1;
     switch (t.ops[i]) {
       case kSkip: break;
-      case kBytes: plan.add64.push_back({o, w, &DecodedRecord::bytes}); break;
-      case kPackets: plan.add64.push_back({o, w, &DecodedRecord::packets}); break;
-      case kOutBytes: plan.add64.push_back({o, w, &DecodedRecord::out_bytes}); break;
-      case kOutPackets: plan.add64.push_back({o, w, &DecodedRecord::out_packets}); break;
-      case kProtocol: plan.set8.push_back({o, w, &DecodedRecord::protocol}); break;
-      case kTos: plan.set8.push_back({o, w, &DecodedRecord::tos}); break;
-      case kSrcMask: plan.set8.push_back({o, w, &DecodedRecord::src_mask}); break;
-      case kDstMask: plan.set8.push_back({o, w, &DecodedRecord::dst_mask}); break;
-      case kIpVersion: plan.set8.push_back({o, w, &DecodedRecord::ip_version}); break;
-      case kDirection: plan.set8.push_back({o, w, &DecodedRecord::direction}); break;
-      case kFlowEndReason: plan.set8.push_back({o, w, &DecodedRecord::flow_end_reason}); break;
-      case kTcpFlags: plan.set16.push_back({o, w, &DecodedRecord::tcp_flags}); break;
-      case kSrcPort: plan.set16.push_back({o, w, &DecodedRecord::src_port}); break;
-      case kDstPort: plan.set16.push_back({o, w, &DecodedRecord::dst_port}); break;
-      case kVlan: plan.set16.push_back({o, w, &DecodedRecord::vlan}); break;
-      case kInIf: plan.set32.push_back({o, w, &DecodedRecord::input_if}); break;
-      case kOutIf: plan.set32.push_back({o, w, &DecodedRecord::output_if}); break;
-      case kSrcAs: plan.set32.push_back({o, w, &DecodedRecord::src_as}); break;
-      case kDstAs: plan.set32.push_back({o, w, &DecodedRecord::dst_as}); break;
-      case kSrcV4:
-      case kSrcV6: plan.addresses.push_back({o, w, &DecodedRecord::src_addr}); break;
-      case kDstV4:
-      case kDstV6: plan.addresses.push_back({o, w, &DecodedRecord::dst_addr}); break;
-      case kNextHopV4:
-      case kNextHopV6: plan.addresses.push_back({o, w, &DecodedRecord::next_hop}); break;
+      case kBytes: Add64(plan, o, w, &DecodedRecord::bytes); break;
+      case kPackets: Add64(plan, o, w, &DecodedRecord::packets); break;
+      case kOutBytes: Add64(plan, o, w, &DecodedRecord::out_bytes); break;
+      case kOutPackets: Add64(plan, o, w, &DecodedRecord::out_packets); break;
+      case kProtocol: Set8(plan, o, w, &DecodedRecord::protocol, shared); break;
+      case kTos: Set8(plan, o, w, &DecodedRecord::tos, shared); break;
+      case kSrcMask: Set8(plan, o, w, &DecodedRecord::src_mask, shared); break;
+      case kDstMask: Set8(plan, o, w, &DecodedRecord::dst_mask, shared); break;
+      case kIpVersion: Set8(plan, o, w, &DecodedRecord::ip_version, shared); break;
+      case kDirection: Set8(plan, o, w, &DecodedRecord::direction, shared); break;
+      case kFlowEndReason: Set8(plan, o, w, &DecodedRecord::flow_end_reason, shared); break;
+      case kTcpFlags: Set16(plan, o, w, &DecodedRecord::tcp_flags, shared); break;
+      case kSrcPort: Set16(plan, o, w, &DecodedRecord::src_port, shared); break;
+      case kDstPort: Set16(plan, o, w, &DecodedRecord::dst_port, shared); break;
+      case kVlan: Set16(plan, o, w, &DecodedRecord::vlan, shared); break;
+      case kInIf: Set32(plan, o, w, &DecodedRecord::input_if, shared); break;
+      case kOutIf: Set32(plan, o, w, &DecodedRecord::output_if, shared); break;
+      case kSrcAs: Set32(plan, o, w, &DecodedRecord::src_as, shared); break;
+      case kDstAs: Set32(plan, o, w, &DecodedRecord::dst_as, shared); break;
+      case kSrcV4: SetAddress(plan, o, w, &DecodedRecord::src_addr, shared); break;
+      case kDstV4: SetAddress(plan, o, w, &DecodedRecord::dst_addr, shared); break;
+      case kNextHopV4: SetAddress(plan, o, w, &DecodedRecord::next_hop, shared); break;
+      case kSrcV6: SetAddress(plan, o, w, &DecodedRecord::src_addr, shared); break;
+      case kDstV6: SetAddress(plan, o, w, &DecodedRecord::dst_addr, shared); break;
+      case kNextHopV6: SetAddress(plan, o, w, &DecodedRecord::next_hop, shared); break;
+      case kIcmpTypeCode:
+        if (w == 2 && !shared) {
+          plan.icmp_type_code.push_back(o);
+        } else {
+          plan.special.push_back({o, w, t.ops[i]});
+        }
+        break;
       case kFirstUptime: plan.uptimes.push_back({o, w, false}); break;
       case kLastUptime: plan.uptimes.push_back({o, w, true}); break;
       case kStartSec:
@@ -865,27 +909,44 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
       r.first_ms = r.last_ms = kNoTime;
       r.ip_version = 0;
       r.dst_port = 0;
+      for (const DecodeMove<uint64_t>& m : plan.add64_w8) r.*m.field += LoadBe64(p + m.offset);
+      for (const DecodeMove<uint64_t>& m : plan.add64_w4) {
+        r.*m.field += ByteReader::LoadBe32(p + m.offset);
+      }
       for (const DecodeMove<uint64_t>& m : plan.add64) r.*m.field += LoadUnsigned(p + m.offset, m.width);
+      for (const DecodeMove<uint8_t>& m : plan.set8_w1) r.*m.field = p[m.offset];
       for (const DecodeMove<uint8_t>& m : plan.set8) {
         r.*m.field = static_cast<uint8_t>(LoadUnsigned(p + m.offset, m.width));
+      }
+      for (const DecodeMove<uint16_t>& m : plan.set16_w2) {
+        r.*m.field = ByteReader::LoadBe16(p + m.offset);
       }
       for (const DecodeMove<uint16_t>& m : plan.set16) {
         r.*m.field = static_cast<uint16_t>(LoadUnsigned(p + m.offset, m.width));
       }
+      for (const DecodeMove<uint32_t>& m : plan.set32_w4) {
+        r.*m.field = ByteReader::LoadBe32(p + m.offset);
+      }
       for (const DecodeMove<uint32_t>& m : plan.set32) {
         r.*m.field = static_cast<uint32_t>(LoadUnsigned(p + m.offset, m.width));
       }
-      for (const DecodeMove<IpAddress>& m : plan.addresses) {
-        // In place: building a temporary and copying it costs a store-forwarding stall.
+      // Addresses in place: building a temporary and copying it costs a store-forwarding stall.
+      for (const DecodeMove<IpAddress>& m : plan.v4_addresses) {
         IpAddress& a = r.*m.field;
-        if (m.width == 4) {
-          a.version = 4;
-          std::memcpy(a.bytes.data(), p + m.offset, 4);
-          std::memset(a.bytes.data() + 4, 0, 12);
-        } else {
-          a.version = 6;
-          std::memcpy(a.bytes.data(), p + m.offset, 16);
-        }
+        a.version = 4;
+        std::memcpy(a.bytes.data(), p + m.offset, 4);
+        std::memset(a.bytes.data() + 4, 0, 12);
+      }
+      for (const DecodeMove<IpAddress>& m : plan.v6_addresses) {
+        IpAddress& a = r.*m.field;
+        a.version = 6;
+        std::memcpy(a.bytes.data(), p + m.offset, 16);
+      }
+      for (const DecodeMove<IpAddress>& m : plan.addresses) {
+        IpAddress& a = r.*m.field;
+        a.version = m.width == 4 ? 4 : 6;
+        std::memcpy(a.bytes.data(), p + m.offset, m.width);
+        if (m.width == 4) std::memset(a.bytes.data() + 4, 0, 12);
       }
       FieldState s;
       for (const DecodePlan::Uptime& m : plan.uptimes) {
@@ -897,6 +958,10 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
           s.first_uptime = v;
           s.has_first_uptime = true;
         }
+      }
+      for (uint16_t o : plan.icmp_type_code) {
+        s.icmp = ByteReader::LoadBe16(p + o);
+        s.has_icmp = true;
       }
       for (const DecodePlan::AbsoluteTime& m : plan.absolute_times) {
         // Clamped like the generic path (an 8-byte value times 1000 would overflow).

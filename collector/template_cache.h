@@ -53,11 +53,22 @@ struct DecodeMove {
 };
 struct DecodePlan {
   bool fixed = false;  // usable: a data template without variable-length fields
-  std::vector<DecodeMove<uint64_t>> add64;  // packets, bytes, out_*: summed like the switch
+  // The usual wire widths have their own lists, whose loops load without a width switch
+  // (about a fifth of the decoding time); the lists without a suffix hold any other width.
+  std::vector<DecodeMove<uint64_t>> add64_w8;  // packets, bytes, out_*: summed like the switch
+  std::vector<DecodeMove<uint64_t>> add64_w4;
+  std::vector<DecodeMove<uint64_t>> add64;
+  std::vector<DecodeMove<uint8_t>> set8_w1;
   std::vector<DecodeMove<uint8_t>> set8;
+  std::vector<DecodeMove<uint16_t>> set16_w2;
   std::vector<DecodeMove<uint16_t>> set16;
+  std::vector<DecodeMove<uint32_t>> set32_w4;
   std::vector<DecodeMove<uint32_t>> set32;
-  std::vector<DecodeMove<IpAddress>> addresses;
+  std::vector<DecodeMove<IpAddress>> v4_addresses;  // width 4
+  std::vector<DecodeMove<IpAddress>> v6_addresses;  // width 16
+  std::vector<DecodeMove<IpAddress>> addresses;     // members written by more than one field
+  // ICMP type/code as one 2-byte field (v9 ICMP_TYPE, IPFIX icmpTypeCodeIPv4/IPv6).
+  std::vector<uint16_t> icmp_type_code;
   // v9 FIRST/LAST_SWITCHED and IPFIX flowStart/EndSysUpTime (resolved after the fields).
   struct Uptime {
     uint16_t offset;
