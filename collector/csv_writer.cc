@@ -225,14 +225,16 @@ char* KeyAddress(const IpAddress& a, char* out) {
 // The text of a time column is empty for kNoTime and otherwise a function of the ms alone.
 char* KeyTime(int64_t ms, char* out) { return KeyNumber(static_cast<uint64_t>(ms), out); }
 
-#define NF_UINT_COLUMN(name, expr, desc)                                   \
+// `bits`: CsvColumnInfo::key_bits (0 = any 64-bit number).
+#define NF_UINT_COLUMN_BITS(name, expr, bits, desc)                        \
   {name, desc, false, false,                                               \
    [](const DecodedRecord& r, char* out) {                                 \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);               \
    },                                                                      \
    [](const DecodedRecord& r, char* out) {                                 \
      return KeyNumber(static_cast<uint64_t>(expr), out);                   \
-   }}
+   }, bits}
+#define NF_UINT_COLUMN(name, expr, desc) NF_UINT_COLUMN_BITS(name, expr, 0, desc)
 #define NF_COUNTER_COLUMN(name, expr, desc)                                \
   {name, desc, false, true, [](const DecodedRecord& r, char* out) {         \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
@@ -253,34 +255,34 @@ const CsvColumnInfo kColumns[] = {
     {"last", "flow end, ISO 8601 UTC with ms (empty when unknown)", false, false,
      [](const DecodedRecord& r, char* out) { return WriteTime(r.last_ms, out); },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.last_ms, out); }},
-    NF_UINT_COLUMN("ip_version", r.ip_version, "4 or 6 (0 when the record has no address)"),
-    NF_UINT_COLUMN("protocol", r.protocol, "IP protocol number"),
+    NF_UINT_COLUMN_BITS("ip_version", r.ip_version, 8, "4 or 6 (0 when the record has no address)"),
+    NF_UINT_COLUMN_BITS("protocol", r.protocol, 8, "IP protocol number"),
     NF_ADDR_COLUMN("src_addr", r.src_addr, "source address"),
     NF_ADDR_COLUMN("dst_addr", r.dst_addr, "destination address"),
-    NF_UINT_COLUMN("src_port", r.src_port, "source port"),
-    NF_UINT_COLUMN("dst_port", r.dst_port, "destination port; ICMP type*256+code"),
-    NF_UINT_COLUMN("tos", r.tos, "IP ToS / traffic class byte"),
-    NF_UINT_COLUMN("tcp_flags", r.tcp_flags, "OR of TCP flags"),
+    NF_UINT_COLUMN_BITS("src_port", r.src_port, 16, "source port"),
+    NF_UINT_COLUMN_BITS("dst_port", r.dst_port, 16, "destination port; ICMP type*256+code"),
+    NF_UINT_COLUMN_BITS("tos", r.tos, 8, "IP ToS / traffic class byte"),
+    NF_UINT_COLUMN_BITS("tcp_flags", r.tcp_flags, 16, "OR of TCP flags"),
     NF_UINT_COLUMN("input_if", r.input_if, "input interface index"),
     NF_UINT_COLUMN("output_if", r.output_if, "output interface index"),
     NF_COUNTER_COLUMN("packets", r.packets, "packets (IN_PKTS / IE 2)"),
     NF_COUNTER_COLUMN("bytes", r.bytes, "layer-3 bytes (IN_BYTES / IE 1)"),
     NF_UINT_COLUMN("sampling", r.sampling, "sampling interval 1-in-N; 0 = not announced"),
-    NF_UINT_COLUMN("version", r.version, "export protocol: 5, 9 or 10 (IPFIX)"),
-    NF_UINT_COLUMN("exporter_port", r.exporter.port, "exporter UDP source port"),
+    NF_UINT_COLUMN_BITS("version", r.version, 8, "export protocol: 5, 9 or 10 (IPFIX)"),
+    NF_UINT_COLUMN_BITS("exporter_port", r.exporter.port, 16, "exporter UDP source port"),
     {"receive_time", "when the datagram was received (capture time with -r)", false, false,
      [](const DecodedRecord& r, char* out) {
        return WriteIso8601Ms(r.receive_time_us / 1000, out);
      },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.receive_time_us / 1000, out); }},
-    NF_UINT_COLUMN("src_mask", r.src_mask, "source prefix length"),
-    NF_UINT_COLUMN("dst_mask", r.dst_mask, "destination prefix length"),
+    NF_UINT_COLUMN_BITS("src_mask", r.src_mask, 8, "source prefix length"),
+    NF_UINT_COLUMN_BITS("dst_mask", r.dst_mask, 8, "destination prefix length"),
     NF_UINT_COLUMN("src_as", r.src_as, "source AS"),
     NF_UINT_COLUMN("dst_as", r.dst_as, "destination AS"),
     NF_ADDR_COLUMN("next_hop", r.next_hop, "next-hop address"),
-    NF_UINT_COLUMN("direction", r.direction, "0 ingress, 1 egress"),
-    NF_UINT_COLUMN("vlan", r.vlan, "VLAN ID"),
-    NF_UINT_COLUMN("flow_end_reason", r.flow_end_reason, "IPFIX flowEndReason"),
+    NF_UINT_COLUMN_BITS("direction", r.direction, 8, "0 ingress, 1 egress"),
+    NF_UINT_COLUMN_BITS("vlan", r.vlan, 16, "VLAN ID"),
+    NF_UINT_COLUMN_BITS("flow_end_reason", r.flow_end_reason, 8, "IPFIX flowEndReason"),
     NF_COUNTER_COLUMN("out_packets", r.out_packets, "OUT_PKTS (IE 24), not in packets"),
     NF_COUNTER_COLUMN("out_bytes", r.out_bytes, "OUT_BYTES (IE 23), not in bytes"),
     {"duration_ms", "last - first in ms (empty when unknown)", false, false,
@@ -294,11 +296,12 @@ const CsvColumnInfo kColumns[] = {
        const bool known = r.first_ms != kNoTime && r.last_ms != kNoTime && r.last_ms >= r.first_ms;
        return KeyNumber(known ? static_cast<uint64_t>(r.last_ms - r.first_ms) : ~uint64_t{0}, out);
      }},
-    NF_UINT_COLUMN("early", r.from_early_buffer ? 1 : 0,
+    NF_UINT_COLUMN_BITS("early", r.from_early_buffer ? 1 : 0, 1,
                    "1 when decoded from data buffered before its template arrived"),
 };
 
 #undef NF_UINT_COLUMN
+#undef NF_UINT_COLUMN_BITS
 #undef NF_COUNTER_COLUMN
 #undef NF_ADDR_COLUMN
 
@@ -390,10 +393,47 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
   // Bin, then each key.
   a->key_bytes_.resize((a->keys_.size() + 1) * kMaxGroupKeyBytes);
   if (options.bin_seconds < 0) return absl::InvalidArgumentError("-t must be >= 0");
+  if (options.bin_seconds == 0 && options.direct_index) {
+    int bits = 0;
+    for (const Key& k : a->keys_) {
+      bits = k.prefix >= 0 || k.column->key_bits == 0 ? kMaxDirectKeyBits + 1
+                                                       : bits + k.column->key_bits;
+    }
+    if (bits <= kMaxDirectKeyBits) {
+      a->direct_bits_ = bits;
+      a->direct_.resize(size_t{1} << bits);
+    }
+  }
   return a;
 }
 
+bool Aggregator::AddDirect(const DecodedRecord& r) {
+  uint64_t index = 0;
+  for (const Key& k : keys_) {
+    char buf[kMaxGroupKeyBytes];
+    k.column->key(r, buf);
+    uint64_t v;
+    std::memcpy(&v, buf, sizeof(v));  // KeyNumber's bytes
+    if ((v >> k.column->key_bits) != 0) return false;  // not as narrow as declared: hash it
+    index = (index << k.column->key_bits) | v;
+  }
+  Counters& c = direct_[index];
+  if (c.flows == 0) {
+    if (groups() >= options_.max_groups) {
+      ++overflow_records_;
+      return true;
+    }
+    c.text = KeyText(r, 0);
+    direct_used_.push_back(static_cast<uint32_t>(index));
+  }
+  ++c.flows;
+  c.packets += r.packets;
+  c.bytes += r.bytes;
+  return true;
+}
+
 void Aggregator::Add(const DecodedRecord& r) {
+  if (direct_bits_ > 0 && AddDirect(r)) return;
   int64_t bin = 0;
   // The group key is binary (CsvColumnInfo::key), written into a fixed buffer: no text
   // formatting and no allocation per record for an existing group; a new group formats its
@@ -461,8 +501,9 @@ void Aggregator::AppendHeader(std::string& out) const {
 void Aggregator::AppendRowsAndClear(std::string& out) {
   using Entry = std::pair<const std::string*, const Counters*>;
   std::vector<Entry> rows;
-  rows.reserve(groups_.size());
+  rows.reserve(groups());
   for (const auto& [k, v] : groups_) rows.emplace_back(&v.text, &v);
+  for (uint32_t i : direct_used_) rows.emplace_back(&direct_[i].text, &direct_[i]);
   auto metric = [this](const Counters& c) {
     switch (options_.order_by) {
       case OrderBy::kPackets: return c.packets;
@@ -496,6 +537,8 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
     out.push_back('\n');
   }
   groups_.clear();
+  for (uint32_t i : direct_used_) direct_[i] = Counters{};
+  direct_used_.clear();
 }
 
 // ---------------------------------------------------------------------------------------------

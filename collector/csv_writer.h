@@ -47,7 +47,12 @@ struct CsvColumnInfo {
   // prints the same text for both, so grouping needs no text formatting per record. Null for
   // counters, which cannot be keys.
   char* (*key)(const DecodedRecord&, char* out);
+  // Non-zero for numbers that always fit in this many bits (protocol, ports, ToS, VLAN...): -A
+  // on such columns alone (at most kMaxDirectKeyBits in all, no time bins) indexes an array by
+  // the key instead of hashing it.
+  uint8_t key_bits = 0;
 };
+inline constexpr int kMaxDirectKeyBits = 16;
 // Longest text one column can produce (an IPv6 address is 45 characters).
 inline constexpr size_t kMaxCsvColumnChars = 64;
 // Longest group key of one column (an address: a byte count and 16 bytes).
@@ -99,6 +104,9 @@ struct AggregateOptions {
   size_t top = 0;            // --top: 0 = all groups
   OrderBy order_by = OrderBy::kBytes;
   size_t max_groups = 1'000'000;
+  // Index narrow keys directly (CsvColumnInfo::key_bits). false = always hash: the output is
+  // the same (tests compare the two).
+  bool direct_index = true;
 };
 
 // Groups records in memory and prints them sorted (per bin, by order_by descending).
@@ -109,8 +117,9 @@ class Aggregator {
   void AppendHeader(std::string& out) const;
   // Appends all rows and clears the groups.
   void AppendRowsAndClear(std::string& out);
-  size_t groups() const { return groups_.size(); }
+  size_t groups() const { return groups_.size() + direct_used_.size(); }
   uint64_t overflow_records() const { return overflow_records_; }
+  bool indexes_directly() const { return direct_bits_ > 0; }
 
  private:
   struct Key {
@@ -130,7 +139,14 @@ class Aggregator {
   // The group's text (bin and key columns), formatted once per new group.
   std::string KeyText(const DecodedRecord& r, int64_t bin);
 
+  // Direct mode (CsvColumnInfo::key_bits): the group of a record whose key is `i` is
+  // direct_[i]; direct_used_ lists the groups in use, for output and clearing.
+  bool AddDirect(const DecodedRecord& r);
+
   AggregateOptions options_;
+  int direct_bits_ = 0;  // 0 = hash map only
+  std::vector<Counters> direct_;
+  std::vector<uint32_t> direct_used_;
   std::vector<Key> keys_;
   std::vector<char> key_bytes_;  // reused: no allocation per record for existing groups
   // Keyed by the binary group key (CsvColumnInfo::key of each column).
@@ -149,7 +165,7 @@ struct CsvSinkOptions {
 };
 
 // The collector's output sink: raw rows or aggregates, single output or rotated files.
-class CsvSink : public RecordSink {
+class CsvSink final : public RecordSink {
  public:
   static absl::StatusOr<std::unique_ptr<CsvSink>> Create(const CsvSinkOptions& options);
   ~CsvSink() override;

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 
+#include <algorithm>
 #include <array>
 #include <fstream>
 #include <map>
@@ -283,6 +284,59 @@ TEST(AggregatorTest, GroupsAreExactlyTheDistinctTexts) {
       }
       EXPECT_EQ(got, expected);
       EXPECT_GT(expected.size(), 1u) << "the records do not vary in this column";
+    }
+  }
+}
+
+// Narrow keys (protocol, ports, ToS...: at most 16 bits in all) are indexed directly instead
+// of hashed. Both ways must print the same rows and refuse the same records at the group
+// bound, over several output intervals (the direct groups are cleared between them).
+TEST(AggregatorTest, DirectIndexPrintsWhatHashingPrints) {
+  std::mt19937_64 rng(7);
+  // The last two are wider than 16 bits together: hashed either way (a control).
+  for (const char* keys : {"protocol", "dst_port", "protocol,tos", "ip_version,protocol",
+                           "early,direction", "tcp_flags", "vlan", "protocol,dst_port",
+                           "early,direction,src_mask"}) {
+    for (const size_t max_groups : {size_t{1'000'000}, size_t{3}}) {
+      SCOPED_TRACE(absl::StrCat(keys, " max_groups ", max_groups));
+      AggregateOptions o;
+      o.keys = keys;
+      o.max_groups = max_groups;
+      auto direct = Aggregator::Create(o);
+      o.direct_index = false;
+      auto hashed = Aggregator::Create(o);
+      ASSERT_TRUE(direct.ok() && hashed.ok());
+      const std::string k = keys;
+      const bool wide = k == "protocol,dst_port" || k == "early,direction,src_mask";
+      EXPECT_EQ((*direct)->indexes_directly(), !wide);
+      EXPECT_FALSE((*hashed)->indexes_directly());
+      for (int interval = 0; interval < 3; ++interval) {
+        for (int i = 0; i < 2000; ++i) {
+          DecodedRecord r = Rec("10.0.0.1", "10.1.2.3", 6, 1 + rng() % 9, rng() % 5000);
+          r.protocol = static_cast<uint8_t>(rng() % 4 == 0 ? rng() : rng() % 3);
+          r.tos = static_cast<uint8_t>(rng());
+          r.dst_port = static_cast<uint16_t>(rng() % 2 == 0 ? rng() : 65535 - rng() % 4);
+          r.ip_version = static_cast<uint8_t>(rng() % 3 * 2);
+          r.vlan = static_cast<uint16_t>(rng() % 4096);
+          r.from_early_buffer = rng() % 2 == 0;
+          r.direction = static_cast<uint8_t>(rng() % 2);
+          r.src_mask = static_cast<uint8_t>(rng() % 33);
+          r.tcp_flags = static_cast<uint16_t>(rng() % 2 == 0 ? 0xffff : rng() % 64);
+          (*direct)->Add(r);
+          (*hashed)->Add(r);
+        }
+        EXPECT_EQ((*direct)->groups(), (*hashed)->groups());
+        std::string a, b;
+        (*direct)->AppendRowsAndClear(a);
+        (*hashed)->AppendRowsAndClear(b);
+        EXPECT_EQ(a, b) << "interval " << interval;
+        EXPECT_GT(std::count(a.begin(), a.end(), '\n'), 1);
+        EXPECT_EQ((*direct)->groups(), 0u);
+      }
+      EXPECT_EQ((*direct)->overflow_records(), (*hashed)->overflow_records());
+      if (max_groups == 3) {
+        EXPECT_GT((*direct)->overflow_records(), 0u);
+      }
     }
   }
 }
