@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -407,6 +408,38 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
   return a;
 }
 
+Aggregator::Group* Aggregator::NewGroup(const DecodedRecord& r, int64_t bin,
+                                         absl::string_view key, size_t hash) {
+  if (groups_.size() >= options_.max_groups) {
+    ++overflow_records_;
+    return nullptr;
+  }
+  Group& g = groups_.emplace_back();
+  g.bin = bin;
+  g.hash = hash;
+  g.key_offset = key_arena_.size();
+  g.key_length = static_cast<uint32_t>(key.size());
+  key_arena_.append(key.data(), key.size());
+  // The text: bin and key columns, each followed by a comma.
+  g.text_offset = text_arena_.size();
+  char buf[kMaxCsvColumnChars];
+  if (options_.bin_seconds > 0) {
+    text_arena_.append(buf, WriteIso8601Ms(bin, buf));
+    text_arena_.push_back(',');
+  }
+  for (const Key& k : keys_) {
+    if (k.address != nullptr) {
+      // Every address column prints with WriteAddress.
+      text_arena_.append(buf, WriteAddress(MaskAddress(k.address(r), k.prefix), buf));
+    } else {
+      text_arena_.append(buf, k.column->write(r, buf));
+    }
+    text_arena_.push_back(',');
+  }
+  g.text_length = static_cast<uint32_t>(text_arena_.size() - g.text_offset);
+  return &g;
+}
+
 bool Aggregator::AddDirect(const DecodedRecord& r) {
   uint64_t index = 0;
   for (const Key& k : keys_) {
@@ -417,18 +450,16 @@ bool Aggregator::AddDirect(const DecodedRecord& r) {
     if ((v >> k.column->key_bits) != 0) return false;  // not as narrow as declared: hash it
     index = (index << k.column->key_bits) | v;
   }
-  Counters& c = direct_[index];
-  if (c.flows == 0) {
-    if (groups() >= options_.max_groups) {
-      ++overflow_records_;
-      return true;
-    }
-    c.text = KeyText(r, 0);
+  uint32_t& slot = direct_[index];
+  if (slot == 0) {
+    if (NewGroup(r, 0, {}, 0) == nullptr) return true;
+    slot = static_cast<uint32_t>(groups_.size());
     direct_used_.push_back(static_cast<uint32_t>(index));
   }
-  ++c.flows;
-  c.packets += r.packets;
-  c.bytes += r.bytes;
+  Group& g = groups_[slot - 1];
+  ++g.flows;
+  g.packets += r.packets;
+  g.bytes += r.bytes;
   return true;
 }
 
@@ -437,7 +468,7 @@ void Aggregator::Add(const DecodedRecord& r) {
   int64_t bin = 0;
   // The group key is binary (CsvColumnInfo::key), written into a fixed buffer: no text
   // formatting and no allocation per record for an existing group; a new group formats its
-  // text once (KeyText).
+  // text once (NewGroup).
   char* const start = key_bytes_.data();
   char* out = start;
   if (options_.bin_seconds > 0) {
@@ -455,37 +486,18 @@ void Aggregator::Add(const DecodedRecord& r) {
     }
   }
   const absl::string_view key(start, static_cast<size_t>(out - start));
-  auto it = groups_.find(key);
-  if (it == groups_.end()) {
-    if (groups_.size() >= options_.max_groups) {
-      ++overflow_records_;
-      return;
-    }
-    it = groups_.emplace(std::string(key), Counters{bin, 0, 0, 0, KeyText(r, bin)}).first;
+  const size_t hash = absl::Hash<absl::string_view>{}(key);
+  Group* g;
+  if (auto it = index_.find(Lookup{key, hash}); it != index_.end()) {
+    g = &groups_[*it];
+  } else {
+    g = NewGroup(r, bin, key, hash);
+    if (g == nullptr) return;
+    index_.insert(static_cast<uint32_t>(groups_.size() - 1));
   }
-  ++it->second.flows;
-  it->second.packets += r.packets;
-  it->second.bytes += r.bytes;
-}
-
-std::string Aggregator::KeyText(const DecodedRecord& r, int64_t bin) {
-  std::string text;
-  if (options_.bin_seconds > 0) {
-    char buf[32];
-    text.append(buf, WriteIso8601Ms(bin, buf));
-    text.push_back(',');
-  }
-  char buf[kMaxCsvColumnChars];
-  for (const Key& k : keys_) {
-    if (k.address != nullptr) {
-      // Every address column prints with WriteAddress.
-      text.append(buf, WriteAddress(MaskAddress(k.address(r), k.prefix), buf));
-    } else {
-      text.append(buf, k.column->write(r, buf));
-    }
-    text.push_back(',');
-  }
-  return text;
+  ++g->flows;
+  g->packets += r.packets;
+  g->bytes += r.bytes;
 }
 
 void Aggregator::AppendHeader(std::string& out) const {
@@ -499,45 +511,68 @@ void Aggregator::AppendHeader(std::string& out) const {
 }
 
 void Aggregator::AppendRowsAndClear(std::string& out) {
-  using Entry = std::pair<const std::string*, const Counters*>;
-  std::vector<Entry> rows;
-  rows.reserve(groups());
-  for (const auto& [k, v] : groups_) rows.emplace_back(&v.text, &v);
-  for (uint32_t i : direct_used_) rows.emplace_back(&direct_[i].text, &direct_[i]);
-  auto metric = [this](const Counters& c) {
-    switch (options_.order_by) {
-      case OrderBy::kPackets: return c.packets;
-      case OrderBy::kFlows: return c.flows;
-      case OrderBy::kBytes: break;
-    }
-    return c.bytes;
+  // Sorted on copies of what the order needs, so comparisons rarely touch the groups.
+  // Ties (common: many groups have the same counts) go by text; its first 16 bytes, as a
+  // big-endian number, settle most of them without reading the text.
+  struct Row {
+    int64_t bin;
+    uint64_t metric;
+    absl::uint128 prefix;
+    uint32_t group;
   };
-  std::sort(rows.begin(), rows.end(), [&](const Entry& a, const Entry& b) {
-    if (a.second->bin != b.second->bin) return a.second->bin < b.second->bin;
-    const uint64_t ma = metric(*a.second), mb = metric(*b.second);
-    if (ma != mb) return ma > mb;
-    return *a.first < *b.first;  // deterministic ties
+  std::vector<Row> rows;
+  rows.reserve(groups_.size());
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    const Group& g = groups_[i];
+    const uint64_t metric = options_.order_by == OrderBy::kPackets ? g.packets
+                            : options_.order_by == OrderBy::kFlows ? g.flows
+                                                                   : g.bytes;
+    uint8_t head[16] = {};
+    const absl::string_view text = TextOf(g);
+    std::memcpy(head, text.data(), std::min(text.size(), sizeof(head)));
+    uint64_t hi = 0, lo = 0;
+    for (int k = 0; k < 8; ++k) {
+      hi = (hi << 8) | head[k];
+      lo = (lo << 8) | head[8 + k];
+    }
+    rows.push_back(Row{g.bin, metric, absl::MakeUint128(hi, lo), static_cast<uint32_t>(i)});
+  }
+  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+    if (a.bin != b.bin) return a.bin < b.bin;
+    if (a.metric != b.metric) return a.metric > b.metric;
+    if (a.prefix != b.prefix) return a.prefix < b.prefix;
+    return TextOf(groups_[a.group]) < TextOf(groups_[b.group]);  // deterministic ties
   });
   size_t in_bin = 0;
   int64_t current_bin = 0;
+  constexpr size_t kAhead = 8;  // rows are in sorted order, groups are not: fetch ahead
   for (size_t i = 0; i < rows.size(); ++i) {
-    const Counters& c = *rows[i].second;
-    if (i == 0 || c.bin != current_bin) {
-      current_bin = c.bin;
+    if (i + kAhead < rows.size()) {
+      const Group& next = groups_[rows[i + kAhead].group];
+      __builtin_prefetch(&next);
+      __builtin_prefetch(text_arena_.data() + next.text_offset);
+    }
+    const Group& g = groups_[rows[i].group];
+    if (i == 0 || g.bin != current_bin) {
+      current_bin = g.bin;
       in_bin = 0;
     }
     if (options_.top > 0 && in_bin >= options_.top) continue;
     ++in_bin;
-    out += *rows[i].first;
-    AppendUnsigned(c.flows, out);
+    const absl::string_view text = TextOf(g);
+    out.append(text.data(), text.size());
+    AppendUnsigned(g.flows, out);
     out.push_back(',');
-    AppendUnsigned(c.packets, out);
+    AppendUnsigned(g.packets, out);
     out.push_back(',');
-    AppendUnsigned(c.bytes, out);
+    AppendUnsigned(g.bytes, out);
     out.push_back('\n');
   }
   groups_.clear();
-  for (uint32_t i : direct_used_) direct_[i] = Counters{};
+  key_arena_.clear();
+  text_arena_.clear();
+  index_.clear();
+  for (uint32_t i : direct_used_) direct_[i] = 0;
   direct_used_.clear();
 }
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -110,14 +110,21 @@ struct AggregateOptions {
 };
 
 // Groups records in memory and prints them sorted (per bin, by order_by descending).
+//
+// Groups live in one vector, their binary keys and printed texts in two arenas, and a hash
+// set of group numbers (hashes kept with the groups) finds them: a new group costs no
+// allocation of its own and growing the set moves 4-byte numbers, which keeps high-cardinality
+// keys (src_addr/24,dst_port: about one group per two records) fast, as low-cardinality ones.
 class Aggregator {
  public:
   static absl::StatusOr<std::unique_ptr<Aggregator>> Create(const AggregateOptions& options);
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
   void Add(const DecodedRecord& r);
   void AppendHeader(std::string& out) const;
   // Appends all rows and clears the groups.
   void AppendRowsAndClear(std::string& out);
-  size_t groups() const { return groups_.size() + direct_used_.size(); }
+  size_t groups() const { return groups_.size(); }
   uint64_t overflow_records() const { return overflow_records_; }
   bool indexes_directly() const { return direct_bits_ > 0; }
 
@@ -128,29 +135,61 @@ class Aggregator {
     // With a mask: the record member the column prints (src_addr, dst_addr, ...).
     const IpAddress& (*address)(const DecodedRecord&);
   };
-  struct Counters {
+  struct Group {
     int64_t bin = 0;
     uint64_t flows = 0;
     uint64_t packets = 0;
     uint64_t bytes = 0;
-    std::string text;  // the group's key columns as CSV text, each followed by a comma
+    size_t hash = 0;         // of the key (unused for direct groups)
+    size_t key_offset = 0;   // in key_arena_
+    size_t text_offset = 0;  // in text_arena_: the key columns as CSV text, each with a comma
+    uint32_t key_length = 0;
+    uint32_t text_length = 0;
   };
-  explicit Aggregator(const AggregateOptions& options) : options_(options) {}
-  // The group's text (bin and key columns), formatted once per new group.
-  std::string KeyText(const DecodedRecord& r, int64_t bin);
+  // A key being looked up, hashed once.
+  struct Lookup {
+    absl::string_view key;
+    size_t hash;
+  };
+  struct GroupHash {
+    using is_transparent = void;
+    const std::vector<Group>* groups;
+    size_t operator()(uint32_t g) const { return (*groups)[g].hash; }
+    size_t operator()(const Lookup& k) const { return k.hash; }
+  };
+  struct GroupEq {
+    using is_transparent = void;
+    const Aggregator* a;
+    bool operator()(uint32_t x, uint32_t y) const { return x == y; }
+    bool operator()(uint32_t g, const Lookup& k) const { return a->KeyOf(g) == k.key; }
+    bool operator()(const Lookup& k, uint32_t g) const { return a->KeyOf(g) == k.key; }
+  };
 
+  explicit Aggregator(const AggregateOptions& options) : options_(options) {}
+  absl::string_view KeyOf(uint32_t g) const {
+    return absl::string_view(key_arena_.data() + groups_[g].key_offset, groups_[g].key_length);
+  }
+  absl::string_view TextOf(const Group& g) const {
+    return absl::string_view(text_arena_.data() + g.text_offset, g.text_length);
+  }
+  // Appends a group for `r` (its key bytes and its text, formatted once), or counts the record
+  // and returns nullptr when max_groups are in use.
+  Group* NewGroup(const DecodedRecord& r, int64_t bin, absl::string_view key, size_t hash);
   // Direct mode (CsvColumnInfo::key_bits): the group of a record whose key is `i` is
-  // direct_[i]; direct_used_ lists the groups in use, for output and clearing.
+  // direct_[i] - 1 (0: none yet); direct_used_ lists the used slots, for clearing.
   bool AddDirect(const DecodedRecord& r);
 
   AggregateOptions options_;
-  int direct_bits_ = 0;  // 0 = hash map only
-  std::vector<Counters> direct_;
+  int direct_bits_ = 0;  // 0 = hashed only
+  std::vector<uint32_t> direct_;
   std::vector<uint32_t> direct_used_;
   std::vector<Key> keys_;
   std::vector<char> key_bytes_;  // reused: no allocation per record for existing groups
-  // Keyed by the binary group key (CsvColumnInfo::key of each column).
-  absl::flat_hash_map<std::string, Counters> groups_;
+  std::vector<Group> groups_;
+  std::string key_arena_;   // binary group keys (CsvColumnInfo::key of each column)
+  std::string text_arena_;
+  absl::flat_hash_set<uint32_t, GroupHash, GroupEq> index_{0, GroupHash{&groups_},
+                                                           GroupEq{this}};
   uint64_t overflow_records_ = 0;
 };
 
