@@ -417,9 +417,13 @@ Aggregator::Group* Aggregator::NewGroup(const DecodedRecord& r, int64_t bin,
   Group& g = groups_.emplace_back();
   g.bin = bin;
   g.hash = hash;
-  g.key_offset = key_arena_.size();
   g.key_length = static_cast<uint32_t>(key.size());
-  key_arena_.append(key.data(), key.size());
+  if (key.size() <= sizeof(g.short_key)) {
+    std::memcpy(g.short_key, key.data(), key.size());
+  } else {
+    g.key_offset = key_arena_.size();
+    key_arena_.append(key.data(), key.size());
+  }
   // The text: bin and key columns, each followed by a comma.
   g.text_offset = text_arena_.size();
   char buf[kMaxCsvColumnChars];
