@@ -11,7 +11,9 @@
 #  4. With -S PASSES: the receivers saturated. The captured export datagrams are sent PASSES
 #     times over as fast as one core can send them (nf-blast, sendmmsg), more than either can
 #     take, so both run flat out and records per CPU-second is their decoding capacity on the
-#     same input (what they receive; the rest is counted as lost by the kernel).
+#     same input (what they receive; the rest is counted as lost by the kernel). flowcollect
+#     runs three ways: raw CSV of every record, -A protocol (few groups, indexed directly) and
+#     -A src_addr/24,dst_port (hundreds of thousands of hashed groups).
 #   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-r REPEAT] [-k]
 #                          [-w DIR] [-S PASSES]
 # -r: run every measurement REPEAT times (CPU times on a shared machine vary; report the best).
@@ -81,7 +83,8 @@ done
 printf '\n%-14s %-24s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
 for rate in $RATES; do
  for _ in $(seq "$REPEAT"); do
-  for rx in nfcapd flowcollect "flowcollect -A protocol"; do
+  # -A protocol indexes its groups directly; -A src_addr/24,dst_port hashes them.
+  for rx in nfcapd flowcollect "flowcollect -A protocol" "flowcollect -A src_addr/24,dst_port"; do
     p=$(free_port)
     if [ "$rx" = nfcapd ]; then
       rm -rf "$work/nf-$rate"; mkdir -p "$work/nf-$rate"  # fresh: nfdump -R reads it all
@@ -113,7 +116,8 @@ done
 rm -f "$work/sat-rates.txt"
 printf '\n%-26s %12s %12s %10s %16s\n' "saturated ($PASSES passes)" "sent" "received" "CPU s" "records/CPU-s"
 for _ in $(seq "$REPEAT"); do
-  for rx in nfcapd flowcollect "flowcollect -A protocol"; do
+  # -A protocol indexes its groups directly; -A src_addr/24,dst_port hashes them.
+  for rx in nfcapd flowcollect "flowcollect -A protocol" "flowcollect -A src_addr/24,dst_port"; do
     p=$(free_port)
     if [ "$rx" = nfcapd ]; then
       rm -rf "$work/nf-sat"; mkdir -p "$work/nf-sat"
