@@ -736,11 +736,13 @@ int Main(int argc, char** argv) {
   app.add_option("--stats-json", cfg.stats_json,
                  "write statistics as JSON to FILE at exit and on SIGUSR1")
       ->group(st);
-  app.add_flag("-q,--quiet", cfg.quiet, "no statistics on stderr")->group(st);
+  CLI::Option* quiet =
+      app.add_flag("-q,--quiet", cfg.quiet, "no statistics on stderr (not with -v)")->group(st);
   app.add_flag("-v,--verbose", cfg.verbose,
                "one-line status every --status-interval seconds (datagrams/s, records/s, "
                "exporters, templates, drops, early data); every counter at exit")
-      ->group(st);
+      ->group(st)
+      ->excludes(quiet);
   app.add_option("--status-interval", cfg.status_interval_s,
                  "seconds between -v status lines (0 = none)")
       ->capture_default_str()

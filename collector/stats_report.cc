@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 
 namespace nf {
@@ -109,13 +110,17 @@ void DecoderSummary::Add(const Decoder& decoder) {
 }
 
 void DecoderSummary::Merge(const DecoderSummary& other) {
+  // Indexed, not searched: a status line every second over thousands of exporters (and as
+  // many per worker) must stay linear.
+  absl::flat_hash_map<ExporterId, size_t> index;
+  index.reserve(exporters.size() + other.exporters.size());
+  for (size_t i = 0; i < exporters.size(); ++i) index.emplace(exporters[i].first, i);
   for (const auto& [id, s] : other.exporters) {
-    auto it = std::find_if(exporters.begin(), exporters.end(),
-                           [&id = id](const auto& e) { return e.first == id; });
-    if (it == exporters.end()) {
+    const auto [it, added] = index.try_emplace(id, exporters.size());
+    if (added) {
       exporters.emplace_back(id, s);
     } else {
-      AddCounters(it->second, s);
+      AddCounters(exporters[it->second].second, s);
     }
   }
   AddCounters(totals, other.totals);

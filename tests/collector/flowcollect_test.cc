@@ -84,6 +84,10 @@ TEST(FlowcollectTest, HelpAndBadArguments) {
   EXPECT_NE(RunCollector("--no-such-option"), 0);
   EXPECT_NE(RunCollector("-r /nonexistent.pcap"), 0);
   EXPECT_NE(RunCollector("-A bytes -r /dev/null"), 0);
+  // -q silences statistics, -v asks for more of them: refused together, saying why.
+  std::string both;
+  EXPECT_NE(testing::RunCommand(Collector() + " -q -v -r /dev/null 2>&1", &both), 0);
+  EXPECT_NE(both.find("excludes"), std::string::npos) << both;
 }
 
 TEST(FlowcollectTest, EveryCorpusCaptureThroughTheBinary) {

@@ -51,6 +51,33 @@ TEST(CollectorStatusTest, SampleCountsEveryKindOfDrop) {
   EXPECT_EQ(s.drops, 1u + 10 + 100 + 3 + 2 + 4);
 }
 
+// Workers' summaries merge per exporter: the same exporter's counters add up, new exporters
+// are appended in order, totals add up.
+TEST(CollectorSummaryTest, MergeAddsPerExporter) {
+  auto exporter = [](uint8_t last) {
+    const uint8_t a[4] = {192, 0, 2, last};
+    return ExporterId{IpAddress::V4(a), 2055};
+  };
+  auto stats = [](uint64_t records) {
+    ExporterStats s;
+    s.records = records;
+    return s;
+  };
+  DecoderSummary a;
+  for (uint8_t i = 0; i < 200; ++i) a.exporters.push_back({exporter(i), stats(i)});
+  a.totals.records = 5;
+  DecoderSummary b;
+  for (uint8_t i = 100; i < 250; ++i) b.exporters.push_back({exporter(i), stats(1000)});
+  b.totals.records = 7;
+  a.Merge(b);
+  ASSERT_EQ(a.exporters.size(), 250u);
+  for (uint8_t i = 0; i < 250; ++i) {
+    EXPECT_EQ(a.exporters[i].first, exporter(i));
+    EXPECT_EQ(a.exporters[i].second.records, (i < 200 ? i : 0u) + (i >= 100 ? 1000u : 0u)) << +i;
+  }
+  EXPECT_EQ(a.totals.records, 12u);
+}
+
 TEST(CollectorSummaryTest, CleanRunSaysNothingWasDropped) {
   DecoderSummary d;
   d.exporters.push_back({ExporterId{}, ExporterStats{}});
