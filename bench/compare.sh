@@ -220,6 +220,15 @@ END {
     if (t in bad) failed = 1
     printf "%-14s %5d %9.3f %9.3f %12.0f %12.0f %8s %8s  %s\n", t, runs[t], w, c, pw, pc, rw, rc, check
   }
+  # The targets of issue 5, as ratios of medians.
+  if (("flowexport" in runs) && base_c && median(cpu["flowexport"]) > 0) {
+    r = P / median(cpu["flowexport"]) / base_c
+    printf "\ntarget: flowexport -r >= 10x %s packets per CPU-second: %.2fx, %s\n", base, r, (r >= 10 ? "met" : "NOT met")
+  }
+  if (("flowexport" in runs) && ("flowexport-t2" in runs)) {
+    r = median(wall["flowexport"]) / median(wall["flowexport-t2"])
+    printf "target: --threads 2 >= 1.7x one thread (wall clock): %.2fx, %s\n", r, (r >= 1.7 ? "met" : "NOT met")
+  }
   printf "\ntruth: %d flows, %d packets, %d bytes. Medians over runs; flows = nfdump -a (5-tuple).\n", F, P, B
   if (base_w) printf "ratios against %s.\n", base
   printf "pmacctd wall time includes its fixed shutdown wait; compare it by CPU time.\n"

@@ -4,11 +4,12 @@
 set -eu
 
 # Build: compiler, CMake, libraries. Tests: the real peers we check ourselves against, and
-# headless Chromium (with a font) to render flowcollect --report pages.
+# headless Chromium (with a font) to render flowcollect --report pages. Benchmarks: netsniff-ng
+# replays captures faster than tcpreplay (bench/live.sh).
 PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
 iproute2 python3 clickhouse-server man-db groff-base chromium
-fonts-dejavu-core"
+fonts-dejavu-core netsniff-ng"
 
 # `setup-deps.sh fuzz` adds what libFuzzer builds need.
 if [ "${1:-}" = fuzz ]; then PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev"; fi
