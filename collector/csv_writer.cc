@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/hash/hash.h"
 #include "absl/numeric/int128.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -408,8 +409,41 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
   return a;
 }
 
+Aggregator::Group* Aggregator::FindGroup(absl::string_view key, uint32_t hash) {
+  if (index_.empty()) return nullptr;
+  const size_t mask = index_.size() - 1;
+  for (size_t pos = hash & mask;; pos = (pos + 1) & mask) {
+    const IndexSlot& slot = index_[pos];
+    if (slot.group_plus1 == 0) return nullptr;
+    if (slot.hash == hash && KeyOf(slot.group_plus1 - 1) == key) {
+      return &groups_[slot.group_plus1 - 1];
+    }
+  }
+}
+
+void Aggregator::IndexGroup(uint32_t group) {
+  if (2 * (groups_.size() + 1) > index_.size()) {
+    // Grow (or create): at most half full keeps probes short. Slots carry their hash, so
+    // moving them reads no group.
+    std::vector<IndexSlot> old = std::move(index_);
+    index_.assign(std::max<size_t>(64, old.size() * 2), IndexSlot{});
+    const size_t mask = index_.size() - 1;
+    for (const IndexSlot& slot : old) {
+      if (slot.group_plus1 == 0) continue;
+      size_t pos = slot.hash & mask;
+      while (index_[pos].group_plus1 != 0) pos = (pos + 1) & mask;
+      index_[pos] = slot;
+    }
+  }
+  const uint32_t hash = groups_[group].hash;
+  const size_t mask = index_.size() - 1;
+  size_t pos = hash & mask;
+  while (index_[pos].group_plus1 != 0) pos = (pos + 1) & mask;
+  index_[pos] = IndexSlot{group + 1, hash};
+}
+
 Aggregator::Group* Aggregator::NewGroup(const DecodedRecord& r, int64_t bin,
-                                         absl::string_view key, size_t hash) {
+                                         absl::string_view key, uint32_t hash) {
   if (groups_.size() >= options_.max_groups) {
     ++overflow_records_;
     return nullptr;
@@ -490,14 +524,12 @@ void Aggregator::Add(const DecodedRecord& r) {
     }
   }
   const absl::string_view key(start, static_cast<size_t>(out - start));
-  const size_t hash = absl::Hash<absl::string_view>{}(key);
-  Group* g;
-  if (auto it = index_.find(Lookup{key, hash}); it != index_.end()) {
-    g = &groups_[*it];
-  } else {
+  const uint32_t hash = static_cast<uint32_t>(absl::Hash<absl::string_view>{}(key));
+  Group* g = FindGroup(key, hash);
+  if (g == nullptr) {
     g = NewGroup(r, bin, key, hash);
     if (g == nullptr) return;
-    index_.insert(static_cast<uint32_t>(groups_.size() - 1));
+    IndexGroup(static_cast<uint32_t>(groups_.size() - 1));
   }
   ++g->flows;
   g->packets += r.packets;
@@ -575,7 +607,8 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
   groups_.clear();
   key_arena_.clear();
   text_arena_.clear();
-  index_.clear();
+  // Freed, not kept: the next interval may need far fewer groups.
+  std::vector<IndexSlot>().swap(index_);
   for (uint32_t i : direct_used_) direct_[i] = 0;
   direct_used_.clear();
 }

@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -111,10 +110,11 @@ struct AggregateOptions {
 
 // Groups records in memory and prints them sorted (per bin, by order_by descending).
 //
-// Groups live in one vector, their binary keys and printed texts in two arenas, and a hash
-// set of group numbers (hashes kept with the groups) finds them: a new group costs no
-// allocation of its own and growing the set moves 4-byte numbers, which keeps high-cardinality
-// keys (src_addr/24,dst_port: about one group per two records) fast, as low-cardinality ones.
+// Groups live in one vector (keys up to 16 bytes inline, longer ones and the printed texts in
+// arenas) and an open-addressing index of (hash, group number) slots finds them: a new group
+// costs no allocation of its own, a lookup touches the index slot and the group, and growing
+// the index moves 8-byte slots. High-cardinality keys (src_addr/24,dst_port: about one group
+// per two records) stay fast, as low-cardinality ones.
 class Aggregator {
  public:
   static absl::StatusOr<std::unique_ptr<Aggregator>> Create(const AggregateOptions& options);
@@ -140,32 +140,20 @@ class Aggregator {
     uint64_t flows = 0;
     uint64_t packets = 0;
     uint64_t bytes = 0;
-    size_t hash = 0;         // of the key (unused for direct groups)
     size_t key_offset = 0;   // in key_arena_
     size_t text_offset = 0;  // in text_arena_: the key columns as CSV text, each with a comma
+    uint32_t hash = 0;  // of the key, low 32 bits (unused for direct groups)
     uint32_t key_length = 0;
     uint32_t text_length = 0;
     // Keys up to 16 bytes (most: a number is 8, an IPv4 address 5) are compared here, in the
     // line the counters share, without a second cache miss into key_arena_.
     char short_key[16] = {};
   };
-  // A key being looked up, hashed once.
-  struct Lookup {
-    absl::string_view key;
-    size_t hash;
-  };
-  struct GroupHash {
-    using is_transparent = void;
-    const std::vector<Group>* groups;
-    size_t operator()(uint32_t g) const { return (*groups)[g].hash; }
-    size_t operator()(const Lookup& k) const { return k.hash; }
-  };
-  struct GroupEq {
-    using is_transparent = void;
-    const Aggregator* a;
-    bool operator()(uint32_t x, uint32_t y) const { return x == y; }
-    bool operator()(uint32_t g, const Lookup& k) const { return a->KeyOf(g) == k.key; }
-    bool operator()(const Lookup& k, uint32_t g) const { return a->KeyOf(g) == k.key; }
+  // One slot of the group index: linear probing over 8-byte slots (a probe reads one cache
+  // line, and a slot's hash bits settle almost every mismatch without touching the group).
+  struct IndexSlot {
+    uint32_t group_plus1 = 0;  // 0: empty
+    uint32_t hash = 0;         // low 32 bits of the key's hash
   };
 
   explicit Aggregator(const AggregateOptions& options) : options_(options) {}
@@ -179,9 +167,12 @@ class Aggregator {
   absl::string_view TextOf(const Group& g) const {
     return absl::string_view(text_arena_.data() + g.text_offset, g.text_length);
   }
+  // The group whose key is `key`, or nullptr.
+  Group* FindGroup(absl::string_view key, uint32_t hash);
+  void IndexGroup(uint32_t group);
   // Appends a group for `r` (its key bytes and its text, formatted once), or counts the record
   // and returns nullptr when max_groups are in use.
-  Group* NewGroup(const DecodedRecord& r, int64_t bin, absl::string_view key, size_t hash);
+  Group* NewGroup(const DecodedRecord& r, int64_t bin, absl::string_view key, uint32_t hash);
   // Direct mode (CsvColumnInfo::key_bits): the group of a record whose key is `i` is
   // direct_[i] - 1 (0: none yet); direct_used_ lists the used slots, for clearing.
   bool AddDirect(const DecodedRecord& r);
@@ -195,8 +186,7 @@ class Aggregator {
   std::vector<Group> groups_;
   std::string key_arena_;   // binary group keys longer than Group::short_key
   std::string text_arena_;
-  absl::flat_hash_set<uint32_t, GroupHash, GroupEq> index_{0, GroupHash{&groups_},
-                                                           GroupEq{this}};
+  std::vector<IndexSlot> index_;  // a power of two, at most half full; empty until needed
   uint64_t overflow_records_ = 0;
 };
 

@@ -17,9 +17,10 @@ namespace {
 constexpr uint32_t kMagicMicro = 0xa1b2c3d4;
 constexpr uint32_t kMagicNano = 0xa1b23c4d;
 constexpr uint64_t kFileHeader = 24;
-// Consumed pages are dropped in steps of this size: large enough that madvise is rare, small
-// enough that the mapping adds little to the resident set.
-constexpr uint64_t kReleaseStep = 4 << 20;
+// Consumed pages are dropped in steps of this size, and twice as much is mapped ahead: large
+// enough that madvise is rare (two calls per MiB), small enough that the mapping adds ~3 MiB to
+// the resident set (4 MiB steps added ~12 MiB, which took 1,000,000 flows past 128 MiB).
+constexpr uint64_t kReleaseStep = 1 << 20;
 
 }  // namespace
 
