@@ -133,11 +133,17 @@ for tool in $only; do
 
     if [ "$rate" = mmap ]; then
       # netsniff-ng sends the whole capture through a TX ring, ignoring its timestamps; the
-      # rate achieved is packets over the elapsed time of the send.
-      t0=$(date +%s.%N)
-      if in_ns netsniff-ng --in "$pcap" --out va -s -m >"$dir.tcpreplay.log" 2>&1; then failed=0; else failed=1; fi
-      t1=$(date +%s.%N)
-      achieved=$(awk -v p="$truth_packets" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", p / (b - a) }')
+      # rate achieved is the packets it sent over the send time it reports.
+      # -S: its default ring size fails to allocate in a namespace ("Cannot allocate TX_RING!").
+      if in_ns netsniff-ng --in "$pcap" --out va -s -m -S 64MiB >"$dir.tcpreplay.log" 2>&1; then
+        failed=0
+      else
+        failed=1
+        echo "live: netsniff-ng failed:" >&2
+        tail -3 "$dir.tcpreplay.log" >&2
+      fi
+      achieved=$(awk '{ gsub(/\r/, "") } /packets outgoing/ { p = $1 } / usec in total/ { t = $1 + $3 / 1e6 }
+        END { if (p && t) printf "%.1f", p / t }' "$dir.tcpreplay.log")
     else
       if [ "$rate" = top ]; then speed=(--topspeed); else speed=("--pps=$rate"); fi
       in_ns tcpreplay -i va "${speed[@]}" "$pcap" >"$dir.tcpreplay.log" 2>&1 || true
@@ -177,8 +183,10 @@ print(j.get("packets_seen", "?"), j.get("pcap_dropped", 0) + j.get("pcap_if_drop
   done
 done
 
-# Zero capture loss: the meter's libpcap saw every packet sent and dropped none. Exact: the
-# records nfdump reads back hold exactly the truth's packets and bytes.
+# Zero loss, as issue 5 defines it: the meter's libpcap saw every packet sent and dropped none
+# (pcap_stats), and the records nfdump reads back hold exactly the truth's packets and bytes.
+# The rate without capture drops alone is printed too (softflowd captures everything but
+# exports a few packets fewer than it captured, at every rate).
 awk -v P="$truth_packets" -v B="$truth_bytes" '
 BEGIN {
   printf "%-11s %7s %11s %6s %9s %8s %10s %12s %8s  %s\n", "tool", "rate", "sent pps", "failed", "captured", "dropped", "exported", "bytes", "loss", "verdict"
@@ -189,16 +197,23 @@ BEGIN {
   loss = ($5 ~ /^[0-9]+$/ && P) ? (P - $5 + $6) * 100.0 / P : 100
   verdict = lossless ? (exact ? "zero loss, totals exact" : "zero capture loss, totals differ from truth") : "CAPTURE LOSS"
   printf "%-11s %7s %11s %6s %9s %8s %10d %12d %7.3f%%  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, loss, verdict
-  if (lossless && $3 + 0 > best[$1]) best[$1] = $3 + 0
+  if (lossless && exact && $3 + 0 > best[$1]) best[$1] = $3 + 0
+  if ($2 != "mmap" && !(lossless && exact)) tcpreplay_loss[$1] = 1
+  if (lossless && $3 + 0 > capture_best[$1]) capture_best[$1] = $3 + 0
   seen[$1] = 1
 }
 END {
-  printf "\ntruth: %d packets, %d bytes (tcpreplay tops out near 230k pps here)\n", P, B
-  for (t in seen) printf "%s: highest zero-capture-loss rate: %s pps\n", t, (t in best) ? sprintf("%.0f", best[t]) : "none"
+  printf "\ntruth: %d packets, %d bytes\n", P, B
+  for (t in seen) {
+    printf "%s: highest zero-loss rate (no capture drops, totals exact): %s; without capture drops: %s\n", t, (t in best) ? sprintf("%.0f pps", best[t]) : "none", (t in capture_best) ? sprintf("%.0f pps", capture_best[t]) : "none"
+  }
   # Issue 5: zero loss at every rate tcpreplay reaches, and a higher zero-loss rate than softflowd.
+  if ("flowexport" in seen) {
+    printf "target: flowexport without loss at every tcpreplay rate: %s\n", ("flowexport" in tcpreplay_loss) ? "NOT met" : "met"
+  }
   if (("flowexport" in seen) && ("softflowd" in seen)) {
-    ratio = best["softflowd"] ? best["flowexport"] / best["softflowd"] : 0
+    ratio = best["softflowd"] ? sprintf("%.2fx", best["flowexport"] / best["softflowd"]) : "softflowd: none"
     verdict = best["flowexport"] > best["softflowd"] ? "met" : "NOT met"
-    printf "target: flowexport zero-loss rate above that of softflowd: %s (%.0f vs %.0f pps, %.2fx)\n", verdict, best["flowexport"], best["softflowd"], ratio
+    printf "target: flowexport zero-loss rate above that of softflowd: %s (%.0f vs %.0f pps, %s)\n", verdict, best["flowexport"], best["softflowd"], ratio
   }
 }' "$results"
