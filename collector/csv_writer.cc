@@ -452,7 +452,9 @@ Aggregator::Group* Aggregator::NewGroup(const DecodedRecord& r, int64_t bin,
   g.bin = bin;
   g.hash = hash;
   g.key_length = static_cast<uint32_t>(key.size());
-  if (key.size() <= sizeof(g.short_key)) {
+  if (key.empty()) {
+    // Direct groups have no key bytes (and key.data() may be null, which memcpy must not see).
+  } else if (key.size() <= sizeof(g.short_key)) {
     std::memcpy(g.short_key, key.data(), key.size());
   } else {
     g.key_offset = key_arena_.size();
