@@ -191,21 +191,8 @@ void LoopbackRun(bool v6) {
   pid_t pid = 0;
   ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
 
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
-    a->sin6_family = AF_INET6;
-    a->sin6_port = htons(port);
-    a->sin6_addr = in6addr_loopback;
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(sockaddr_in);
-  }
+  sockaddr_storage ss;
+  const socklen_t len = testing::LoopbackAddress(port, v6, ss);
   auto* addr = reinterpret_cast<sockaddr*>(&ss);
   if (!testing::WaitUntilUdpBound(port, v6)) {
     kill(pid, SIGKILL);

@@ -18,6 +18,8 @@
 #include <iterator>
 #include <sstream>
 
+#include "tests/support/test_support.h"
+
 namespace nf::testing {
 namespace {
 
@@ -348,19 +350,8 @@ bool UdpSink::Open(std::string* error, bool ipv6) {
   int size = 32 << 20;
   if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) != 0)
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-  sockaddr_storage storage{};
-  socklen_t len;
-  if (ipv6) {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&storage);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_addr = in6addr_loopback;
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a4 = reinterpret_cast<sockaddr_in*>(&storage);
-    a4->sin_family = AF_INET;
-    a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(sockaddr_in);
-  }
+  sockaddr_storage storage;
+  socklen_t len = LoopbackAddress(0, ipv6, storage);  // port 0: any free one
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&storage), len) != 0) {
     if (error) *error = std::string("bind: ") + std::strerror(errno);
     return false;

@@ -250,6 +250,15 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
     }
     return "";
   };
+  // Full-speed bursts, each let drain: how fast the collector decodes depends on the machine
+  // and the build (ASan is several times slower, TSan more: its bursts are smaller), and a
+  // collector that reads little of the flood proves little. Drops within a burst are counted
+  // anyway.
+#if defined(__SANITIZE_THREAD__)
+  constexpr int kBurst = 2'000;
+#else
+  constexpr int kBurst = 20'000;
+#endif
   int64_t sent = 0;
   for (int i = 0; i < kFloodDatagrams; ++i) {
     const Bytes d = Mutate(seeds, rng);
@@ -257,15 +266,6 @@ TEST(FloodTest, MutatedFloodThenValidTrafficDecodesExactly) {
                sizeof(to)) == static_cast<ssize_t>(d.size())) {
       ++sent;
     }
-    // Full-speed bursts, each let drain: how fast the collector decodes depends on the machine
-    // and the build (ASan is several times slower, TSan more: its bursts are smaller), and a
-    // collector that reads little of the flood proves little. Drops within a burst are counted
-    // anyway.
-#if defined(__SANITIZE_THREAD__)
-    constexpr int kBurst = 2'000;
-#else
-    constexpr int kBurst = 20'000;
-#endif
     if (i % kBurst == kBurst - 1) {
       ASSERT_FALSE(settle(sent).empty())
           << "flowcollect did not account for " << sent << " datagrams (last count " << seen

@@ -162,22 +162,25 @@ uint16_t FreeUdpPort() {
   return 0;
 }
 
-bool WaitUntilUdpBound(uint16_t port, bool v6, int timeout_ms) {
-  sockaddr_storage ss{};
-  socklen_t len = 0;
+socklen_t LoopbackAddress(uint16_t port, bool v6, sockaddr_storage& out) {
+  out = sockaddr_storage{};
   if (v6) {
-    auto* a = reinterpret_cast<sockaddr_in6*>(&ss);
+    auto* a = reinterpret_cast<sockaddr_in6*>(&out);
     a->sin6_family = AF_INET6;
     a->sin6_port = htons(port);
     a->sin6_addr = in6addr_loopback;
-    len = sizeof(sockaddr_in6);
-  } else {
-    auto* a = reinterpret_cast<sockaddr_in*>(&ss);
-    a->sin_family = AF_INET;
-    a->sin_port = htons(port);
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    len = sizeof(sockaddr_in);
+    return sizeof(sockaddr_in6);
   }
+  auto* a = reinterpret_cast<sockaddr_in*>(&out);
+  a->sin_family = AF_INET;
+  a->sin_port = htons(port);
+  a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sizeof(sockaddr_in);
+}
+
+bool WaitUntilUdpBound(uint16_t port, bool v6, int timeout_ms) {
+  sockaddr_storage ss;
+  const socklen_t len = LoopbackAddress(port, v6, ss);
   for (int waited = 0; waited <= timeout_ms; waited += 20) {
     const int probe = socket(ss.ss_family, SOCK_DGRAM, 0);
     const bool taken = bind(probe, reinterpret_cast<sockaddr*>(&ss), len) != 0;

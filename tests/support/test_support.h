@@ -3,6 +3,8 @@
 #ifndef NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 #define NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,6 +58,8 @@ class TempDir {
 
 // A free port on 127.0.0.1 (UDP and TCP), outside the ephemeral range; see the .cc for why.
 uint16_t FreeUdpPort();
+// Fills `out` with 127.0.0.1:port (or [::1]:port) and returns its length, for bind/sendto.
+socklen_t LoopbackAddress(uint16_t port, bool v6, sockaddr_storage& out);
 // Waits (at most `timeout_ms`) until some process holds UDP `port` on 127.0.0.1 (or ::1): a
 // program under test has bound it. True when it has.
 bool WaitUntilUdpBound(uint16_t port, bool v6 = false, int timeout_ms = 10'000);
