@@ -159,7 +159,6 @@ DecodeError FromTemplateError(TemplateParseError e) {
     case TemplateParseError::kTruncated: return DecodeError::kTemplateTruncated;
     case TemplateParseError::kBadTemplateId: return DecodeError::kTemplateBadId;
     case TemplateParseError::kZeroFields: return DecodeError::kTemplateZeroFields;
-    case TemplateParseError::kZeroLengthField: return DecodeError::kTemplateZeroLengthField;
     case TemplateParseError::kBadScopeLength: return DecodeError::kTemplateBadScope;
     case TemplateParseError::kRecordTooLong: return DecodeError::kTemplateTooLong;
     case TemplateParseError::kNone: break;
@@ -426,7 +425,7 @@ const char* DecodeErrorName(DecodeError e) {
     case DecodeError::kTemplateTruncated: return "template_truncated";
     case DecodeError::kTemplateBadId: return "template_bad_id";
     case DecodeError::kTemplateZeroFields: return "template_zero_fields";
-    case DecodeError::kTemplateZeroLengthField: return "template_zero_length_field";
+    case DecodeError::kTemplateZeroLengthRecord: return "template_zero_length_record";
     case DecodeError::kTemplateBadScope: return "template_bad_scope";
     case DecodeError::kTemplateTooLong: return "template_too_long";
     case DecodeError::kTemplateTooManyFields: return "template_too_many_fields";
@@ -695,7 +694,10 @@ void Decoder::LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink
     return;
   }
   if (!Compile(t, ctx.version)) {
-    Count(st, DecodeError::kTemplateZeroFields);
+    // Zero-length fields are legal (they take no bytes of a record), but a record of no bytes
+    // at all would make the data set walk spin, so such a template is refused.
+    const bool has_fields = !t.record.scope_fields.empty() || !t.record.fields.empty();
+    Count(st, has_fields ? DecodeError::kTemplateZeroLengthRecord : DecodeError::kTemplateZeroFields);
     return;
   }
   const TemplateCache::AddResult added = cache_.Add(key, std::move(t));

@@ -48,8 +48,8 @@ enum class DecodeError : uint8_t {
   kReservedSetId,         // set ID 2..255 (v9) / 4..255 (IPFIX)
   kTemplateTruncated,     // template record runs past its FlowSet
   kTemplateBadId,         // template ID < 256
-  kTemplateZeroFields,    // v9 template with no fields / record length 0
-  kTemplateZeroLengthField,
+  kTemplateZeroFields,    // v9 template with no fields
+  kTemplateZeroLengthRecord,  // fields that add up to a record of 0 bytes
   kTemplateBadScope,      // options template scope/option lengths invalid
   kTemplateTooLong,       // record longer than a datagram can carry
   kTemplateTooManyFields, // more fields than kMaxTemplateFields

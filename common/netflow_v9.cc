@@ -85,7 +85,6 @@ const char* TemplateParseErrorName(TemplateParseError e) {
     case TemplateParseError::kTruncated: return "template_truncated";
     case TemplateParseError::kBadTemplateId: return "template_bad_id";
     case TemplateParseError::kZeroFields: return "template_zero_fields";
-    case TemplateParseError::kZeroLengthField: return "template_zero_length_field";
     case TemplateParseError::kBadScopeLength: return "options_template_bad_lengths";
     case TemplateParseError::kRecordTooLong: return "template_record_too_long";
   }
@@ -115,7 +114,6 @@ TemplateParseError ParseV9TemplateFlowSet(std::span<const uint8_t> body,
       TemplateField f;
       r.ReadU16(f.type);
       r.ReadU16(f.length);
-      if (f.length == 0) return TemplateParseError::kZeroLengthField;
       if (f.length != kVariableLength) total += f.length;
       t.fields.push_back(f);
     }

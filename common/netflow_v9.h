@@ -88,7 +88,6 @@ enum class TemplateParseError : uint8_t {
   kTruncated,          // a record runs past the FlowSet
   kBadTemplateId,      // template ID < 256
   kZeroFields,         // v9 data template with field count 0 (withdrawal is IPFIX only)
-  kZeroLengthField,    // a field with length 0 (v9 has no variable length)
   kBadScopeLength,     // options template scope/option lengths not multiples of 4
   kRecordTooLong,      // record length over 65535 - headers
 };

@@ -214,11 +214,14 @@ TEST(DecoderV9Test, TemplateRedefinedMidStream) {
 TEST(DecoderV9Test, CrashClassesAreCountedAndDecodingContinues) {
   Decoder d{DecoderOptions{}};
   Collect c;
-  // Zero-length field.
+  // Only zero-length fields: a record of 0 bytes would make the data set walk spin.
   Buf zl;
-  zl.U16(256).U16(1).U16(1).U16(0);
-  d.DecodeDatagram(V9(1, 1, 1, 1, 0, {Set(0, zl)}).bytes(), Exp(), kT0, c);
-  EXPECT_EQ(Err(d, DecodeError::kTemplateZeroLengthField), 1u);
+  zl.U16(256).U16(2).U16(1).U16(0).U16(2).U16(0);
+  Buf zl_data;
+  zl_data.U32(0).U32(0);
+  d.DecodeDatagram(V9(1, 1, 1, 1, 0, {Set(0, zl), Set(256, zl_data)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateZeroLengthRecord), 1u);
+  EXPECT_TRUE(c.records.empty());
   // Zero-field template.
   Buf zf;
   zf.U16(256).U16(0);
@@ -262,6 +265,49 @@ TEST(DecoderV9Test, CrashClassesAreCountedAndDecodingContinues) {
   // And a good datagram still decodes afterwards.
   d.DecodeDatagram(V9(2, 1, 1, 9, 0, {Set(0, V4Template()), Set(256, V4Record(1, 1, 0, 0))}).bytes(),
                    Exp(), kT0, c);
+  EXPECT_EQ(c.records.size(), 1u);
+}
+
+// Some exporters declare fields of length 0. RFC 3954 does not forbid them and tshark decodes
+// such records: the field takes no bytes, and the rest of the record still decodes.
+TEST(DecoderV9Test, ZeroLengthFieldsTakeNoBytes) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t;
+  t.U16(256).U16(5).U16(8).U16(4).U16(12).U16(4).U16(80).U16(0).U16(2).U16(4).U16(81).U16(0);
+  Buf data;
+  data.Bytes({10, 0, 0, 1}).Bytes({192, 0, 2, 7}).U32(5);
+  data.Bytes({10, 0, 0, 2}).Bytes({192, 0, 2, 8}).U32(7);
+  d.DecodeDatagram(V9(3, 1, 1, 1, 0, {Set(0, t), Set(256, data)}).bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[0].src_addr.ToString(), "10.0.0.1");
+  EXPECT_EQ(c.records[0].dst_addr.ToString(), "192.0.2.7");
+  EXPECT_EQ(c.records[0].packets, 5u);
+  EXPECT_EQ(c.records[1].src_addr.ToString(), "10.0.0.2");
+  EXPECT_EQ(c.records[1].packets, 7u);
+  EXPECT_EQ(c.records[0].packets + c.records[1].packets, 12u);
+  EXPECT_EQ(d.Totals().ErrorTotal(), 0u);
+}
+
+TEST(DecoderIpfixTest, ZeroLengthFieldsTakeNoBytesAndAZeroByteRecordIsRefused) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t;
+  t.U16(256).U16(4).U16(8).U16(4).U16(210).U16(0).U16(2).U16(8).U16(1).U16(0);
+  Buf data;
+  data.Bytes({198, 51, 100, 1}).U64(9);
+  d.DecodeDatagram(Ipfix(1, 0, 0, {Set(2, t), Set(256, data)}).bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].src_addr.ToString(), "198.51.100.1");
+  EXPECT_EQ(c.records[0].packets, 9u);
+  EXPECT_EQ(d.Totals().ErrorTotal(), 0u);
+  // Fields that add up to 0 bytes: refused and counted, and the data set does not spin.
+  Buf zero;
+  zero.U16(257).U16(2).U16(210).U16(0).U16(8).U16(0);
+  Buf zero_data;
+  zero_data.U32(0).U32(0).U32(0);
+  d.DecodeDatagram(Ipfix(1, 1, 0, {Set(2, zero), Set(257, zero_data)}).bytes(), Exp(), kT0, c);
+  EXPECT_EQ(Err(d, DecodeError::kTemplateZeroLengthRecord), 1u);
   EXPECT_EQ(c.records.size(), 1u);
 }
 

@@ -92,10 +92,6 @@ TEST(TemplateFlowSetTest, HostileTemplatesRejected) {
   const uint8_t lie[] = {0x01, 0x00, 0xff, 0xff, 0x00, 0x08, 0x00, 0x04};
   EXPECT_EQ(ParseV9TemplateFlowSet(lie, [&](TemplateRecord&&) { ++n; }),
             TemplateParseError::kTruncated);
-  // Zero-length field.
-  const uint8_t zlen[] = {0x01, 0x00, 0x00, 0x01, 0x00, 0x08, 0x00, 0x00};
-  EXPECT_EQ(ParseV9TemplateFlowSet(zlen, [&](TemplateRecord&&) { ++n; }),
-            TemplateParseError::kZeroLengthField);
   // Template ID in the reserved range.
   const uint8_t low[] = {0x00, 0x05, 0x00, 0x01, 0x00, 0x08, 0x00, 0x04};
   EXPECT_EQ(ParseV9TemplateFlowSet(low, [&](TemplateRecord&&) { ++n; }),
@@ -105,6 +101,19 @@ TEST(TemplateFlowSetTest, HostileTemplatesRejected) {
   EXPECT_EQ(ParseV9OptionsTemplateFlowSet(opt, [&](TemplateRecord&&) { ++n; }),
             TemplateParseError::kBadScopeLength);
   EXPECT_EQ(n, 0);
+}
+
+// A zero-length field is parsed like any other (it takes no bytes of a record); whether the
+// template as a whole is usable is the decoder's call.
+TEST(TemplateFlowSetTest, ZeroLengthFieldsAreParsed) {
+  const uint8_t zlen[] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x08, 0x00, 0x04, 0x00, 0x50, 0x00, 0x00};
+  std::vector<TemplateRecord> got;
+  EXPECT_EQ(ParseV9TemplateFlowSet(zlen, [&](TemplateRecord&& t) { got.push_back(std::move(t)); }),
+            TemplateParseError::kNone);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(got[0].fields.size(), 2u);
+  EXPECT_EQ(got[0].fields[1].type, 80);
+  EXPECT_EQ(got[0].fields[1].length, 0);
 }
 
 TEST(PaddingTest, Values) {
