@@ -65,6 +65,7 @@
 #include "collector/run_status.h"
 #include "collector/stats_report.h"
 #include "collector/udp_server.h"
+#include "common/exit_status.h"
 #include "common/privileges.h"
 #include "exporter/packet_parser.h"
 #include "exporter/pcap_source.h"
@@ -251,11 +252,6 @@ class Collector {
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGUSR1, &sa, nullptr);
     SetControlSignalsBlocked(false);
-    auto source = PcapSource::OpenOffline(cfg_.read_files);
-    if (!source.ok()) {
-      std::fprintf(stderr, "flowcollect: %s\n", std::string(source.status().message()).c_str());
-      return false;
-    }
     if (!DropPrivilegesNow()) return false;
     TimeUs last_tick = 0;
     bool ok = true;
@@ -275,7 +271,7 @@ class Collector {
     progress_ = &progress;
     StatusTicker ticker(cfg_.verbose > 0 ? cfg_.status_interval_s : 0, MonotonicMicros());
     while (!g_stop) {
-      auto n = (*source)->Dispatch(512, [&](const RawPacket& p) { OnFrame(p, last_tick); });
+      auto n = source_->Dispatch(512, [&](const RawPacket& p) { OnFrame(p, last_tick); });
       if (!n.ok()) {
         if (!absl::IsOutOfRange(n.status())) {
           std::fprintf(stderr, "flowcollect: %s\n", std::string(n.status().message()).c_str());
@@ -283,7 +279,7 @@ class Collector {
         }
         break;
       }
-      progress.Update((*source)->BytesRead(), input_.file_packets);
+      progress.Update(source_->BytesRead(), input_.file_packets);
       if (g_usr1) {
         g_usr1 = 0;
         ReportStats();
@@ -292,7 +288,7 @@ class Collector {
         ReportStats(Report::kStatus, seconds);
       }
     }
-    progress.Finish((*source)->BytesRead(), input_.file_packets);
+    progress.Finish(source_->BytesRead(), input_.file_packets);
     progress_ = nullptr;
     // End of input: data still waiting for a template will never get one.
     workers_[0]->decoder.DiscardEarly();
@@ -396,6 +392,8 @@ class Collector {
   }
 
   void set_report(report::ReportAccumulator* report) { report_ = report; }
+  // The -r files, opened (and so checked) before any output is written.
+  void set_source(std::unique_ptr<PcapSource> source) { source_ = std::move(source); }
 
   // --report: the page over everything collected so far, written atomically. At exit (`final`:
   // workers joined, decoder counters of all of them) and, live, from worker 0's tick every
@@ -605,6 +603,7 @@ class Collector {
   bool live_done_ = false;
   report::ReportAccumulator* report_ = nullptr;
   TimeUs next_report_us_ = 0;  // live --report: next periodic write
+  std::unique_ptr<PcapSource> source_;
 };
 
 int Main(int argc, char** argv) {
@@ -809,7 +808,8 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11's own codes (105, 109, ...) would hide that every one of these is a usage error.
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
 
   if (cfg.list_columns) {
@@ -818,36 +818,48 @@ int Main(int argc, char** argv) {
     }
     return 0;
   }
-  auto fail = [](absl::string_view msg) {
-    std::fprintf(stderr, "flowcollect: %s\n", std::string(msg).c_str());
-    return 2;
+  // One line on stderr; the exit status tells a command-line mistake (2) from a failed run (1).
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "flowcollect: %s\n", std::string(status.message()).c_str());
+    return ExitStatusFor(status);
   };
+  auto usage = [&fail](absl::string_view msg) { return fail(absl::InvalidArgumentError(msg)); };
   if (cfg.clickhouse_schema) {
-    if (absl::Status s = clickhouse::ValidateTableName(cfg.table); !s.ok()) return fail(s.message());
+    if (absl::Status s = clickhouse::ValidateTableName(cfg.table); !s.ok()) return fail(s);
     std::fputs(clickhouse::CreateTableSql(cfg.table).c_str(), stdout);
     return 0;
   }
-  if (cfg.workers > 1 && !cfg.read_files.empty()) return fail("--workers needs -l (live input)");
+  if (cfg.workers > 1 && !cfg.read_files.empty()) return usage("--workers needs -l (live input)");
   if (cfg.clickhouse_url.empty() &&
       (!cfg.spool_dir.empty() || app.count("--clickhouse-batch-rows") > 0 ||
        app.count("--clickhouse-batch-age") > 0 || app.count("--spool-max-bytes") > 0)) {
-    return fail("the --clickhouse-*/--spool-* options need --clickhouse");
+    return usage("the --clickhouse-*/--spool-* options need --clickhouse");
   }
-  if (!cfg.read_files.empty() && !cfg.listen.empty()) return fail("use either -l or -r, not both");
+  if (!cfg.read_files.empty() && !cfg.listen.empty()) return usage("use either -l or -r, not both");
   if (!cfg.write_dir.empty() && app.count("--output") > 0) {
-    return fail("use either -o or -w, not both");
+    return usage("use either -o or -w, not both");
   }
   if (cfg.aggregate.empty() && (cfg.top > 0 || cfg.bin_s > 0)) {
-    return fail("--top and -t need -A");
+    return usage("--top and -t need -A");
   }
   // Looked up before anything is opened, so a typo costs nothing.
   auto identity = ResolveIdentity(cfg.user, cfg.group);
-  if (!identity.ok()) return fail(identity.status().message());
+  if (!identity.ok()) return fail(identity.status());
   std::vector<Cidr> allow;
   for (const auto& a : cfg.allow) {
     auto c = ParseCidr(a);
-    if (!c.ok()) return fail(c.status().message());
+    if (!c.ok()) return fail(c.status());
     allow.push_back(*c);
+  }
+
+  // Inputs before outputs: a bad -l or -r fails with nothing written to stdout or -o.
+  std::unique_ptr<PcapSource> source;
+  if (!cfg.read_files.empty()) {
+    auto opened = PcapSource::OpenOffline(cfg.read_files);
+    if (!opened.ok()) return fail(opened.status());
+    source = *std::move(opened);
+  } else if (absl::Status s = ValidateListenAddresses(cfg.listen); !s.ok()) {
+    return fail(s);
   }
 
   SharedTemplateStore shared_templates;
@@ -884,7 +896,7 @@ int Main(int argc, char** argv) {
       std::fprintf(stderr, "flowcollect: output error: %s\n", std::string(e.message()).c_str());
     };
     auto sink = CsvSink::Create(sopts);
-    if (!sink.ok()) return fail(sink.status().message());
+    if (!sink.ok()) return fail(sink.status());
     csv = *std::move(sink);
   }
 
@@ -898,7 +910,7 @@ int Main(int argc, char** argv) {
     copts.spool_dir = cfg.spool_dir;
     copts.spool_max_bytes = cfg.spool_max_bytes;
     auto writer = clickhouse::ClickHouseWriter::Create(copts);
-    if (!writer.ok()) return fail(writer.status().message());
+    if (!writer.ok()) return fail(writer.status());
     clickhouse_writer = *std::move(writer);
     if (!cfg.quiet && clickhouse_writer->counters().spool_records.load() > 0) {
       std::fprintf(stderr, "flowcollect: %llu spooled records to replay into ClickHouse\n",
@@ -922,7 +934,7 @@ int Main(int argc, char** argv) {
           cfg.template_store,
           [&decoder](CachedTemplate& t, uint8_t version) { return decoder.Compile(t, version); },
           &loaded);
-      if (!s.ok()) return fail(s.message());
+      if (!s.ok()) return fail(s);
       if (!cfg.quiet && loaded > 0 && w == 0) {
         std::fprintf(stderr, "flowcollect: loaded %zu templates from %s\n", loaded,
                      cfg.template_store.c_str());
@@ -937,7 +949,7 @@ int Main(int argc, char** argv) {
     publisher.Register(registry);
     if (clickhouse_writer != nullptr) metrics::RegisterClickHouseMetrics(registry, *clickhouse_writer);
     auto server = metrics::MetricsServer::Start(registry, cfg.metrics_listen);
-    if (!server.ok()) return fail(server.status().message());
+    if (!server.ok()) return fail(server.status());
     metrics_server = *std::move(server);
     if (!cfg.quiet) {
       std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics\n", metrics_server->port());
@@ -948,15 +960,17 @@ int Main(int argc, char** argv) {
                       clickhouse_writer.get(), metrics_server ? &publisher : nullptr, allow,
                       &*identity);
   collector.set_report(report.get());
+  collector.set_source(std::move(source));
   bool ok = cfg.read_files.empty() ? collector.RunLive() : collector.RunFiles();
   // The final flush must finish: a second SIGTERM/SIGINT (an impatient service manager, a
   // double Ctrl-C) must not kill the process with a rotation file half written.
   signal(SIGINT, SIG_IGN);
   signal(SIGTERM, SIG_IGN);
   if (!ok && cfg.read_files.empty()) {
-    if (csv != nullptr) csv->Close().IgnoreError();
+    // No socket bound or no privilege drop: nothing was received, so nothing is written (the
+    // sink's destructor abandons its output).
     if (clickhouse_writer != nullptr) clickhouse_writer->Close(0);
-    return 2;
+    return kExitFailure;
   }
   if (csv != nullptr) {
     absl::Status closed = csv->Close();
@@ -973,7 +987,7 @@ int Main(int argc, char** argv) {
   if (!collector.WriteReport(NowUs(), true)) ok = false;
   collector.ReportStats(Collector::Report::kExit);
   if (metrics_server != nullptr) metrics_server->Stop();
-  return ok ? 0 : 1;
+  return ok ? kExitOk : kExitFailure;
 }
 
 }  // namespace

@@ -45,6 +45,26 @@ bool Cidr::Contains(const IpAddress& a) const {
   return MaskAddress(a, prefix) == network;
 }
 
+namespace {
+absl::StatusOr<udp::endpoint> ParseListen(const std::string& text) {
+  auto hp = ParseHostPort(text, "0.0.0.0");
+  if (!hp.ok()) return hp.status();
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(hp->host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(absl::StrCat("listen address '", text, "': not an IP address"));
+  }
+  return udp::endpoint(address, hp->port);
+}
+}  // namespace
+
+absl::Status ValidateListenAddresses(const std::vector<std::string>& listen) {
+  for (const std::string& text : listen) {
+    if (absl::StatusOr<udp::endpoint> e = ParseListen(text); !e.ok()) return e.status();
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Cidr> ParseCidr(absl::string_view text) {
   Cidr c;
   absl::string_view addr = text;
@@ -91,15 +111,11 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
     for (const auto& l : options.listen) wants.push_back({l, false});
   }
   for (const Want& w : wants) {
-    auto hp = ParseHostPort(w.text, "0.0.0.0");
-    if (!hp.ok()) return hp.status();
+    absl::StatusOr<udp::endpoint> parsed = ParseListen(w.text);
+    if (!parsed.ok()) return parsed.status();
+    const udp::endpoint endpoint = *parsed;
+    const asio::ip::address address = endpoint.address();
     boost::system::error_code ec;
-    const asio::ip::address address = asio::ip::make_address(hp->host, ec);
-    if (ec) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("listen address '", w.text, "': not an IP address"));
-    }
-    const udp::endpoint endpoint(address, hp->port);
     auto s = std::make_unique<Socket>(io);
     s->socket.open(endpoint.protocol(), ec);
     if (ec) {

@@ -61,6 +61,10 @@ struct ReceiveStats {
   uint64_t truncated = 0;     // datagram larger than our buffer (cannot happen at 65535)
 };
 
+// Checks that every listen address parses ([ADDR:]PORT, [IPv6]:PORT, ADDR an IP address)
+// without binding anything, so a typo fails before any output is opened.
+absl::Status ValidateListenAddresses(const std::vector<std::string>& listen);
+
 class UdpServer {
  public:
   using Handler =

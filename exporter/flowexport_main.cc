@@ -52,6 +52,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/atomic_file.h"
+#include "common/exit_status.h"
 #include "common/progress.h"
 #include "common/privileges.h"
 #include "exporter/iface_state.h"
@@ -426,10 +427,14 @@ class Pacer {
   int64_t next_ns_ = 0;
 };
 
-int Fail(const std::string& message) {
-  std::cerr << "flowexport: " << message << "\n";
-  return 1;
+// Says what went wrong in one line; the exit status tells a command-line mistake (2) from a
+// failed run (1), see common/exit_status.h.
+int Fail(const absl::Status& status) {
+  std::cerr << "flowexport: " << status.message() << "\n";
+  return nf::ExitStatusFor(status);
 }
+int Usage(const std::string& message) { return Fail(absl::InvalidArgumentError(message)); }
+int Failure(const std::string& message) { return Fail(absl::UnknownError(message)); }
 
 }  // namespace
 
@@ -463,7 +468,9 @@ int main(int argc, char** argv) {
       ->group("Input")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  app.add_option("-i,--interface", o.interfaces, "Capture live on IFACE")
+  app.add_option("-i,--interface", o.interfaces,
+                 "Capture live on IFACE (one per process); nflog:GROUP meters what a netfilter "
+                 "rule logs to that NFLOG group")
       ->group("Input")
       ->type_name("IFACE")
       ->allow_extra_args(false);
@@ -606,7 +613,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11's own codes (105, 109, ...) would hide that every one of these is a usage error.
+    return app.exit(e) == 0 ? nf::kExitOk : nf::kExitUsage;
   }
 
 #if NF_HAVE_NGNETFLOW
@@ -634,34 +642,34 @@ int main(int argc, char** argv) {
 
   // ---- Validate the combination.
   if (o.files.empty() == o.interfaces.empty()) {
-    return Fail("give exactly one input: -r FILE... or -i IFACE (see --help)");
+    return Usage("give exactly one input: -r FILE... or -i IFACE (see --help)");
   }
   if (o.interfaces.size() > 1) {
-    return Fail(
+    return Usage(
         "capturing on several interfaces at once is not supported; run one flowexport "
         "per interface with distinct --source-id");
   }
-  if (o.collectors.empty()) return Fail("no collector given: -c HOST:PORT (see --help)");
+  if (o.collectors.empty()) return Usage("no collector given: -c HOST:PORT (see --help)");
   const std::string filter = absl::StrJoin(o.filter_words, " ");
   const bool live = !o.interfaces.empty();
 
   if (o.export_version == 5 && app.count("--template") != 0) {
-    return Fail("-T has no effect with -v 5: NetFlow v5 records have a fixed layout");
+    return Usage("-T has no effect with -v 5: NetFlow v5 records have a fixed layout");
   }
   if (o.export_version == 5 && o.source_id > 0xffff) {
-    return Fail(absl::StrCat("--source-id ", o.source_id,
+    return Usage(absl::StrCat("--source-id ", o.source_id,
                              " does not fit NetFlow v5's engine type and ID (at most 65535)"));
   }
   absl::StatusOr<nf::TemplateSpec> spec = nf::LoadTemplate(o.template_name);
-  if (!spec.ok()) return Fail(std::string(spec.status().message()));
+  if (!spec.ok()) return Fail(spec.status());
   // Looked up before anything is opened, so a typo costs nothing.
   absl::StatusOr<nf::Identity> identity = nf::ResolveIdentity(o.user, o.group);
-  if (!identity.ok()) return Fail(std::string(identity.status().message()));
+  if (!identity.ok()) return Fail(identity.status());
 
   Pipeline p;
   // ---- Collectors first: a typo there should not cost a capture start-up.
   absl::StatusOr<std::unique_ptr<nf::UdpSender>> sender = nf::UdpSender::Create(o.collectors);
-  if (!sender.ok()) return Fail(std::string(sender.status().message()));
+  if (!sender.ok()) return Fail(sender.status());
   p.sender = std::move(*sender);
   for (const nf::CollectorStats& s : p.sender->stats()) {
     if (!s.connected) {
@@ -680,12 +688,12 @@ int main(int argc, char** argv) {
     lo.buffer_size_bytes = o.buffer_mib << 20;
     lo.filter = filter;
     absl::StatusOr<std::unique_ptr<nf::PcapSource>> src = nf::PcapSource::OpenLive(lo);
-    if (!src.ok()) return Fail(std::string(src.status().message()));
+    if (!src.ok()) return Fail(src.status());
     p.source = std::move(*src);
   } else {
     absl::StatusOr<std::unique_ptr<nf::PcapSource>> src =
         nf::PcapSource::OpenOffline(o.files, filter);
-    if (!src.ok()) return Fail(std::string(src.status().message()));
+    if (!src.ok()) return Fail(src.status());
     p.source = std::move(*src);
   }
 
@@ -701,12 +709,12 @@ int main(int argc, char** argv) {
     mo.table = to;
     mo.ring_full = o.ring_full == "drop" ? nf::RingFullPolicy::kDrop : nf::RingFullPolicy::kBlock;
     absl::StatusOr<std::unique_ptr<nf::ShardedMeter>> meter = nf::ShardedMeter::Create(mo);
-    if (!meter.ok()) return Fail(std::string(meter.status().message()));
+    if (!meter.ok()) return Fail(meter.status());
     p.meter = std::move(*meter);
   } else {
     p.table = std::make_unique<nf::FlowTable>(to);
     if (!p.table->ok()) {
-      return Fail(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
+      return Failure(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
                                " flows (lower --max-flows)"));
     }
   }
@@ -768,7 +776,7 @@ int main(int argc, char** argv) {
     if (e.ok()) p.exporter.v9 = std::move(*e);
     created = e.status();
   }
-  if (!created.ok()) return Fail(std::string(created.message()));
+  if (!created.ok()) return Fail(created);
   // ---- Prometheus endpoint: serves snapshots the loop publishes (nothing per packet).
   nf::metrics::Registry registry;
   nf::metrics::ExportStatsPublisher publisher;
@@ -777,7 +785,7 @@ int main(int argc, char** argv) {
     publisher.Publish(Snapshot(p));
     publisher.Register(registry);
     auto server = nf::metrics::MetricsServer::Start(registry, o.metrics_listen);
-    if (!server.ok()) return Fail(std::string(server.status().message()));
+    if (!server.ok()) return Fail(server.status());
     metrics_server = std::move(*server);
     if (o.verbose > 0) {
       std::cerr << "flowexport: metrics on port " << metrics_server->port() << " at /metrics"
@@ -786,7 +794,7 @@ int main(int argc, char** argv) {
   }
   // Capture handle and sockets are open: nothing below needs privileges.
   if (absl::Status st = nf::DropPrivileges(*identity); !st.ok()) {
-    return Fail(std::string(st.message()));
+    return Fail(st);
   }
   if (o.verbose > 0 && (!o.user.empty() || !o.group.empty())) {
     std::cerr << "flowexport: running as " << nf::DescribeIdentity(*identity) << std::endl;
@@ -858,6 +866,9 @@ int main(int argc, char** argv) {
   };
 
   int exit_code = 0;
+  // Only kernel network interfaces go down; libpcap's pseudo-devices (nflog:N, any, ...) have
+  // no ifindex and no link state, so watching them would read as "gone" at once.
+  const bool watch_iface = live && p.source->if_index() != 0;
   if (live) StartIfaceTimer();
   while (!g_stop) {
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
@@ -866,7 +877,7 @@ int main(int argc, char** argv) {
     // TPACKET_V3, libpcap waits for the next packet), its deletion does: a 1 s timer breaks
     // the capture loop so the state is checked.
     bool iface_down = false;
-    if (live && (!n.ok() || g_check_iface)) {
+    if (watch_iface && (!n.ok() || g_check_iface)) {
       g_check_iface = 0;
       iface_down = nf::GetIfaceState(o.interfaces[0]) != nf::IfaceState::kUp;
     }
@@ -874,7 +885,7 @@ int main(int argc, char** argv) {
       if (!n.ok() && absl::IsOutOfRange(n.status())) break;  // end of the files
       if (!n.ok()) std::cerr << "flowexport: " << n.status().message() << "\n";
       exit_code = 1;
-      if (!live) break;
+      if (!watch_iface) break;
       std::cerr << "flowexport: interface " << o.interfaces[0] << " is "
                 << nf::IfaceStateName(nf::GetIfaceState(o.interfaces[0]))
                 << (o.on_iface_down == "wait"
@@ -949,7 +960,7 @@ int main(int argc, char** argv) {
   if (metrics_server != nullptr) publisher.Publish(Snapshot(p));  // = the stats JSON below
   if (!o.stats_json.empty()) {
     std::string error;
-    if (!WriteFileAtomically(o.stats_json, StatsJson(p), &error)) return Fail(error);
+    if (!WriteFileAtomically(o.stats_json, StatsJson(p), &error)) return Failure(error);
   }
   return exit_code;
 }

@@ -3,12 +3,17 @@
 #include <net/if.h>
 #include <pcap/pcap.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <memory>
 
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 namespace nf {
@@ -80,7 +85,13 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     pcap_t* p =
         pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
     if (p == nullptr) {
-      return absl::NotFoundError(absl::StrCat("cannot read capture file ", file, ": ", errbuf));
+      // A file that is missing or unreadable is the caller's argument; one that exists but is
+      // not a capture is bad input (the exit statuses tell the two apart).
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0 || ::access(file.c_str(), R_OK) != 0) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("cannot read capture file ", file));
+      }
+      return absl::DataLossError(absl::StrCat("cannot read capture file ", file, ": ", errbuf));
     }
     Input in;
     in.name = file;
@@ -88,7 +99,7 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     src->inputs_.push_back(std::move(in));  // owned from here on (closed by the destructor)
     absl::StatusOr<LinkType> link = LinkTypeFromDlt(pcap_datalink(p));
     if (!link.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(file, ": ", link.status().message()));
+      return absl::UnimplementedError(absl::StrCat(file, ": ", link.status().message()));
     }
     src->inputs_.back().link = *link;
     absl::Status st = ApplyFilter(p, filter, file);
@@ -124,7 +135,14 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   in.name = options.interface;
   in.handle = p;
   src->inputs_.push_back(std::move(in));
-  pcap_set_snaplen(p, options.snaplen);
+  int snaplen = options.snaplen;
+  // libpcap's NFLOG reader receives a batch of log messages into a buffer of snaplen + 128
+  // bytes, and a batch larger than that reaches us with lengths past the buffer's end (seen
+  // with 4 small packets and the default 256). With 64 KiB the buffer holds any batch: the
+  // kernel closes a batch before it outgrows its default size, and one message with a 64 KiB
+  // copy range still fits. The cost is copying whole logged packets, which NFLOG rules select.
+  if (absl::StartsWith(options.interface, "nflog")) snaplen = std::max(snaplen, 65535);
+  pcap_set_snaplen(p, snaplen);
   pcap_set_promisc(p, options.promiscuous ? 1 : 0);
   pcap_set_timeout(p, options.timeout_ms);
   if (options.buffer_size_bytes > 0) pcap_set_buffer_size(p, options.buffer_size_bytes);
@@ -149,7 +167,7 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   }
   absl::StatusOr<LinkType> link = LinkTypeFromDlt(pcap_datalink(p));
   if (!link.ok()) {
-    return absl::InvalidArgumentError(
+    return absl::UnimplementedError(
         absl::StrCat(options.interface, ": ", link.status().message()));
   }
   src->inputs_.back().link = *link;

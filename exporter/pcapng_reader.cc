@@ -39,8 +39,7 @@ bool PcapngReader::IsPcapng(const std::string& path) {
 absl::StatusOr<std::unique_ptr<PcapngReader>> PcapngReader::Open(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot read capture file ", path, ": ", std::strerror(errno)));
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot read capture file ", path));
   }
   std::unique_ptr<PcapngReader> r(new PcapngReader());
   r->path_ = path;

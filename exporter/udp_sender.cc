@@ -53,6 +53,11 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
       hints.ai_flags = 0;
       rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
     }
+    if (rc == EAI_AGAIN) {
+      // The resolver did not answer: a failed run (worth a restart), not a bad argument.
+      return absl::UnavailableError(absl::StrCat("collector address '", text, "': cannot resolve ",
+                                                 hp->host, " now: ", gai_strerror(rc)));
+    }
     if (rc != 0 || res == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           "bad collector address '", text, "': cannot resolve ", hp->host, ": ", gai_strerror(rc)));

@@ -7,6 +7,8 @@ CHECK is one of:
   help      both --help texts end with an Examples section holding exactly the issue's
             common jobs, each with a one-line explanation
   progress  -r progress bar: drawn and finished with --progress, absent on a pipe by default
+  exits     the documented exit statuses of both tools (0 success, 2 usage error, 1 failed
+            run), with nothing on stdout whenever a run fails
   igb0 | read | collect | ng
             run the --help example of that job AS WRITTEN (the command line is taken from
             --help, only the program name becomes the built binary), bounded in time:
@@ -402,6 +404,61 @@ def check_progress(_src, fe, fc, tg):
         rx.close()
 
 
+def check_exits(_src, fe, fc, tg):
+    with tempfile.TemporaryDirectory() as d:
+        trace = os.path.join(d, "trace.pcap")
+        make_trace(tg, trace)
+        missing = os.path.join(d, "missing.pcap")
+        junk = os.path.join(d, "notacapture.pcap")
+        with open(junk, "w") as f:
+            f.write("this is not a capture file\n" * 10)
+        out_csv = os.path.join(d, "out.csv")
+        # A port someone else holds: binding it is a failed run, not a usage error.
+        held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        held.bind(("127.0.0.1", 0))
+        held_port = held.getsockname()[1]
+        cases = [
+            # (expected status, argv)
+            (0, [fe, "--help"]),
+            (0, [fc, "--version"]),
+            (2, [fe, "-c", "127.0.0.1"]),
+            (2, [fe, "-r", trace, "-c", "127.0.0.1"]),
+            (2, [fe, "-r", trace, "-c", "127.0.0.1:70000"]),
+            (2, [fc, "-l", "70000"]),
+            (2, [fc, "-l", "not-an-address:2055"]),
+            (2, [fc, "-l", "127.0.0.1:70000", "-o", out_csv]),
+            (2, [fe, "-r", missing, "-c", "127.0.0.1:9"]),
+            (2, [fc, "-r", missing]),
+            (2, [fe, "--no-such-option"]),
+            (2, [fc, "--no-such-option"]),
+            (2, [fe, "-r", trace, "-c", "127.0.0.1:9", "--mtu", "ten"]),
+            (2, [fc, "-r", trace, "-A", "no_such_column"]),
+            (2, [fc, "-r", trace, "-l", "2055"]),
+            (1, [fe, "-r", junk, "-c", "127.0.0.1:9"]),
+            (1, [fc, "-r", junk]),
+            (1, [fc, "-r", junk, "-o", out_csv]),
+            (1, [fc, "-l", f"127.0.0.1:{held_port}", "-o", out_csv]),
+            (1, [fe, "-r", trace, "-c", "127.0.0.1:9", "--max-export-rate", "0",
+                 "--stats-json", os.path.join(d, "no", "such", "dir", "stats.json")]),
+        ]
+        try:
+            for want, argv in cases:
+                r = run(argv)
+                shown = " ".join(os.path.basename(a) if a in (fe, fc) else a for a in argv)
+                if r.returncode != want:
+                    fail(f"'{shown}' exited {r.returncode}, want {want}:\n{r.stderr}")
+                if want != 0:
+                    if r.stdout:
+                        fail(f"'{shown}' failed but wrote to stdout: {r.stdout[:200]!r}")
+                    if not r.stderr.strip():
+                        fail(f"'{shown}' exited {want} without saying why on stderr")
+                    if os.path.exists(out_csv):
+                        fail(f"'{shown}' failed but left {out_csv}")
+                print(f"{want}  {shown}")
+        finally:
+            held.close()
+
+
 def main():
     if len(sys.argv) != 6:
         print(__doc__)
@@ -410,7 +467,7 @@ def main():
     fe, fc, tg = (os.path.abspath(p) for p in sys.argv[3:])
     {"version": check_version, "help": check_help, "progress": check_progress,
      "igb0": check_igb0, "read": check_read, "collect": check_collect,
-     "ng": check_ng}[check](src, fe, fc, tg)
+     "ng": check_ng, "exits": check_exits}[check](src, fe, fc, tg)
     print("PASS")
     return 0
 
