@@ -319,6 +319,42 @@ ParseResult ParseAddressFamily(const uint8_t* data, size_t caplen, size_t wire_l
   }
 }
 
+// LINKTYPE_NFLOG: a 4-byte header (address family, version, resource ID) and then TLVs whose
+// length and type are in the capturing host's byte order. Each TLV's length counts its 4-byte
+// header but not the padding to the next 4-byte boundary. Only NFULA_PAYLOAD (type 9) holds
+// the packet, from its IP header on; the other TLVs (prefix, mark, interfaces, ...) are skipped.
+ParseResult ParseNflog(const uint8_t* data, size_t caplen, size_t wire_len, PacketMeta& m) {
+  constexpr uint16_t kNfulaPayload = 9;
+  if (caplen < 4) return ParseResult::kTruncatedLink;
+  const uint8_t family = data[0];
+  // Byte order: TLV types are small numbers, so the byte that is non-zero tells which end is
+  // low. Decided on the first TLV, since one capture has one byte order.
+  const bool little = !(caplen >= 8 && data[6] == 0 && data[7] != 0);
+  size_t off = 4;
+  while (off + 4 <= caplen) {
+    const uint16_t a = static_cast<uint16_t>(data[off] | data[off + 1] << 8);
+    const uint16_t b = static_cast<uint16_t>(data[off + 2] | data[off + 3] << 8);
+    const uint16_t length = little ? a : __builtin_bswap16(a);
+    const uint16_t type = little ? b : __builtin_bswap16(b);
+    if (length < 4) return ParseResult::kTruncatedLink;  // malformed: no progress possible
+    if (type == kNfulaPayload) {
+      const size_t ip = off + 4;
+      const size_t end = off + length;
+      // The packet ends where the TLV does; what the snaplen cut is still counted by wire length.
+      const size_t cap = end <= caplen ? end : caplen;
+      const size_t wire = end <= wire_len ? end : wire_len;
+      switch (family) {
+        case 2: return ParseIpv4(data, cap, wire, ip, m);   // AF_INET
+        case 10: return ParseIpv6(data, cap, wire, ip, m);  // AF_INET6
+        default: return ParseIpByVersion(data, cap, wire, ip, m);  // bridge, netdev: by nibble
+      }
+    }
+    off += (size_t{length} + 3) & ~size_t{3};
+  }
+  // No payload TLV (a rule logged with a zero copy range, or the snaplen cut it off).
+  return off >= caplen ? ParseResult::kNotIp : ParseResult::kTruncatedLink;
+}
+
 }  // namespace
 
 const char* LinkTypeName(LinkType link) {
@@ -339,6 +375,8 @@ const char* LinkTypeName(LinkType link) {
       return "null";
     case LinkType::kLoop:
       return "loop";
+    case LinkType::kNflog:
+      return "nflog";
   }
   return "unknown";
 }
@@ -363,6 +401,8 @@ absl::StatusOr<LinkType> LinkTypeFromDlt(int dlt) {
       return LinkType::kNull;
     case 108:
       return LinkType::kLoop;
+    case 239:
+      return LinkType::kNflog;
     default:
       break;
   }
@@ -377,9 +417,6 @@ absl::StatusOr<LinkType> LinkTypeFromDlt(int dlt) {
       break;
     case 253:
       name = " (NETLINK)";
-      break;
-    case 239:
-      name = " (NFLOG)";
       break;
     case 9:
       name = " (PPP)";
@@ -420,7 +457,7 @@ absl::StatusOr<LinkType> LinkTypeFromDlt(int dlt) {
   }
   return absl::InvalidArgumentError(
       absl::StrCat("unsupported link type ", dlt, name,
-                   ": flowexport handles Ethernet, Linux SLL/SLL2, raw IP and BSD null/loopback"));
+                   ": flowexport handles Ethernet, Linux SLL/SLL2, raw IP, BSD null/loopback and NFLOG"));
 }
 
 const char* ParseResultName(ParseResult r) {
@@ -489,6 +526,8 @@ ParseResult ParsePacket(const uint8_t* data, size_t caplen, size_t wire_len, Lin
       if (caplen < 4) return ParseResult::kTruncatedLink;
       return ParseAddressFamily(data, caplen, wire_len, Be32(data), out);
     }
+    case LinkType::kNflog:
+      return ParseNflog(data, caplen, wire_len, out);
   }
   return ParseResult::kUnsupportedLinkType;
 }

@@ -4,7 +4,7 @@
 // ParsePacket is pure and allocation-free: it reads only the bytes it is given (never past
 // `caplen`), writes one PacketMeta, and reports every reason for not producing a flow key as a
 // ParseResult value so callers can keep one counter per drop reason. It walks link layers
-// (Ethernet with 802.1Q/QinQ/MPLS/PPPoE, Linux SLL/SLL2, raw IP, BSD null/loop) down to the
+// (Ethernet with 802.1Q/QinQ/MPLS/PPPoE, Linux SLL/SLL2, raw IP, BSD null/loop, Linux NFLOG) down to the
 // outermost IP header, then IPv4 options / IPv6 extension headers down to TCP, UDP, SCTP or
 // ICMP. Tunnels are not decapsulated: like softflowd and router NetFlow, the outer IP header is
 // the flow (6in4 is protocol 41, GRE is 47, VXLAN is UDP 4789).
@@ -31,6 +31,7 @@ enum class LinkType : uint8_t {
   kRawIpv6,    // LINKTYPE_IPV6 (229)
   kNull,       // DLT_NULL (0): 4-byte address family in the capturing host's byte order
   kLoop,       // DLT_LOOP (108, or 12 on OpenBSD): address family in network byte order
+  kNflog,      // DLT_NFLOG (239): Linux netfilter log; the packet is in the NFULA_PAYLOAD TLV
 };
 const char* LinkTypeName(LinkType link);
 

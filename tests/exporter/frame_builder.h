@@ -182,6 +182,30 @@ inline Bytes Null(uint32_t family, bool little_endian, const Bytes& payload) {
   return b;
 }
 
+// DLT_NFLOG: header (family, version 0, resource ID 5), then TLVs in the given byte order:
+// NFULA_PACKET_HDR, NFULA_PREFIX "drop" (length 9, padded to 12), and the packet as
+// NFULA_PAYLOAD, padded to 4. `with_payload` false leaves the payload TLV out.
+inline Bytes Nflog(uint8_t family, bool little_endian, const Bytes& packet,
+                   bool with_payload = true) {
+  Bytes b{family, 0, 0, 5};
+  auto tlv = [&](uint16_t type, const Bytes& value) {
+    const uint16_t len = static_cast<uint16_t>(4 + value.size());
+    if (little_endian) {
+      b.insert(b.end(), {static_cast<uint8_t>(len), static_cast<uint8_t>(len >> 8),
+                         static_cast<uint8_t>(type), static_cast<uint8_t>(type >> 8)});
+    } else {
+      Put16(b, len);
+      Put16(b, type);
+    }
+    Append(b, value);
+    while (b.size() % 4 != 0) b.push_back(0);
+  };
+  tlv(1, Bytes{0x08, 0x00, 3, 0});
+  tlv(10, Bytes{'d', 'r', 'o', 'p', 0});
+  if (with_payload) tlv(9, packet);
+  return b;
+}
+
 }  // namespace nf::testing
 
 #endif  // NF_TESTS_EXPORTER_FRAME_BUILDER_H_

@@ -334,6 +334,40 @@ TEST(PacketParserTest, NullAndLoop) {
   EXPECT_EQ(Parse(Null(7, false, Bytes(20, 0)), LinkType::kLoop, m), ParseResult::kNotIp);
 }
 
+TEST(PacketParserTest, Nflog) {
+  PacketMeta m;
+  for (bool le : {true, false}) {
+    SCOPED_TRACE(le ? "little-endian TLVs" : "big-endian TLVs");
+    // 37 bytes of IPv4: the payload TLV is padded, and the padding must not count.
+    const Bytes v4 = Ipv4(kA, kB, 17, Udp(1000, 53, 9));
+    ASSERT_EQ(v4.size() % 4, 1u);
+    const Bytes frame = Nflog(2, le, v4);
+    ASSERT_EQ(Parse(frame, LinkType::kNflog, m), ParseResult::kOk);
+    EXPECT_EQ(m.ip_version, 4);
+    EXPECT_EQ(m.l3_offset, 4u + 8u + 12u + 4u);
+    EXPECT_EQ(m.l3_length, v4.size());
+    EXPECT_EQ(m.src_port, 1000);
+    EXPECT_EQ(m.dst_port, 53);
+    ASSERT_EQ(Parse(Nflog(10, le, Ipv6(1, 2, 6, Tcp(4, 443, 0x02))), LinkType::kNflog, m),
+              ParseResult::kOk);
+    EXPECT_EQ(m.ip_version, 6);
+    EXPECT_EQ(m.dst_port, 443);
+    // An IPv4 packet under an AF_INET6 header is a bad IPv6 header, not silently IPv4.
+    EXPECT_NE(Parse(Nflog(10, le, v4), LinkType::kNflog, m), ParseResult::kOk);
+    // No payload TLV: nothing to meter.
+    EXPECT_EQ(Parse(Nflog(2, le, v4, false), LinkType::kNflog, m), ParseResult::kNotIp);
+    // The snaplen cuts inside the TLVs before the payload.
+    EXPECT_EQ(Parse(frame, LinkType::kNflog, m, 14), ParseResult::kTruncatedLink);
+    // The snaplen cuts the payload after the IP header: bytes still come from the IP length.
+    ASSERT_EQ(Parse(frame, LinkType::kNflog, m, 28 + 20), ParseResult::kOk);
+    EXPECT_EQ(m.l3_length, v4.size());
+  }
+  // A TLV length below its own header cannot advance: refused, never a loop.
+  Bytes bad{2, 0, 0, 5, 2, 0, 9, 0, 0x45, 0, 0, 20};
+  EXPECT_EQ(Parse(bad, LinkType::kNflog, m), ParseResult::kTruncatedLink);
+  EXPECT_EQ(Parse(Bytes{2, 0}, LinkType::kNflog, m), ParseResult::kTruncatedLink);
+}
+
 TEST(PacketParserTest, TruncationPolicy) {
   Bytes f = Eth(0x0800, Ipv4(kA, kB, 6, Tcp(1234, 80, 0x18, 100)));
   PacketMeta m;
@@ -401,6 +435,7 @@ TEST(LinkTypeTest, FromDlt) {
   EXPECT_EQ(*LinkTypeFromDlt(229), LinkType::kRawIpv6);
   EXPECT_EQ(*LinkTypeFromDlt(0), LinkType::kNull);
   EXPECT_EQ(*LinkTypeFromDlt(108), LinkType::kLoop);
+  EXPECT_EQ(*LinkTypeFromDlt(239), LinkType::kNflog);
   absl::StatusOr<LinkType> bad = LinkTypeFromDlt(127);
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), ::testing::HasSubstr("127"));

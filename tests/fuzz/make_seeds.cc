@@ -26,6 +26,7 @@ int Selector(nf::LinkType link) {
     case nf::LinkType::kRawIpv6: return 5;
     case nf::LinkType::kNull: return 6;
     case nf::LinkType::kLoop: return 7;
+    case nf::LinkType::kNflog: return 8;
   }
   return 0;
 }

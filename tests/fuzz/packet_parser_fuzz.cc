@@ -11,7 +11,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static constexpr nf::LinkType kLinks[] = {
       nf::LinkType::kEthernet, nf::LinkType::kLinuxSll, nf::LinkType::kLinuxSll2,
       nf::LinkType::kRawIp,    nf::LinkType::kRawIpv4,  nf::LinkType::kRawIpv6,
-      nf::LinkType::kNull,     nf::LinkType::kLoop};
+      nf::LinkType::kNull,     nf::LinkType::kLoop,     nf::LinkType::kNflog};
   const nf::LinkType link = kLinks[data[0] % (sizeof(kLinks) / sizeof(kLinks[0]))];
   // Copy into an exactly-sized heap buffer so ASan catches any read past the frame.
   std::vector<uint8_t> frame(data + 1, data + size);
