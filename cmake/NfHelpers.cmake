@@ -4,7 +4,13 @@ include_guard(GLOBAL)
 
 add_library(nf_build_options INTERFACE)
 target_compile_options(nf_build_options INTERFACE
-  -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wno-missing-field-initializers)
+# Warnings fail developer and CI builds only (`make test`, `make asan`, `make tsan` set
+# NF_WERROR=ON). A packager's or user's build must never stop on a warning that a newer
+# compiler adds, or on an optimizer false positive at another build type.
+if(NF_WERROR)
+  target_compile_options(nf_build_options INTERFACE -Werror)
+endif()
 target_compile_features(nf_build_options INTERFACE cxx_std_20)
 if(NF_SANITIZE STREQUAL "address")
   target_compile_options(nf_build_options INTERFACE -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -5,14 +5,15 @@ set -eu
 
 # Build: compiler, CMake, libraries. Tests: the real peers we check ourselves against, and
 # headless Chromium (with a font) to render flowcollect --report pages. Benchmarks: netsniff-ng
-# replays captures faster than tcpreplay (bench/live.sh).
+# replays captures faster than tcpreplay (bench/live.sh). nftables: the live NFLOG test's rule.
 PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
-iproute2 python3 clickhouse-server man-db groff-base chromium
+iproute2 nftables python3 clickhouse-server man-db groff-base chromium
 fonts-dejavu-core netsniff-ng"
 
-# `setup-deps.sh fuzz` adds what libFuzzer builds need.
-if [ "${1:-}" = fuzz ]; then PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev"; fi
+# `setup-deps.sh clang` adds Clang 14 with its sanitizer runtimes (`make asan` builds with it);
+# `setup-deps.sh fuzz` needs the same for libFuzzer.
+case "${1:-}" in clang|fuzz) PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev" ;; esac
 
 missing=""
 for p in $PACKAGES; do
