@@ -21,8 +21,8 @@
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
-#include "exporter/packet_parser.h"
-#include "exporter/pcap_source.h"
+#include "capture/packet_parser.h"
+#include "capture/pcap_source.h"
 
 namespace nf {
 namespace {

@@ -49,7 +49,7 @@ if [ -s "$work/export.pcap" ] && [ -s "$work/export.json" ] && [ -s "$work/traff
   echo "== reusing $work/export.pcap" >&2
 else
 echo "== generating $PACKETS packets / $FLOWS flows" >&2
-"$BUILD/bench/nf-trafgen" -o "$work/traffic.pcap" -n "$PACKETS" -f "$FLOWS" -q || exit 1
+"$BUILD/tools/trafgen/nf-trafgen" -o "$work/traffic.pcap" -n "$PACKETS" -f "$FLOWS" -q || exit 1
 port=$(free_port)
 mkdir -p "$work/nf0"
 nfcapd -b 127.0.0.1 -p "$port" -w "$work/nf0" -B 134217728 >"$work/nf0.log" 2>&1 & pids+=($!); nf0=$!

@@ -35,7 +35,7 @@ while getopts "b:n:f:r:w:t:kh" opt; do
   esac
 done
 
-gen=$build/bench/nf-trafgen
+gen=$build/tools/trafgen/nf-trafgen
 exporter=$build/exporter/flowexport
 [ -x "$gen" ] || { echo "compare: $gen is not built (make build BUILD=$build)" >&2; exit 2; }
 for tool in nfcapd nfdump; do

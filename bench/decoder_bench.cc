@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "collector/csv_writer.h"
-#include "collector/decoder.h"
-#include "exporter/ipfix_encoder.h"
-#include "exporter/v5_encoder.h"
-#include "exporter/v9_encoder.h"
+#include "collector/output/csv/csv_writer.h"
+#include "collector/decode/decoder.h"
+#include "exporter/encode/ipfix_encoder.h"
+#include "exporter/encode/v5_encoder.h"
+#include "exporter/encode/v9_encoder.h"
 #include "templates/template_spec.h"
 
 namespace nf {

@@ -4,9 +4,9 @@
 
 #include <vector>
 
-#include "exporter/flow_table.h"
-#include "exporter/packet_parser.h"
-#include "exporter/v9_encoder.h"
+#include "exporter/meter/flow_table.h"
+#include "capture/packet_parser.h"
+#include "exporter/encode/v9_encoder.h"
 #include "templates/template_spec.h"
 #include "tests/exporter/frame_builder.h"
 

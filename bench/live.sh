@@ -34,7 +34,7 @@ while getopts "b:n:f:R:t:kh" opt; do
 done
 
 [ "$(id -u)" -eq 0 ] || { echo "live: needs root (network namespace and veth pair)" >&2; exit 2; }
-gen=$build/bench/nf-trafgen
+gen=$build/tools/trafgen/nf-trafgen
 exporter=$build/exporter/flowexport
 [ -x "$gen" ] || { echo "live: $gen is not built" >&2; exit 2; }
 for tool in ip tcpreplay nfcapd nfdump; do

@@ -18,7 +18,7 @@ while getopts "b:kh" opt; do
     *) sed -n '2,9p' "$0"; exit 2 ;;
   esac
 done
-gen=$build/bench/nf-trafgen
+gen=$build/tools/trafgen/nf-trafgen
 exporter=$build/exporter/flowexport
 if [ ! -x "$gen" ] || [ ! -x "$exporter" ]; then echo "memory: build $build first (make build)" >&2; exit 2; fi
 

@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "exporter/flow_table.h"
-#include "exporter/sharded_meter.h"
+#include "exporter/meter/flow_table.h"
+#include "exporter/meter/sharded_meter.h"
 
 namespace nf {
 namespace {

@@ -9,7 +9,7 @@ set -eu
 cd "$(dirname "$0")/.."
 build=${1:-${BUILD:-build}}
 output=${2:-pcaps/demo.pcap}
-gen="$build/bench/nf-trafgen"
+gen="$build/tools/trafgen/nf-trafgen"
 if [ ! -x "$gen" ]; then
   [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" >/dev/null
   cmake --build "$build" --target nf-trafgen -j2 >/dev/null

@@ -9,7 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "common/v9_fields.h"
+#include "wire/v9_fields.h"
 
 namespace nf {
 

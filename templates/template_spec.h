@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "common/netflow_v9.h"
+#include "wire/netflow_v9.h"
 
 namespace nf {
 

@@ -17,8 +17,8 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
-#include "collector/clickhouse/clickhouse_sink.h"
-#include "collector/clickhouse/schema.h"
+#include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/output/clickhouse/schema.h"
 #include "tests/clickhouse/local_clickhouse.h"
 
 namespace {

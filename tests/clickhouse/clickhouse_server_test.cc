@@ -12,9 +12,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "collector/clickhouse/clickhouse_sink.h"
-#include "collector/clickhouse/schema.h"
-#include "collector/clickhouse/spool.h"
+#include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/output/clickhouse/schema.h"
+#include "collector/output/clickhouse/spool.h"
 #include "gtest/gtest.h"
 #include "tests/clickhouse/local_clickhouse.h"
 #include "tests/support/test_support.h"

@@ -23,7 +23,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "collector/clickhouse/http_client.h"
+#include "collector/output/clickhouse/http_client.h"
 #include "gtest/gtest.h"
 #include "tests/clickhouse/local_clickhouse.h"
 #include "tests/support/test_support.h"

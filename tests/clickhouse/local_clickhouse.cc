@@ -19,7 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "collector/clickhouse/http_client.h"
+#include "collector/output/clickhouse/http_client.h"
 
 namespace nf::testing {
 namespace {

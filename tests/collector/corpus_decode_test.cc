@@ -11,7 +11,7 @@
 #include <string>
 
 #include "absl/strings/numbers.h"
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
 

@@ -1,6 +1,6 @@
 // CSV writer: stable header, formatting, RFC 4180 quoting, column selection, aggregation
 // (masks, bins, top N, bounded groups), atomic output and rotation.
-#include "collector/csv_writer.h"
+#include "collector/output/csv/csv_writer.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>

@@ -1,7 +1,7 @@
 // Decoder unit tests on crafted datagrams: field mapping, time arithmetic, early-data
 // buffering, sampling, sequence accounting, and every crash class from the fuzz checklist
 // (each must be counted and must not stop decoding of later input).
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 
 #include <cstdint>
 #include <random>

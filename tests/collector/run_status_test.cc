@@ -1,10 +1,10 @@
 // The status lines and the exit summaries people read: rates over the interval, every drop
 // with its reason, zero counters left out.
-#include "collector/run_status.h"
+#include "collector/app/run_status.h"
 
 #include <string>
 
-#include "exporter/run_status.h"
+#include "exporter/app/run_status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

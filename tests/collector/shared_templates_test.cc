@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "collector/decoder.h"
-#include "collector/shared_templates.h"
+#include "collector/decode/decoder.h"
+#include "collector/decode/shared_templates.h"
 #include "gtest/gtest.h"
 
 namespace nf {

@@ -1,5 +1,5 @@
 // TemplateCache: full-key semantics, port option, redefinition, bounds, expiry, persistence.
-#include "collector/template_cache.h"
+#include "collector/decode/template_cache.h"
 
 #include <fstream>
 #include <string>

@@ -10,7 +10,7 @@
 #include <tuple>
 #include <vector>
 
-#include "bench/trafgen.h"
+#include "tools/trafgen/trafgen.h"
 
 namespace nf::testing {
 

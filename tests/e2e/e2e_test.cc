@@ -18,7 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "bench/trafgen.h"
+#include "tools/trafgen/trafgen.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/capture_tally.h"
 #include "tests/e2e/e2e_support.h"

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "bench/trafgen.h"
+#include "tools/trafgen/trafgen.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/capture_tally.h"
 #include "tests/support/test_support.h"

@@ -1,6 +1,6 @@
 // Tests of nf::flowtable: counting, every expiry reason, LRU eviction, full-key compare under
 // forced hash collisions, IPv6 keys, clamped time, and sampling.
-#include "exporter/flow_table.h"
+#include "exporter/meter/flow_table.h"
 
 #include <algorithm>
 #include <functional>

@@ -3,7 +3,7 @@
 // template set 3 for sampling, no padding, MTU packing, template refresh, and for every shipped
 // template a round trip through the collector's decoder (nf::decode) and a tshark decode with no
 // malformed/expert lines and packet/byte sums equal to the records'.
-#include "exporter/ipfix_encoder.h"
+#include "exporter/encode/ipfix_encoder.h"
 
 #include <cstdio>
 #include <string>
@@ -12,9 +12,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 #include "common/byte_reader.h"
-#include "common/v9_fields.h"
+#include "wire/v9_fields.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"

@@ -1,7 +1,7 @@
 // Tests of the zero-copy classic pcap reader against libpcap on the same files: both byte
 // orders, micro- and nanosecond magics, snaplen clipping, truncated and corrupt records, the
 // fallback for files it does not take, and PcapSource's filter on the mapped path.
-#include "exporter/mapped_pcap_reader.h"
+#include "capture/mapped_pcap_reader.h"
 
 #include <pcap/pcap.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/pcap_source.h"
+#include "capture/pcap_source.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
 

@@ -1,6 +1,6 @@
 // Tests of nf::packet (ParsePacket, LinkTypeFromDlt) on hand-built frames for every link type
 // and header chain, and of nf::capture + nf::packet over the shared traffic corpus.
-#include "exporter/packet_parser.h"
+#include "capture/packet_parser.h"
 
 #include <array>
 #include <filesystem>
@@ -11,7 +11,7 @@
 
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "exporter/pcap_source.h"
+#include "capture/pcap_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/frame_builder.h"

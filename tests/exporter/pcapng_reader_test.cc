@@ -2,7 +2,7 @@
 // interfaces with different link types, timestamp resolutions and offsets, simple packet
 // blocks, several sections, truncation) and a differential check against libpcap on every
 // corpus pcapng file libpcap can read.
-#include "exporter/pcapng_reader.h"
+#include "capture/pcapng_reader.h"
 
 #include <pcap/pcap.h>
 
@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "exporter/pcap_source.h"
+#include "capture/pcap_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/frame_builder.h"

@@ -1,4 +1,4 @@
-#include "exporter/sharded_meter.h"
+#include "exporter/meter/sharded_meter.h"
 
 #include <algorithm>
 #include <chrono>

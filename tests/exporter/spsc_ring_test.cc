@@ -1,4 +1,4 @@
-#include "exporter/spsc_ring.h"
+#include "exporter/meter/spsc_ring.h"
 
 #include <algorithm>
 #include <array>

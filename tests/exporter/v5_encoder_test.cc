@@ -2,7 +2,7 @@
 // MTU), flow_sequence, IPv6 counted as not exportable, 64-bit counters split exactly, sampling
 // mode bits, the uptime clock (exact ms through the collector's decoder), flush interval, and
 // a tshark decode with no malformed/expert lines and packet/byte sums equal to the records'.
-#include "exporter/v5_encoder.h"
+#include "exporter/encode/v5_encoder.h"
 
 #include <cstdio>
 #include <string>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 #include "common/byte_reader.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

@@ -1,11 +1,11 @@
 // Tests of nf::v9export: header fields, template and data bytes, count/sequence, MTU packing,
 // template refresh by datagrams and by time, flush interval, padding, the uptime clock
 // (exact reconstruction and 32-bit wrap), sampling options, and layout validation.
-#include "exporter/v9_encoder.h"
+#include "exporter/encode/v9_encoder.h"
 
 #include <vector>
 
-#include "common/v9_fields.h"
+#include "wire/v9_fields.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/v9_test_decoder.h"

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "common/byte_reader.h"
-#include "common/netflow_v9.h"
+#include "wire/netflow_v9.h"
 
 namespace nf::testing {
 

@@ -3,7 +3,7 @@
 #include <cstdint>
 #include <string>
 
-#include "collector/udp_server.h"
+#include "collector/receive/udp_server.h"
 #include "common/ip_address.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

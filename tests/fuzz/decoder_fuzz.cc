@@ -7,7 +7,7 @@
 #include <span>
 #include <vector>
 
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 
 namespace {
 class CountingSink : public nf::RecordSink {

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "exporter/packet_parser.h"
+#include "capture/packet_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1) return 0;

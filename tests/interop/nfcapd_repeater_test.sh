@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 CAPTURE=$work/mixed.pcap
-"$BUILD/bench/nf-trafgen" -o "$CAPTURE" -n 30000 -f 1500 --ipv6-ratio 0.3 --vlan-ratio 0.1 --seed 5 -q ||
+"$BUILD/tools/trafgen/nf-trafgen" -o "$CAPTURE" -n 30000 -f 1500 --ipv6-ratio 0.3 --vlan-ratio 0.1 --seed 5 -q ||
   { echo "FAIL: nf-trafgen"; exit 1; }
 
 free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }

@@ -11,9 +11,9 @@
 #include <tuple>
 #include <vector>
 
-#include "collector/decoder.h"
+#include "collector/decode/decoder.h"
 #include "common/byte_writer.h"
-#include "common/netflow_v9.h"
+#include "wire/netflow_v9.h"
 #include "gtest/gtest.h"
 #include "templates/template_spec.h"
 

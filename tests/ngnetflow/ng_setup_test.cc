@@ -1,6 +1,6 @@
 // ng_netflow setup mode: validation, golden output of every --emit kind, shellcheck of every
 // generated script, and every generated batch executed against the netgraph model.
-#include "exporter/ngnetflow/ng_setup.h"
+#include "ngnetflow/ng_setup.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "exporter/ngnetflow/ng_plan.h"
+#include "ngnetflow/ng_plan.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/ngnetflow/netgraph_model.h"

@@ -10,7 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "exporter/ngnetflow/ng_setup.h"
+#include "ngnetflow/ng_setup.h"
 
 namespace nf::ng::testing {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "collector/report/html_report.h"
-#include "collector/report/report_accumulator.h"
-#include "collector/report/space_saving.h"
+#include "collector/output/report/html_report.h"
+#include "collector/output/report/report_accumulator.h"
+#include "collector/output/report/space_saving.h"
 #include "gtest/gtest.h"
 
 namespace nf::report {

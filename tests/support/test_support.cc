@@ -17,7 +17,7 @@
 #include <sstream>
 
 
-#include "exporter/packet_parser.h"
+#include "capture/packet_parser.h"
 
 namespace nf::testing {
 
@@ -192,7 +192,7 @@ bool WaitUntilUdpBound(uint16_t port, bool v6, int timeout_ms) {
 }
 
 std::string BinaryPath(const std::string& name) {
-  for (const char* sub : {"/exporter/", "/collector/", "/bench/", "/"}) {
+  for (const char* sub : {"/exporter/", "/collector/", "/tools/trafgen/", "/bench/", "/"}) {
     std::string p = std::string(NF_BINARY_DIR) + sub + name;
     if (access(p.c_str(), X_OK) == 0) return p;
   }

@@ -2,7 +2,7 @@
 
 #include <fstream>
 
-#include "common/v9_fields.h"
+#include "wire/v9_fields.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
 

@@ -1,0 +1,390 @@
+#include "capture/pcap_source.h"
+
+#include <net/if.h>
+#include <pcap/pcap.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace nf {
+namespace {
+
+// Applies a BPF filter; the message quotes the expression and libpcap's reason.
+absl::Status ApplyFilter(pcap_t* p, const std::string& filter, const std::string& name) {
+  if (filter.empty()) return absl::OkStatus();
+  bpf_program prog{};
+  if (pcap_compile(p, &prog, filter.c_str(), /*optimize=*/1, PCAP_NETMASK_UNKNOWN) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
+  }
+  const int rc = pcap_setfilter(p, &prog);
+  pcap_freecode(&prog);
+  if (rc != 0) {
+    return absl::InternalError(absl::StrCat("cannot set filter on ", name, ": ", pcap_geterr(p)));
+  }
+  return absl::OkStatus();
+}
+
+struct DispatchContext {
+  absl::FunctionRef<void(const RawPacket&)>* handler;
+  LinkType link;
+};
+
+void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
+  auto* ctx = reinterpret_cast<DispatchContext*>(user);
+  RawPacket pkt;
+  pkt.data = bytes;
+  pkt.caplen = h->caplen;
+  pkt.wire_len = h->len < h->caplen ? h->caplen : h->len;
+  pkt.time_us = TimeUs{h->ts.tv_sec} * 1000000 + h->ts.tv_usec;
+  pkt.link = ctx->link;
+  (*ctx->handler)(pkt);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
+    const std::vector<std::string>& files, const std::string& filter) {
+  if (files.empty()) return absl::InvalidArgumentError("no capture file given");
+  std::unique_ptr<PcapSource> src(new PcapSource());
+  src->filter_ = filter;
+  for (const std::string& file : files) {
+    if (PcapngReader::IsPcapng(file)) {
+      // pcapng goes through our reader: libpcap stops at the first interface whose link type
+      // or snaplen differs from the first one's.
+      absl::StatusOr<std::unique_ptr<PcapngReader>> ng = PcapngReader::Open(file);
+      if (!ng.ok()) return ng.status();
+      Input in;
+      in.name = file;
+      in.ng = std::move(*ng);
+      src->inputs_.push_back(std::move(in));
+      if (!filter.empty()) {
+        // Check the syntax now (against Ethernet) so a typo fails before any work.
+        pcap_t* dead = pcap_open_dead(DLT_EN10MB, 262144);
+        bpf_program prog{};
+        const bool ok = pcap_compile(dead, &prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) == 0;
+        absl::Status st = ok ? absl::OkStatus()
+                             : absl::InvalidArgumentError(
+                                   absl::StrCat("bad filter '", filter, "': ", pcap_geterr(dead)));
+        if (ok) pcap_freecode(&prog);
+        pcap_close(dead);
+        if (!st.ok()) return st;
+      }
+      continue;
+    }
+    char errbuf[PCAP_ERRBUF_SIZE] = {0};
+    pcap_t* p =
+        pcap_open_offline_with_tstamp_precision(file.c_str(), PCAP_TSTAMP_PRECISION_MICRO, errbuf);
+    if (p == nullptr) {
+      // A file that is missing or unreadable is the caller's argument; one that exists but is
+      // not a capture is bad input (the exit statuses tell the two apart).
+      struct stat st {};
+      if (::stat(file.c_str(), &st) != 0 || ::access(file.c_str(), R_OK) != 0) {
+        return absl::ErrnoToStatus(errno, absl::StrCat("cannot read capture file ", file));
+      }
+      return absl::DataLossError(absl::StrCat("cannot read capture file ", file, ": ", errbuf));
+    }
+    Input in;
+    in.name = file;
+    in.handle = p;
+    src->inputs_.push_back(std::move(in));  // owned from here on (closed by the destructor)
+    absl::StatusOr<LinkType> link = LinkTypeFromDlt(pcap_datalink(p));
+    if (!link.ok()) {
+      return absl::UnimplementedError(absl::StrCat(file, ": ", link.status().message()));
+    }
+    src->inputs_.back().link = *link;
+    absl::Status st = ApplyFilter(p, filter, file);
+    if (!st.ok()) return st;
+    absl::StatusOr<std::unique_ptr<MappedPcapReader>> mapped = MappedPcapReader::OpenIfClassic(file);
+    if (!mapped.ok()) return mapped.status();
+    if (*mapped != nullptr) {
+      Input& input = src->inputs_.back();
+      input.mapped = std::move(*mapped);
+      if (!filter.empty()) {
+        auto* prog = new bpf_program{};
+        input.mapped_filter = prog;  // owned from here on (freed by the destructor)
+        if (pcap_compile(p, prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
+        }
+      }
+    }
+  }
+  return src;
+}
+
+absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
+    const LiveCaptureOptions& options) {
+  char errbuf[PCAP_ERRBUF_SIZE] = {0};
+  pcap_t* p = pcap_create(options.interface.c_str(), errbuf);
+  if (p == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot capture on ", options.interface, ": ", errbuf));
+  }
+  std::unique_ptr<PcapSource> src(new PcapSource());
+  src->live_ = true;
+  Input in;
+  in.name = options.interface;
+  in.handle = p;
+  src->inputs_.push_back(std::move(in));
+  int snaplen = options.snaplen;
+  // libpcap's NFLOG reader receives a batch of log messages into a buffer of snaplen + 128
+  // bytes, and a batch larger than that reaches us with lengths past the buffer's end (seen
+  // with 4 small packets and the default 256). With 64 KiB the buffer holds any batch: the
+  // kernel closes a batch before it outgrows its default size, and one message with a 64 KiB
+  // copy range still fits. The cost is copying whole logged packets, which NFLOG rules select.
+  if (absl::StartsWith(options.interface, "nflog")) snaplen = std::max(snaplen, 65535);
+  pcap_set_snaplen(p, snaplen);
+  pcap_set_promisc(p, options.promiscuous ? 1 : 0);
+  pcap_set_timeout(p, options.timeout_ms);
+  if (options.buffer_size_bytes > 0) pcap_set_buffer_size(p, options.buffer_size_bytes);
+  pcap_set_immediate_mode(p, 0);  // batches are what keep per-packet cost low
+  const int rc = pcap_activate(p);
+  if (rc < 0) {
+    const std::string& ifname = options.interface;
+    switch (rc) {
+      case PCAP_ERROR_NO_SUCH_DEVICE:
+        return absl::NotFoundError(absl::StrCat("no such interface: ", ifname));
+      case PCAP_ERROR_PERM_DENIED:
+      case PCAP_ERROR_PROMISC_PERM_DENIED:
+        return absl::PermissionDeniedError(
+            absl::StrCat("no permission to capture on ", ifname,
+                         " (run as root or grant CAP_NET_RAW,CAP_NET_ADMIN): ", pcap_geterr(p)));
+      case PCAP_ERROR_IFACE_NOT_UP:
+        return absl::FailedPreconditionError(absl::StrCat("interface ", ifname, " is down"));
+      default:
+        return absl::UnavailableError(absl::StrCat("cannot capture on ", ifname, ": ",
+                                                   pcap_statustostr(rc), ": ", pcap_geterr(p)));
+    }
+  }
+  absl::StatusOr<LinkType> link = LinkTypeFromDlt(pcap_datalink(p));
+  if (!link.ok()) {
+    return absl::UnimplementedError(
+        absl::StrCat(options.interface, ": ", link.status().message()));
+  }
+  src->inputs_.back().link = *link;
+  absl::Status st = ApplyFilter(p, options.filter, options.interface);
+  if (!st.ok()) return st;
+  src->if_index_ = if_nametoindex(options.interface.c_str());
+  return src;
+}
+
+PcapSource::~PcapSource() {
+  for (Input& in : inputs_) {
+    if (in.handle != nullptr) pcap_close(in.handle);
+    auto* prog = static_cast<bpf_program*>(in.mapped_filter);
+    if (prog != nullptr) pcap_freecode(prog);
+    delete prog;
+  }
+  for (NgFilter& f : ng_filters_) {
+    auto* prog = static_cast<bpf_program*>(f.program);
+    if (prog != nullptr) pcap_freecode(prog);
+    delete prog;
+  }
+}
+
+absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
+  for (const NgFilter& f : ng_filters_) {
+    if (f.dlt != dlt || f.snaplen != snaplen) continue;
+    if (f.program == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("bad filter '", filter_, "' for link type ", dlt));
+    }
+    return static_cast<const void*>(f.program);
+  }
+  pcap_t* dead = pcap_open_dead(dlt, snaplen == 0 ? 262144 : static_cast<int>(snaplen));
+  auto* prog = new bpf_program{};
+  if (pcap_compile(dead, prog, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    absl::Status st =
+        absl::InvalidArgumentError(absl::StrCat("bad filter '", filter_, "' for link type ", dlt,
+                                                " in ", current_name(), ": ", pcap_geterr(dead)));
+    delete prog;
+    pcap_close(dead);
+    ng_filters_.push_back(NgFilter{dlt, snaplen, nullptr});  // remember the failure
+    return st;
+  }
+  pcap_close(dead);
+  ng_filters_.push_back(NgFilter{dlt, snaplen, prog});
+  return static_cast<const void*>(prog);
+}
+
+absl::StatusOr<int> PcapSource::DispatchMapped(Input& in, int max_packets,
+                                               absl::FunctionRef<void(const RawPacket&)> handler) {
+  // Pages of the previous batch are no longer referenced by anyone: drop them.
+  in.mapped->ReleaseConsumed();
+  const auto* prog = static_cast<const bpf_program*>(in.mapped_filter);
+  int delivered = 0;
+  MappedPacket pkt;
+  RawPacket raw;
+  raw.link = in.link;
+  while (delivered < max_packets && !break_) {
+    absl::StatusOr<bool> more = in.mapped->Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (prog != nullptr) {
+      pcap_pkthdr h{};
+      h.caplen = pkt.caplen;
+      h.len = pkt.wire_len;
+      if (pcap_offline_filter(prog, &h, pkt.data) == 0) continue;
+    }
+    raw.data = pkt.data;
+    raw.caplen = pkt.caplen;
+    raw.wire_len = pkt.wire_len;
+    raw.time_us = pkt.time_us;
+    handler(raw);
+    ++delivered;
+  }
+  return delivered;
+}
+
+absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
+                                               absl::FunctionRef<void(const RawPacket&)> handler) {
+  int delivered = 0;
+  PcapngPacket pkt;
+  while (delivered < max_packets && !break_) {
+    absl::StatusOr<bool> more = in.ng->Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) return delivered;
+    RawPacket raw;
+    raw.data = pkt.data;
+    raw.caplen = pkt.caplen;
+    raw.wire_len = pkt.wire_len;
+    raw.time_us = pkt.time_us;
+    absl::StatusOr<LinkType> link = LinkTypeFromDlt(pkt.dlt);
+    raw.link_supported = link.ok();
+    if (link.ok()) raw.link = *link;
+    if (!filter_.empty()) {
+      absl::StatusOr<const void*> prog = NgFilterFor(pkt.dlt, pkt.snaplen);
+      if (!prog.ok()) {
+        // A filter that cannot apply to a link type we do not parse anyway: deliver the
+        // packet so it is counted as unsupported rather than silently skipped.
+        if (!raw.link_supported) {
+          handler(raw);
+          ++delivered;
+          continue;
+        }
+        return prog.status();
+      }
+      pcap_pkthdr h{};
+      h.caplen = pkt.caplen;
+      h.len = pkt.wire_len;
+      if (pcap_offline_filter(static_cast<const bpf_program*>(*prog), &h, pkt.data) == 0) {
+        continue;
+      }
+    }
+    handler(raw);
+    ++delivered;
+  }
+  return delivered;
+}
+
+namespace {
+
+// libpcap on Linux (TPACKET_V3) blocks in its own poll() until the kernel retires a ring
+// block, and the kernel never retires an empty one: on an idle link (or one whose traffic the
+// filter rejects) pcap_dispatch would not return, so idle flows would never expire, partial
+// datagrams never be flushed and --metrics never refreshed. Wait here with a bound instead;
+// false means nothing to read yet (or a signal came in).
+constexpr int kLiveWakeMs = 100;
+bool WaitReadable(pcap_t* p) {
+  const int fd = pcap_get_selectable_fd(p);
+  if (fd < 0) return true;  // no selectable fd: let pcap_dispatch wait by itself
+  pollfd pfd{fd, POLLIN, 0};
+  return poll(&pfd, 1, kLiveWakeMs) > 0;
+}
+
+}  // namespace
+
+absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
+                                         absl::FunctionRef<void(const RawPacket&)> handler) {
+  if (break_) {
+    break_ = 0;
+    return 0;
+  }
+  while (current_ < inputs_.size()) {
+    Input& in = inputs_[current_];
+    if (in.ng != nullptr || in.mapped != nullptr) {
+      absl::StatusOr<int> n = in.ng != nullptr ? DispatchPcapng(in, max_packets, handler)
+                                               : DispatchMapped(in, max_packets, handler);
+      if (!n.ok()) return n.status();
+      received_ += static_cast<uint64_t>(*n);
+      if (*n > 0 || break_) {
+        break_ = 0;
+        return *n;
+      }
+      ++current_;  // end of this file
+      continue;
+    }
+    if (live_ && !WaitReadable(in.handle)) return 0;
+    DispatchContext ctx{&handler, in.link};
+    const int n = pcap_dispatch(in.handle, max_packets, OnPacket, reinterpret_cast<u_char*>(&ctx));
+    if (n > 0) {
+      received_ += static_cast<uint64_t>(n);
+      return n;
+    }
+    if (n == PCAP_ERROR_BREAK) return 0;
+    if (n == PCAP_ERROR) {
+      return absl::DataLossError(
+          absl::StrCat("error reading ", in.name, ": ", pcap_geterr(in.handle)));
+    }
+    // n == 0: live timeout, or end of this file.
+    if (live_) return 0;
+    // Keep the handle open (Stats and names stay valid); move to the next file.
+    ++current_;
+  }
+  return absl::OutOfRangeError("end of input");
+}
+
+void PcapSource::BreakLoop() {
+  break_ = 1;
+  if (current_ < inputs_.size() && inputs_[current_].handle != nullptr) {
+    pcap_breakloop(inputs_[current_].handle);
+  }
+}
+
+CaptureStats PcapSource::Stats() const {
+  CaptureStats s;
+  s.received = received_;
+  if (live_ && !inputs_.empty()) {
+    pcap_stat ps{};
+    if (pcap_stats(inputs_[0].handle, &ps) == 0) {
+      s.dropped = ps.ps_drop;
+      s.if_dropped = ps.ps_ifdrop;
+    }
+  }
+  return s;
+}
+
+uint64_t PcapSource::BytesRead() const {
+  if (live_) return 0;
+  uint64_t total = 0;
+  for (size_t i = 0; i < inputs_.size() && i <= current_; ++i) {
+    const Input& in = inputs_[i];
+    if (in.mapped != nullptr) {
+      total += in.mapped->offset();
+    } else if (in.ng != nullptr) {
+      total += in.ng->offset();
+    } else if (in.handle != nullptr) {
+      // libpcap reads through stdio: the stream position is what it has consumed.
+      const long pos = std::ftell(pcap_file(in.handle));
+      if (pos > 0) total += static_cast<uint64_t>(pos);
+    }
+  }
+  return total;
+}
+
+const std::string& PcapSource::current_name() const {
+  static const std::string kNone;
+  if (inputs_.empty()) return kNone;
+  return inputs_[current_ < inputs_.size() ? current_ : inputs_.size() - 1].name;
+}
+
+}  // namespace nf

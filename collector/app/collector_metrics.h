@@ -1,0 +1,61 @@
+// The flowcollect_* metrics: decoder, receive and ClickHouse-sink counters exposed through an
+// nf::metrics::Registry, summed over decode workers.
+//
+// The decoder's per-exporter stats are plain integers owned by one decode thread, so they are
+// never read from the scrape thread directly: each worker calls Publish() from its own thread
+// now and then (e.g. once a second and at exit), which copies them into that worker's slot
+// under a mutex — one lock per publish, nothing per packet. A scrape sums the slots. The
+// ClickHouse sink's counters are atomics and are read live.
+#ifndef NF_COLLECTOR_APP_COLLECTOR_METRICS_H_
+#define NF_COLLECTOR_APP_COLLECTOR_METRICS_H_
+
+#include <cstddef>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/decode/decoder.h"
+#include "metrics/metrics_http.h"
+#include "collector/receive/udp_server.h"
+
+namespace nf::metrics {
+
+class CollectorStatsPublisher {
+ public:
+  explicit CollectorStatsPublisher(size_t workers);
+
+  // Copies `decoder`'s per-exporter stats and `receive` into slot `worker`. Call from the
+  // thread that owns `decoder`. `receive` may be null (file input).
+  void Publish(size_t worker, const Decoder& decoder, const ReceiveStats* receive);
+
+  // Registers the scrape callback (flowcollect_* decoder and socket metrics). The publisher
+  // must outlive the registry's use.
+  void Register(Registry& registry) const;
+
+  // The summed snapshot (what a scrape renders), per exporter address in first-seen order.
+  struct Totals {
+    std::vector<std::pair<IpAddress, ExporterStats>> exporters;
+    std::vector<uint64_t> templates_held;  // parallel to exporters (max over workers)
+    ReceiveStats receive;
+    uint64_t exporters_refused = 0;
+  };
+  Totals Sum() const;
+
+ private:
+  struct Slot {
+    std::vector<std::pair<ExporterId, ExporterStats>> exporters;
+    std::vector<uint64_t> templates_held;
+    ReceiveStats receive;
+    uint64_t exporters_refused = 0;
+  };
+  mutable std::mutex mu_;
+  std::vector<Slot> slots_;
+};
+
+// Registers flowcollect_clickhouse_* metrics read live from `writer`'s atomic counters.
+void RegisterClickHouseMetrics(Registry& registry, const clickhouse::ClickHouseWriter& writer);
+
+}  // namespace nf::metrics
+
+#endif  // NF_COLLECTOR_APP_COLLECTOR_METRICS_H_

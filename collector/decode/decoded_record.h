@@ -1,0 +1,78 @@
+// The collector's flat record: what the decoder hands to a sink for every NetFlow v5 / v9 /
+// IPFIX data record, whatever its template looked like.
+//
+// It is a plain value (no owning members) so the decoder can fill one on the stack per record
+// and sinks (CSV writer, aggregator, tests) can copy it freely: nothing is allocated per record.
+#ifndef NF_COLLECTOR_DECODE_DECODED_RECORD_H_
+#define NF_COLLECTOR_DECODE_DECODED_RECORD_H_
+
+#include <cstdint>
+#include <limits>
+
+#include "common/ip_address.h"
+#include "common/time_format.h"
+
+namespace nf {
+
+// Who sent a datagram: the UDP source address and port.
+struct ExporterId {
+  IpAddress address;
+  uint16_t port = 0;
+  friend bool operator==(const ExporterId&, const ExporterId&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const ExporterId& e) {
+    return H::combine(std::move(h), e.address, e.port);
+  }
+};
+
+// "No time in the record" for first_ms / last_ms.
+inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
+
+struct DecodedRecord {
+  ExporterId exporter;
+  uint8_t version = 0;        // 5, 9 or 10 (IPFIX)
+  bool from_early_buffer = false;  // decoded after its template arrived late
+  uint32_t source_id = 0;     // v9 source ID, IPFIX observation domain, v5 engine type<<8|id
+  uint16_t template_id = 0;   // 0 for v5
+  TimeUs receive_time_us = 0;
+  int64_t first_ms = kNoTime;  // absolute Unix milliseconds
+  int64_t last_ms = kNoTime;
+
+  uint8_t ip_version = 0;  // 4, 6, or 0 when the record has no address
+  uint8_t protocol = 0;
+  uint8_t tos = 0;
+  uint8_t src_mask = 0;
+  uint8_t dst_mask = 0;
+  uint8_t direction = 0;
+  uint8_t flow_end_reason = 0;
+  uint16_t tcp_flags = 0;
+  uint16_t src_port = 0;
+  uint16_t dst_port = 0;  // ICMP: type * 256 + code when the record carries no port
+  uint16_t vlan = 0;
+  uint32_t input_if = 0;
+  uint32_t output_if = 0;
+  uint32_t src_as = 0;
+  uint32_t dst_as = 0;
+  // Sampling interval (1 in N) that applies to this record; 0 when the exporter never said.
+  uint32_t sampling = 0;
+  IpAddress src_addr;
+  IpAddress dst_addr;
+  IpAddress next_hop;
+  // IN_PKTS/IN_BYTES (IE 2/1), scaled by `sampling` only with --apply-sampling.
+  uint64_t packets = 0;
+  uint64_t bytes = 0;
+  // OUT_PKTS/OUT_BYTES (IE 24/23): reported separately, never added to packets/bytes.
+  uint64_t out_packets = 0;
+  uint64_t out_bytes = 0;
+};
+
+// Receives decoded records. Implementations must not keep the reference past the call.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void OnRecord(const DecodedRecord& record) = 0;
+};
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_DECODE_DECODED_RECORD_H_

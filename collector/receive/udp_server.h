@@ -1,0 +1,119 @@
+// The collector's UDP receive path: one Boost.Asio socket per `-l [ADDR:]PORT`, IPv4 and IPv6,
+// datagrams up to 65535 bytes, a large kernel receive buffer, an allow list of exporter
+// prefixes, and the kernel's own drop counter (SO_MEMINFO) read after every drain so socket
+// loss is reported instead of invisible.
+//
+// Asio only tells us a socket is readable (async_wait); the datagrams are then drained with
+// recvmmsg(), up to 16 per system call. Only error_code overloads are used: no
+// exceptions. The handler runs on the io_context thread and must not block.
+#ifndef NF_COLLECTOR_RECEIVE_UDP_SERVER_H_
+#define NF_COLLECTOR_RECEIVE_UDP_SERVER_H_
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "collector/decode/decoded_record.h"
+#include "common/ip_address.h"
+#include "common/time_format.h"
+
+namespace nf {
+
+// An address prefix such as 192.0.2.0/24 or 2001:db8::/32.
+struct Cidr {
+  IpAddress network;
+  int prefix = 0;
+  bool Contains(const IpAddress& a) const;
+};
+// Parses "ADDR/LEN" or a bare address (a host prefix).
+absl::StatusOr<Cidr> ParseCidr(absl::string_view text);
+// True when `allow` is empty or one of its prefixes contains `a`.
+bool Allowed(const std::vector<Cidr>& allow, const IpAddress& a);
+
+struct UdpServerOptions {
+  // "[ADDR:]PORT" entries; empty = 0.0.0.0:2055 and [::]:2055 (IPv6 only where available).
+  std::vector<std::string> listen;
+  int rcvbuf_bytes = 32 << 20;
+  std::vector<Cidr> allow;
+  // SO_REUSEPORT on every socket, so several servers (flowcollect --workers) bind the same
+  // addresses and the kernel spreads datagrams over them.
+  bool reuse_port = false;
+};
+
+struct ReceiveStats {
+  uint64_t datagrams = 0;
+  uint64_t bytes = 0;
+  uint64_t kernel_drops = 0;  // SO_MEMINFO: datagrams the kernel dropped (buffer full)
+  uint64_t denied = 0;        // sources outside --allow
+  uint64_t receive_errors = 0;
+  uint64_t truncated = 0;     // datagram larger than our buffer (cannot happen at 65535)
+};
+
+// Checks that every listen address parses ([ADDR:]PORT, [IPv6]:PORT, ADDR an IP address)
+// without binding anything, so a typo fails before any output is opened.
+absl::Status ValidateListenAddresses(const std::vector<std::string>& listen);
+
+class UdpServer {
+ public:
+  using Handler =
+      std::function<void(std::span<const uint8_t>, const ExporterId&, TimeUs receive_time)>;
+
+  // Binds every listen address; the error names the address that failed.
+  static absl::StatusOr<std::unique_ptr<UdpServer>> Create(boost::asio::io_context& io,
+                                                           const UdpServerOptions& options,
+                                                           Handler handler);
+  ~UdpServer();
+
+  // Starts the asynchronous receive loops.
+  void Start();
+  // Cancels outstanding waits (the io_context can then run out).
+  void Stop();
+  // Reads every datagram already queued in the kernel (bounded), so a shutdown loses nothing
+  // that had arrived.
+  void DrainPending();
+
+  const ReceiveStats& stats() const { return stats_; }
+  // "ADDR:PORT" of each bound socket (the real port when 0 was asked for).
+  std::vector<std::string> LocalEndpoints() const;
+  // Effective SO_RCVBUF of the first socket (the kernel may cap it at rmem_max).
+  int EffectiveRcvbuf() const;
+
+ private:
+  struct Socket {
+    explicit Socket(boost::asio::io_context& io) : socket(io) {}
+    boost::asio::ip::udp::socket socket;
+    uint32_t last_overflow = 0;  // the kernel's drop counter at the last poll
+  };
+  UdpServer(const UdpServerOptions& options, Handler handler)
+      : options_(options), handler_(std::move(handler)) {}
+  void Arm(Socket& s);
+  // Returns the number of datagrams read (up to `max`).
+  int Drain(Socket& s, int max);
+  // One received datagram: drop counters from its control data, --allow, then the handler.
+  void Deliver(const msghdr& msg, size_t n, const iovec& data, TimeUs now);
+  // Adds the socket's new kernel drops (SO_MEMINFO) to the statistics.
+  void PollDrops(Socket& s);
+
+  UdpServerOptions options_;
+  Handler handler_;
+  std::vector<std::unique_ptr<Socket>> sockets_;
+  std::vector<uint8_t> buffer_;
+  ReceiveStats stats_;
+  bool stopped_ = false;
+};
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_RECEIVE_UDP_SERVER_H_

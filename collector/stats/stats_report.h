@@ -1,0 +1,64 @@
+// Collector statistics as text (stderr at exit and on SIGUSR1) and as JSON (--stats-json).
+//
+// The JSON keys are a stable interface (the e2e tests and operators' scripts read them); they
+// are listed in flowcollect_main.cc. Formatting lives here so it can be tested without a
+// running collector.
+#ifndef NF_COLLECTOR_STATS_STATS_REPORT_H_
+#define NF_COLLECTOR_STATS_STATS_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collector/decode/decoder.h"
+#include "collector/receive/udp_server.h"
+
+namespace nf {
+
+// What the input side saw: sockets (live) or capture files (-r).
+struct InputStats {
+  ReceiveStats receive;
+  uint64_t file_packets = 0;      // frames read from -r files
+  uint64_t file_not_udp = 0;      // frames that were not unfragmented UDP (skipped)
+  uint64_t file_port_filtered = 0;  // UDP to other ports with --port
+  uint64_t file_truncated = 0;    // UDP payload cut by the capture snaplen
+};
+
+struct OutputStats {
+  uint64_t rows = 0;
+  uint64_t files = 0;
+  uint64_t aggregate_groups = 0;
+  uint64_t aggregate_overflow = 0;
+  uint64_t files_failed = 0;  // output files removed after a write error (disk full, ...)
+  uint64_t rows_lost = 0;     // rows (or records) that are in no committed file because of it
+  std::string error;  // first output error, empty when fine
+  // The ClickHouse sink's JSON object (clickhouse::SinkStatsJson), written under the key
+  // "clickhouse"; empty without --clickhouse (the key is then absent).
+  std::string clickhouse_json;
+};
+
+std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+
+// The decoder side of a report, copied out of one or several decoders (--workers): counters
+// summed per exporter (first-seen order), template cache counters summed, templates cached the
+// most any decoder holds (workers share them).
+struct DecoderSummary {
+  std::vector<std::pair<ExporterId, ExporterStats>> exporters;
+  ExporterStats totals;
+  TemplateCache::Counters templates;
+  size_t templates_cached = 0;
+  uint64_t exporters_refused = 0;
+  // Adds one decoder's counters (call on the thread that owns it).
+  void Add(const Decoder& decoder);
+  void Merge(const DecoderSummary& other);
+};
+std::string StatsText(const DecoderSummary& decoders, const InputStats& input,
+                      const OutputStats& output);
+std::string StatsJson(const DecoderSummary& decoders, const InputStats& input,
+                      const OutputStats& output);
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_STATS_STATS_REPORT_H_
