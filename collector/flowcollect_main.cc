@@ -22,7 +22,7 @@
 //   totals             counters summed over exporters (keys below)
 //   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
 //   clickhouse         with --clickhouse only: the sink's counters (keys in
-//                       collector/clickhouse/sink_stats.h: batches, records, retries, spool
+//                       collector/output/clickhouse/sink_stats.h: batches, records, retries, spool
 //                       bytes/files/records, drops by reason, last_error)
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
 //   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,

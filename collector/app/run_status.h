@@ -1,7 +1,7 @@
 // What flowcollect tells a person while it runs and when it ends: the one-line periodic status
 // (-v, every --status-interval seconds) and the short summary at exit (what was received,
 // decoded and written, and what was dropped and why). Built from the same counters as the
-// detailed report and --stats-json (collector/stats_report.h), so the three never disagree.
+// detailed report and --stats-json (collector/stats/stats_report.h), so the three never disagree.
 #ifndef NF_COLLECTOR_APP_RUN_STATUS_H_
 #define NF_COLLECTOR_APP_RUN_STATUS_H_
 

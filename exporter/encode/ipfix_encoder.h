@@ -1,6 +1,6 @@
 // IPFIX export encoding (RFC 7011): flow records in, ready-to-send IPFIX messages out.
 //
-// The IPFIX twin of V9Encoder (exporter/v9_encoder.h): same options, same FlowRecord input,
+// The IPFIX twin of V9Encoder (exporter/encode/v9_encoder.h): same options, same FlowRecord input,
 // same TemplateSpec layouts, same template refresh (every N messages AND every T seconds, as
 // RFC 7011 section 8.4 asks of UDP exporters) and MTU packing. What differs is the wire:
 // - message header: version 10, message length, export time, sequence number = data records

@@ -11,7 +11,7 @@
 // records whose sums equal the flow's, rather than saturating and losing counts (counted in
 // stats().split_records).
 //
-// Clock: as in V9Encoder (see exporter/v9_encoder.h), unix_secs is the export time rounded UP
+// Clock: as in V9Encoder (see exporter/encode/v9_encoder.h), unix_secs is the export time rounded UP
 // to the second, unix_nsecs is 0 and sysUptime = unix_secs*1000 - boot_ms, so collectors that
 // compute unix_secs*1000 (+ nsecs/1e6) - sysUptime + First get the packet time to the ms,
 // whether or not they read unix_nsecs.

@@ -1,4 +1,4 @@
-// nf-trafgen: writes a synthetic Ethernet pcap with known per-flow truth (see bench/trafgen.h).
+// nf-trafgen: writes a synthetic Ethernet pcap with known per-flow truth (see tools/trafgen/trafgen.h).
 #include <cmath>
 #include <cstdio>
 #include <string>
