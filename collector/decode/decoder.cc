@@ -7,19 +7,15 @@
 #include <utility>
 
 #include "common/byte_reader.h"
+#include "wire/ipfix.h"
 #include "wire/netflow_v9.h"
+#include "wire/v5.h"
 #include "wire/v9_fields.h"
 
 namespace nf {
 
 namespace {
 
-constexpr size_t kV5HeaderSize = 24;
-constexpr size_t kV5RecordSize = 48;
-constexpr size_t kIpfixHeaderSize = 16;
-constexpr uint16_t kIpfixVersion = 10;
-constexpr uint16_t kIpfixTemplateSetId = 2;
-constexpr uint16_t kIpfixOptionsTemplateSetId = 3;
 // A record must fit in one datagram after a message header and a set header.
 constexpr size_t kMaxRecordLength = 65535 - 16 - 4;
 // NTP era 0 starts 70 years (incl. 17 leap days) before the Unix epoch.
@@ -596,7 +592,7 @@ uint32_t Decoder::SamplingFor(const ExporterState& st, uint32_t domain, bool has
 void Decoder::DecodeV5(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                        TimeUs now, RecordSink& sink) {
   ++st.stats.v5_datagrams;
-  if (d.size() < kV5HeaderSize) {
+  if (d.size() < kV5HeaderBytes) {
     Count(st, DecodeError::kShortDatagram);
     return;
   }
@@ -608,7 +604,7 @@ void Decoder::DecodeV5(std::span<const uint8_t> d, ExporterState& st, const Expo
   const uint32_t seq = ByteReader::LoadBe32(h + 16);
   const uint32_t domain = (uint32_t{h[20]} << 8) | h[21];
   const uint16_t sampling_field = ByteReader::LoadBe16(h + 22);
-  const size_t present = (d.size() - kV5HeaderSize) / kV5RecordSize;
+  const size_t present = (d.size() - kV5HeaderBytes) / kV5RecordBytes;
   size_t n = count;
   if (present != count) {
     // Decode what is there (like tshark) but say the header lied.
@@ -634,7 +630,7 @@ void Decoder::DecodeV5(std::span<const uint8_t> d, ExporterState& st, const Expo
   }
   const int64_t export_ms = int64_t{secs} * 1000 + nsecs / 1'000'000;
   for (size_t i = 0; i < n; ++i) {
-    const uint8_t* p = d.data() + kV5HeaderSize + i * kV5RecordSize;
+    const uint8_t* p = d.data() + kV5HeaderBytes + i * kV5RecordBytes;
     DecodedRecord r;
     r.exporter = exporter;
     r.version = 5;
@@ -1122,7 +1118,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
 void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
                           const ExporterId& exporter, TimeUs now, RecordSink& sink) {
   ++st.stats.ipfix_datagrams;
-  if (d.size() < kIpfixHeaderSize) {
+  if (d.size() < kIpfixMessageHeaderSize) {
     Count(st, DecodeError::kShortDatagram);
     return;
   }
@@ -1132,10 +1128,10 @@ void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
   const uint32_t domain = ByteReader::LoadBe32(d.data() + 12);
   if (msg_len != d.size()) {
     Count(st, DecodeError::kIpfixLengthMismatch);
-    if (msg_len < kIpfixHeaderSize) return;
+    if (msg_len < kIpfixMessageHeaderSize) return;
     if (msg_len < d.size()) d = d.first(msg_len);
   }
-  ByteReader r(d.subspan(kIpfixHeaderSize));
+  ByteReader r(d.subspan(kIpfixMessageHeaderSize));
   Context ctx{&st, &exporter, 10, domain, 0, export_secs, now, false};
   size_t data_records = 0;
   bool uncertain = false;

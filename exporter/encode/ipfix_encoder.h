@@ -29,17 +29,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/flow_record.h"
+#include "wire/ipfix.h"
 #include "wire/netflow_v9.h"
 #include "templates/template_spec.h"
 
 namespace nf {
-
-inline constexpr uint16_t kIpfixVersion = 10;
-inline constexpr size_t kIpfixMessageHeaderSize = 16;
-inline constexpr uint16_t kIpfixTemplateSetId = 2;
-inline constexpr uint16_t kIpfixOptionsTemplateSetId = 3;
-// IANA observationDomainId, the options template scope (system-wide for this exporter).
-inline constexpr uint16_t kIpfixObservationDomainIdIe = 149;
 
 struct IpfixEncoderOptions {
   uint32_t observation_domain_id = 0;

@@ -28,15 +28,9 @@
 #include "absl/status/statusor.h"
 #include "common/flow_record.h"
 #include "common/time_format.h"
+#include "wire/v5.h"
 
 namespace nf {
-
-inline constexpr uint16_t kNetflowV5Version = 5;
-inline constexpr size_t kV5HeaderBytes = 24;
-inline constexpr size_t kV5RecordBytes = 48;
-inline constexpr size_t kV5MaxRecords = 30;
-// The header's sampling interval has 14 bits.
-inline constexpr uint32_t kV5MaxSamplingInterval = 0x3FFF;
 
 struct V5EncoderOptions {
   uint8_t engine_type = 0;
