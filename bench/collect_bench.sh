@@ -1,5 +1,5 @@
 #!/bin/bash
-# Collector decoding speed (issue 10), same input for both tools, in one run:
+# Collector decoding speed, same input for both tools, in one run:
 #  1. nf-trafgen writes a traffic capture; flowexport exports it as NetFlow v9 to nfcapd on
 #     loopback while dumpcap records the export datagrams (export.pcap).
 #  2. flowcollect -r export.pcap: records per CPU-second (decode + CSV to /dev/null, and

@@ -220,7 +220,7 @@ END {
     if (t in bad) failed = 1
     printf "%-14s %5d %9.3f %9.3f %12.0f %12.0f %8s %8s  %s\n", t, runs[t], w, c, pw, pc, rw, rc, check
   }
-  # The targets of issue 5, as ratios of medians.
+  # The speed targets (docs/BENCHMARKS.md), as ratios of medians.
   if (("flowexport" in runs) && base_c && median(cpu["flowexport"]) > 0) {
     r = P / median(cpu["flowexport"]) / base_c
     printf "\ntarget: flowexport -r >= 10x %s packets per CPU-second: %.2fx, %s\n", base, r, (r >= 10 ? "met" : "NOT met")

@@ -1,4 +1,4 @@
-// Micro-benchmarks of the collector's per-record path (issue 10's decoding-speed target):
+// Micro-benchmarks of the collector's per-record path (the decoding-speed target):
 // NetFlow v9 (default template), IPFIX (default template) and v5 datagrams built by our own
 // encoders, decoded (1) into a counting sink, (2) into the -A aggregator, (3) into CSV rows
 // (the raw-output formatter, into a reusable buffer). Items are flow records, so

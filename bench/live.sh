@@ -183,7 +183,7 @@ print(j.get("packets_seen", "?"), j.get("pcap_dropped", 0) + j.get("pcap_if_drop
   done
 done
 
-# Zero loss, as issue 5 defines it: the meter's libpcap saw every packet sent and dropped none
+# Zero loss: the meter's libpcap saw every packet sent and dropped none
 # (pcap_stats), and the records nfdump reads back hold exactly the truth's packets and bytes.
 # The rate without capture drops alone is printed too (softflowd captures everything but
 # exports a few packets fewer than it captured, at every rate).
@@ -207,7 +207,7 @@ END {
   for (t in seen) {
     printf "%s: highest zero-loss rate (no capture drops, totals exact): %s; without capture drops: %s\n", t, (t in best) ? sprintf("%.0f pps", best[t]) : "none", (t in capture_best) ? sprintf("%.0f pps", capture_best[t]) : "none"
   }
-  # Issue 5: zero loss at every rate tcpreplay reaches, and a higher zero-loss rate than softflowd.
+  # The target: zero loss at every rate tcpreplay reaches, and a higher zero-loss rate than softflowd.
   if ("flowexport" in seen) {
     printf "target: flowexport without loss at every tcpreplay rate: %s\n", ("flowexport" in tcpreplay_loss) ? "NOT met" : "met"
   }

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 5's memory target: 1,000,000 active IPv4 flows in under 128 MiB resident.
+# The memory target: 1,000,000 active IPv4 flows in under 128 MiB resident.
 # Generates 1,000,000 single-packet UDP/IPv4 flows, runs flowexport -r with timeouts long enough
 # that every flow is still in the table at the end of input, checks that all 1,000,000 were
 # exported at the end (forced_end) and prints the maximum resident set size against the target.

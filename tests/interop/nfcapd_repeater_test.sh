@@ -1,5 +1,5 @@
 #!/bin/bash
-# Issue 10 acceptance: real exporters (softflowd, pmacctd's nfprobe, our flowexport) send to
+# Real exporters (softflowd, pmacctd's nfprobe, our flowexport) send to
 # nfcapd, which repeats every datagram to flowcollect (-R); flowcollect's totals must equal
 # what nfdump reads from nfcapd's files for the same stream. Loopback only, every wait bounded.
 #   nfcapd_repeater_test.sh BUILD_DIR   (generates its capture with nf-trafgen)

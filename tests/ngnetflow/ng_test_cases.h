@@ -23,7 +23,7 @@ struct Case {
 
 inline const std::vector<Case>& GoldenCases() {
   static const auto* cases = new std::vector<Case>{
-      // The acceptance command of issue 6.
+      // The command the README and --help show.
       {"ether_one", {"-i", "igb0", "-c", "10.0.0.5:1234"}, {}},
       {"ether_multi",
        {"-i", "igb0", "-i", "igb1", "-i", "igb2", "-c", "10.0.0.5:2055", "--direction", "igb1=both",

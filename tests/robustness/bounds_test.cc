@@ -1,4 +1,4 @@
-// Resource bounds (issue 7, docs/ROBUSTNESS.md): at each bound the input is counted, never
+// Resource bounds (docs/ROBUSTNESS.md): at each bound the input is counted, never
 // stored without limit. flowcollect -r on generated export captures: exporters tracked
 // (--max-exporters), templates per exporter (--max-templates), early data waiting for a
 // template (--early-max-sets), aggregation groups (--max-groups); flowexport's flow table

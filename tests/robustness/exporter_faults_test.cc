@@ -1,4 +1,4 @@
-// flowexport faults (issue 7): the collector is unreachable (closed loopback port: ICMP port
+// flowexport faults: the collector is unreachable (closed loopback port: ICMP port
 // unreachable -> ECONNREFUSED; no route inside a fresh network namespace -> ENETUNREACH): the
 // exporter counts send errors and keeps going, with the totals in --stats-json. The capture
 // interface goes down (a veth pair in two namespaces, traffic replayed with tcpreplay):

@@ -1,4 +1,4 @@
-// Flood (issue 7): a running `flowcollect -l` gets 300,000 random and mutated datagrams (bit
+// Flood: a running `flowcollect -l` gets 300,000 random and mutated datagrams (bit
 // flips, truncation, length lies, template redefinitions with odd field counts and lengths,
 // garbage, splices) built from the real v5/v9/IPFIX datagrams of ../shared/corpus and our own,
 // then valid traffic: flowexport -r on an nf-trafgen capture. The valid traffic must decode

@@ -1,4 +1,4 @@
-// Output faults of flowcollect (issue 7): a size-limited process (RLIMIT_FSIZE, writes get
+// Output faults of flowcollect: a size-limited process (RLIMIT_FSIZE, writes get
 // EFBIG), a full file system (64 KiB tmpfs, ENOSPC), an output directory the (dropped) user
 // cannot write, and SIGTERM at random moments while files rotate every second. In every case
 // each file left in the directory is a complete CSV with its header, no temporary file is
