@@ -51,43 +51,10 @@ void ParseL4(const uint8_t* data, size_t caplen, size_t off, size_t l3_end, Pack
   const uint8_t* p = data + off;
   switch (m.protocol) {
     case kProtoTcp:
-      if (avail < 4) {
-        m.flags |= kPktL4Truncated;
-        return;
-      }
-      m.src_port = Be16(p);
-      m.dst_port = Be16(p + 2);
-      m.flags |= kPktHasPorts;
-      if (avail < 14) {
-        m.flags |= kPktL4Truncated;
-        return;
-      }
-      m.tcp_flags = p[13];
-      return;
     case kProtoUdp:
     case kProtoUdpLite:
-      if (avail < 4) {
-        m.flags |= kPktL4Truncated;
-        return;
-      }
-      m.src_port = Be16(p);
-      m.dst_port = Be16(p + 2);
-      m.flags |= kPktHasPorts;
-      if (avail < 8) {
-        m.flags |= kPktL4Truncated;
-        return;
-      }
-      if (m.protocol == kProtoUdp) {
-        // The UDP length bounds the payload; fall back to the IP length if it lies.
-        const size_t ip_room = l3_end > off + 8 ? l3_end - off - 8 : 0;
-        const uint16_t udp_len = Be16(p + 4);
-        size_t payload = udp_len >= 8 ? udp_len - 8u : ip_room;
-        if (payload > ip_room) payload = ip_room;
-        m.payload_offset = static_cast<uint32_t>(off + 8);
-        m.payload_length = static_cast<uint32_t>(payload);
-      }
-      return;
     case kProtoSctp:
+      // Every port-bearing transport opens with the source and destination port.
       if (avail < 4) {
         m.flags |= kPktL4Truncated;
         return;
@@ -95,6 +62,27 @@ void ParseL4(const uint8_t* data, size_t caplen, size_t off, size_t l3_end, Pack
       m.src_port = Be16(p);
       m.dst_port = Be16(p + 2);
       m.flags |= kPktHasPorts;
+      if (m.protocol == kProtoTcp) {
+        if (avail < 14) {
+          m.flags |= kPktL4Truncated;
+          return;
+        }
+        m.tcp_flags = p[13];
+      } else if (m.protocol != kProtoSctp) {
+        if (avail < 8) {
+          m.flags |= kPktL4Truncated;
+          return;
+        }
+        if (m.protocol == kProtoUdp) {
+          // The UDP length bounds the payload; fall back to the IP length if it lies.
+          const size_t ip_room = l3_end > off + 8 ? l3_end - off - 8 : 0;
+          const uint16_t udp_len = Be16(p + 4);
+          size_t payload = udp_len >= 8 ? udp_len - 8u : ip_room;
+          if (payload > ip_room) payload = ip_room;
+          m.payload_offset = static_cast<uint32_t>(off + 8);
+          m.payload_length = static_cast<uint32_t>(payload);
+        }
+      }
       return;
     case kProtoIcmp:
     case kProtoIcmpv6:
