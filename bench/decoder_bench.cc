@@ -11,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "collector/output/csv/csv_writer.h"
+#include "collector/output/aggregate/aggregator.h"
+#include "collector/output/format/csv_format.h"
 #include "collector/decode/decoder.h"
 #include "exporter/encode/ipfix_encoder.h"
 #include "exporter/encode/v5_encoder.h"

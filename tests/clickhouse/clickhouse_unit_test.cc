@@ -12,7 +12,7 @@
 #include "collector/output/clickhouse/http_client.h"
 #include "collector/output/clickhouse/schema.h"
 #include "collector/output/clickhouse/spool.h"
-#include "collector/output/csv/csv_writer.h"
+#include "collector/output/format/csv_format.h"
 #include "gtest/gtest.h"
 #include "tests/clickhouse/local_clickhouse.h"
 #include "tests/support/test_support.h"

@@ -1,159 +1,27 @@
-// CSV writer: stable header, formatting, RFC 4180 quoting, column selection, aggregation
-// (masks, bins, top N, bounded groups), atomic output and rotation.
-#include "collector/output/csv/csv_writer.h"
-
-#include <arpa/inet.h>
-#include <dirent.h>
+// -A aggregation: masks, time bins, top N, order, bounded groups, groups equal to the distinct
+// printed keys for every column, and the direct index against hashing.
+#include "collector/output/aggregate/aggregator.h"
 
 #include <algorithm>
 #include <array>
-#include <fstream>
+#include <cstdint>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "collector/output/format/columns.h"
+#include "common/ip_address.h"
 #include "gtest/gtest.h"
-#include "tests/support/test_support.h"
+#include "tests/collector/output_test_record.h"
 
 namespace nf {
 namespace {
 
-DecodedRecord Rec(const char* src, const char* dst, uint8_t proto, uint64_t pkts, uint64_t bytes,
-                  int64_t first_ms = 1'706'702'400'123) {
-  DecodedRecord r;
-  const uint8_t e[4] = {192, 0, 2, 1};
-  r.exporter.address = IpAddress::V4(e);
-  r.source_id = 7;
-  r.template_id = 256;
-  r.first_ms = first_ms;
-  r.last_ms = first_ms + 1000;
-  r.src_addr = *ParseIpAddress(src);
-  r.dst_addr = *ParseIpAddress(dst);
-  r.ip_version = r.src_addr.version;
-  r.protocol = proto;
-  r.src_port = 1234;
-  r.dst_port = 80;
-  r.packets = pkts;
-  r.bytes = bytes;
-  r.sampling = 1;
-  return r;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::vector<std::string> ListDir(const std::string& dir) {
-  std::vector<std::string> out;
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") out.push_back(n);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-TEST(CsvFormatterTest, DefaultHeaderAndRow) {
-  auto f = CsvFormatter::Create("");
-  ASSERT_TRUE(f.ok());
-  std::string out;
-  f->AppendHeader(out);
-  EXPECT_EQ(out,
-            "exporter,source_id,template_id,first,last,ip_version,protocol,src_addr,dst_addr,"
-            "src_port,dst_port,tos,tcp_flags,input_if,output_if,packets,bytes,sampling\n");
-  out.clear();
-  f->AppendRow(Rec("10.0.0.1", "2001:db8::1", 6, 3, 4500), out);
-  EXPECT_EQ(out,
-            "192.0.2.1,7,256,2024-01-31T12:00:00.123Z,2024-01-31T12:00:01.123Z,4,6,10.0.0.1,"
-            "2001:db8::1,1234,80,0,0,0,0,3,4500,1\n");
-  DecodedRecord no_time = Rec("10.0.0.1", "10.0.0.2", 17, 1, 1);
-  no_time.first_ms = kNoTime;
-  no_time.last_ms = kNoTime;
-  out.clear();
-  auto g = CsvFormatter::Create("first,last,bytes");
-  ASSERT_TRUE(g.ok());
-  g->AppendRow(no_time, out);
-  EXPECT_EQ(out, ",,1\n");
-}
-
-TEST(CsvFormatterTest, UnknownColumnIsAnError) {
-  auto f = CsvFormatter::Create("src_addr,nonsense");
-  ASSERT_FALSE(f.ok());
-  EXPECT_NE(f.status().message().find("nonsense"), absl::string_view::npos);
-}
-
-TEST(CsvFormatterTest, Rfc4180Quoting) {
-  std::string out;
-  AppendCsvField("plain", out);
-  out += '|';
-  AppendCsvField("a,b", out);
-  out += '|';
-  AppendCsvField("say \"hi\"", out);
-  out += '|';
-  AppendCsvField("line\nbreak", out);
-  EXPECT_EQ(out, "plain|\"a,b\"|\"say \"\"hi\"\"\"|\"line\nbreak\"");
-}
-
-TEST(CsvFormatterTest, AddressFormatting) {
-  std::string out;
-  AppendAddress(*ParseIpAddress("255.0.10.1"), out);
-  out += ' ';
-  AppendAddress(*ParseIpAddress("2001:db8::1:0:0:1"), out);
-  EXPECT_EQ(out, "255.0.10.1 2001:db8::1:0:0:1");
-}
-
-// The hand-written IPv6 formatter must print exactly what inet_ntop prints: zero runs of
-// every length and position (ties: the first run), IPv4-compatible and -mapped addresses.
-TEST(CsvFormatterTest, Ipv6TextEqualsInetNtop) {
-  std::vector<std::array<uint8_t, 16>> cases;
-  for (int mask = 0; mask < 256; ++mask) {  // every pattern of zero / non-zero groups
-    std::array<uint8_t, 16> a{};
-    for (int g = 0; g < 8; ++g) {
-      if (mask & (1 << g)) {
-        a[2 * g] = static_cast<uint8_t>(g == 3 ? 0 : 0x20 + g);
-        a[2 * g + 1] = static_cast<uint8_t>(0x01 + 17 * g);
-      }
-    }
-    cases.push_back(a);
-  }
-  uint64_t x = 0x2545F4914F6CDD1Dull;
-  for (int i = 0; i < 2000; ++i) {  // random, with many small and zero groups
-    std::array<uint8_t, 16> a{};
-    for (int g = 0; g < 8; ++g) {
-      x ^= x << 13;
-      x ^= x >> 7;
-      x ^= x << 17;
-      const uint16_t v = (x & 3) == 0 ? 0 : static_cast<uint16_t>(x >> (8 * (x & 7)));
-      a[2 * g] = static_cast<uint8_t>(v >> 8);
-      a[2 * g + 1] = static_cast<uint8_t>(v);
-    }
-    cases.push_back(a);
-  }
-  for (const char* text : {"::", "::1", "1::", "::ffff:10.1.2.3", "::10.1.2.3", "::ffff:0:1.2.3.4",
-                           "64:ff9b::1.2.3.4", "fe80::1:0:0:0:1", "1:0:0:2:0:0:0:3"}) {
-    std::array<uint8_t, 16> a{};
-    ASSERT_EQ(inet_pton(AF_INET6, text, a.data()), 1) << text;
-    cases.push_back(a);
-  }
-  for (const auto& a : cases) {
-    char want[INET6_ADDRSTRLEN];
-    ASSERT_NE(inet_ntop(AF_INET6, a.data(), want, sizeof(want)), nullptr);
-    char got[kMaxCsvColumnChars];
-    char* end = WriteAddress(IpAddress::V6(a.data()), got);
-    EXPECT_EQ(std::string(got, end), std::string(want));
-  }
-}
+using output_test::Rec;
 
 TEST(AggregatorTest, MaskTopAndBins) {
   AggregateOptions o;
@@ -347,72 +215,6 @@ TEST(AggregatorTest, BadKeysAreRejected) {
     o.keys = keys;
     EXPECT_FALSE(Aggregator::Create(o).ok()) << keys;
   }
-}
-
-TEST(CsvSinkTest, SingleFileIsWrittenAtomically) {
-  testing::TempDir dir;
-  CsvSinkOptions o;
-  o.output = dir.File("out.csv");
-  auto sink = CsvSink::Create(o);
-  ASSERT_TRUE(sink.ok()) << sink.status();
-  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 1, 40));
-  // Until Close, only a temporary file exists.
-  EXPECT_EQ(ListDir(dir.path()).size(), 1u);
-  EXPECT_NE(ListDir(dir.path())[0], "out.csv");
-  ASSERT_TRUE((*sink)->Close().ok());
-  EXPECT_EQ(ListDir(dir.path()), std::vector<std::string>{"out.csv"});
-  auto rows = testing::ReadCsv(dir.File("out.csv"));
-  ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].at("bytes"), "40");
-  EXPECT_EQ((*sink)->rows_written(), 1u);
-}
-
-TEST(CsvSinkTest, BadOutputPathFailsAtStart) {
-  CsvSinkOptions o;
-  o.output = "/nonexistent-dir/x.csv";
-  EXPECT_FALSE(CsvSink::Create(o).ok());
-}
-
-TEST(CsvSinkTest, RotationWritesOneCompleteFilePerInterval) {
-  testing::TempDir dir;
-  CsvSinkOptions o;
-  o.directory = dir.path();
-  o.rotate_seconds = 60;
-  auto sink = CsvSink::Create(o);
-  ASSERT_TRUE(sink.ok()) << sink.status();
-  const TimeUs t0 = 1'706'702'400'000'000;  // 2024-01-31T12:00:00Z
-  DecodedRecord r = Rec("10.0.0.1", "10.0.0.2", 6, 1, 40);
-  r.receive_time_us = t0 + 1'000'000;
-  (*sink)->OnRecord(r);
-  r.receive_time_us = t0 + 30'000'000;
-  (*sink)->OnRecord(r);
-  r.receive_time_us = t0 + 61'000'000;  // next interval: the first file is completed
-  (*sink)->OnRecord(r);
-  EXPECT_TRUE((*sink)->Tick(t0 + 62'000'000).ok());
-  auto names = ListDir(dir.path());
-  ASSERT_EQ(names.size(), 2u);  // one complete file, one temporary
-  EXPECT_EQ(names[1], "flows-20240131T120000Z.csv");
-  EXPECT_EQ(testing::ReadCsv(dir.File(names[1])).size(), 2u);
-  EXPECT_TRUE((*sink)->Tick(t0 + 125'000'000).ok());  // idle past the interval: closed too
-  names = ListDir(dir.path());
-  EXPECT_EQ(names, (std::vector<std::string>{"flows-20240131T120000Z.csv",
-                                            "flows-20240131T120100Z.csv"}));
-  ASSERT_TRUE((*sink)->Close().ok());
-  EXPECT_EQ((*sink)->files_written(), 2u);
-}
-
-TEST(CsvSinkTest, AggregatedOutput) {
-  testing::TempDir dir;
-  CsvSinkOptions o;
-  o.output = dir.File("agg.csv");
-  o.aggregate.keys = "protocol";
-  auto sink = CsvSink::Create(o);
-  ASSERT_TRUE(sink.ok());
-  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 1, 40));
-  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 6, 2, 60));
-  (*sink)->OnRecord(Rec("10.0.0.1", "10.0.0.2", 17, 1, 500));
-  ASSERT_TRUE((*sink)->Close().ok());
-  EXPECT_EQ(ReadFile(dir.File("agg.csv")), "protocol,flows,packets,bytes\n17,1,1,500\n6,2,3,100\n");
 }
 
 }  // namespace

@@ -1,0 +1,53 @@
+#include "collector/output/fanout/fanout_sink.h"
+
+namespace nf {
+
+FanoutSink::FanoutSink(CsvSink* csv, std::mutex* shared_mu,
+                       clickhouse::ClickHouseWriter* clickhouse, RecordSink* report)
+    : csv_(csv), shared_mu_(shared_mu), report_(report) {
+  if (clickhouse != nullptr) batcher_ = std::make_unique<clickhouse::ClickHouseBatcher>(*clickhouse);
+  if (shared_mu_ != nullptr) pending_.reserve(4096);
+}
+
+void FanoutSink::OnRecord(const DecodedRecord& r) {
+  if (csv_ != nullptr || report_ != nullptr) {
+    if (shared_mu_ == nullptr) {
+      Deliver(r);
+    } else {
+      pending_.push_back(r);
+    }
+  }
+  if (batcher_ != nullptr) batcher_->OnRecord(r);
+}
+
+void FanoutSink::EndDatagram() {
+  if (pending_.empty()) return;
+  std::lock_guard<std::mutex> lock(*shared_mu_);
+  for (const DecodedRecord& r : pending_) Deliver(r);
+  pending_.clear();
+}
+
+void FanoutSink::Deliver(const DecodedRecord& r) {
+  if (csv_ != nullptr) csv_->OnRecord(r);
+  if (report_ != nullptr) report_->OnRecord(r);
+}
+
+void FanoutSink::Tick(TimeUs now, bool tick_csv) {
+  EndDatagram();
+  if (batcher_ != nullptr) batcher_->Tick(now);
+  if (tick_csv && csv_ != nullptr) {
+    if (shared_mu_ != nullptr) {
+      std::lock_guard<std::mutex> lock(*shared_mu_);
+      (void)csv_->Tick(now);
+    } else {
+      (void)csv_->Tick(now);
+    }
+  }
+}
+
+void FanoutSink::Flush() {
+  EndDatagram();
+  if (batcher_ != nullptr) batcher_->Flush();
+}
+
+}  // namespace nf

@@ -1,0 +1,115 @@
+#include "collector/output/format/columns.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace nf {
+
+void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::string& out) {
+  char buf[kMaxCsvColumnChars];
+  out.append(buf, column.write(r, buf));
+}
+
+namespace {
+
+char* WriteTime(int64_t ms, char* out) {
+  return ms == kNoTime ? out : WriteIso8601Ms(ms, out);
+}
+
+// The text of a time column is empty for kNoTime and otherwise a function of the ms alone.
+char* KeyTime(int64_t ms, char* out) { return WriteNumberKey(static_cast<uint64_t>(ms), out); }
+
+// `bits`: CsvColumnInfo::key_bits (0 = any 64-bit number).
+#define NF_UINT_COLUMN_BITS(name, expr, bits, desc)                        \
+  {name, desc, false, false,                                               \
+   [](const DecodedRecord& r, char* out) {                                 \
+     return WriteUnsigned(static_cast<uint64_t>(expr), out);               \
+   },                                                                      \
+   [](const DecodedRecord& r, char* out) {                                 \
+     return WriteNumberKey(static_cast<uint64_t>(expr), out);              \
+   }, bits}
+#define NF_UINT_COLUMN(name, expr, desc) NF_UINT_COLUMN_BITS(name, expr, 0, desc)
+#define NF_COUNTER_COLUMN(name, expr, desc)                                \
+  {name, desc, false, true, [](const DecodedRecord& r, char* out) {         \
+     return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
+   }, nullptr}
+#define NF_ADDR_COLUMN(name, expr, desc)                                   \
+  {name, desc, true, false,                                                \
+   [](const DecodedRecord& r, char* out) { return WriteAddress(expr, out); }, \
+   [](const DecodedRecord& r, char* out) { return WriteAddressKey(expr, out); }}
+
+const CsvColumnInfo kColumns[] = {
+    NF_ADDR_COLUMN("exporter", r.exporter.address, "exporter address (UDP source)"),
+    NF_UINT_COLUMN("source_id", r.source_id,
+                   "v9 source ID / IPFIX observation domain / v5 engine type<<8|engine id"),
+    NF_UINT_COLUMN("template_id", r.template_id, "template ID (0 for v5)"),
+    {"first", "flow start, ISO 8601 UTC with ms (empty when unknown)", false, false,
+     [](const DecodedRecord& r, char* out) { return WriteTime(r.first_ms, out); },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.first_ms, out); }},
+    {"last", "flow end, ISO 8601 UTC with ms (empty when unknown)", false, false,
+     [](const DecodedRecord& r, char* out) { return WriteTime(r.last_ms, out); },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.last_ms, out); }},
+    NF_UINT_COLUMN_BITS("ip_version", r.ip_version, 8, "4 or 6 (0 when the record has no address)"),
+    NF_UINT_COLUMN_BITS("protocol", r.protocol, 8, "IP protocol number"),
+    NF_ADDR_COLUMN("src_addr", r.src_addr, "source address"),
+    NF_ADDR_COLUMN("dst_addr", r.dst_addr, "destination address"),
+    NF_UINT_COLUMN_BITS("src_port", r.src_port, 16, "source port"),
+    NF_UINT_COLUMN_BITS("dst_port", r.dst_port, 16, "destination port; ICMP type*256+code"),
+    NF_UINT_COLUMN_BITS("tos", r.tos, 8, "IP ToS / traffic class byte"),
+    NF_UINT_COLUMN_BITS("tcp_flags", r.tcp_flags, 16, "OR of TCP flags"),
+    NF_UINT_COLUMN("input_if", r.input_if, "input interface index"),
+    NF_UINT_COLUMN("output_if", r.output_if, "output interface index"),
+    NF_COUNTER_COLUMN("packets", r.packets, "packets (IN_PKTS / IE 2)"),
+    NF_COUNTER_COLUMN("bytes", r.bytes, "layer-3 bytes (IN_BYTES / IE 1)"),
+    NF_UINT_COLUMN("sampling", r.sampling, "sampling interval 1-in-N; 0 = not announced"),
+    NF_UINT_COLUMN_BITS("version", r.version, 8, "export protocol: 5, 9 or 10 (IPFIX)"),
+    NF_UINT_COLUMN_BITS("exporter_port", r.exporter.port, 16, "exporter UDP source port"),
+    {"receive_time", "when the datagram was received (capture time with -r)", false, false,
+     [](const DecodedRecord& r, char* out) {
+       return WriteIso8601Ms(r.receive_time_us / 1000, out);
+     },
+     [](const DecodedRecord& r, char* out) { return KeyTime(r.receive_time_us / 1000, out); }},
+    NF_UINT_COLUMN_BITS("src_mask", r.src_mask, 8, "source prefix length"),
+    NF_UINT_COLUMN_BITS("dst_mask", r.dst_mask, 8, "destination prefix length"),
+    NF_UINT_COLUMN("src_as", r.src_as, "source AS"),
+    NF_UINT_COLUMN("dst_as", r.dst_as, "destination AS"),
+    NF_ADDR_COLUMN("next_hop", r.next_hop, "next-hop address"),
+    NF_UINT_COLUMN_BITS("direction", r.direction, 8, "0 ingress, 1 egress"),
+    NF_UINT_COLUMN_BITS("vlan", r.vlan, 16, "VLAN ID"),
+    NF_UINT_COLUMN_BITS("flow_end_reason", r.flow_end_reason, 8, "IPFIX flowEndReason"),
+    NF_COUNTER_COLUMN("out_packets", r.out_packets, "OUT_PKTS (IE 24), not in packets"),
+    NF_COUNTER_COLUMN("out_bytes", r.out_bytes, "OUT_BYTES (IE 23), not in bytes"),
+    {"duration_ms", "last - first in ms (empty when unknown)", false, false,
+     [](const DecodedRecord& r, char* out) {
+       if (r.first_ms != kNoTime && r.last_ms != kNoTime && r.last_ms >= r.first_ms) {
+         out = WriteUnsigned(static_cast<uint64_t>(r.last_ms - r.first_ms), out);
+       }
+       return out;
+     },
+     [](const DecodedRecord& r, char* out) {
+       const bool known = r.first_ms != kNoTime && r.last_ms != kNoTime && r.last_ms >= r.first_ms;
+       return WriteNumberKey(
+           known ? static_cast<uint64_t>(r.last_ms - r.first_ms) : ~uint64_t{0}, out);
+     }},
+    NF_UINT_COLUMN_BITS("early", r.from_early_buffer ? 1 : 0, 1,
+                   "1 when decoded from data buffered before its template arrived"),
+};
+
+#undef NF_UINT_COLUMN
+#undef NF_UINT_COLUMN_BITS
+#undef NF_COUNTER_COLUMN
+#undef NF_ADDR_COLUMN
+
+}  // namespace
+
+std::span<const CsvColumnInfo> AllCsvColumns() { return kColumns; }
+
+const CsvColumnInfo* FindCsvColumn(absl::string_view name) {
+  for (const CsvColumnInfo& c : kColumns) {
+    if (c.name == name) return &c;
+  }
+  return nullptr;
+}
+
+}  // namespace nf

@@ -1,0 +1,63 @@
+// The registry of output columns: every field of a DecodedRecord that `--columns` can print
+// and `-A` can group on, each with its text writer and its binary group key. CSV rows
+// (csv_format.h) and the aggregator both work from this one table, so a column prints the
+// same text whether it is a raw column or an aggregation key.
+#ifndef NF_COLLECTOR_OUTPUT_FORMAT_COLUMNS_H_
+#define NF_COLLECTOR_OUTPUT_FORMAT_COLUMNS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "collector/decode/decoded_record.h"
+#include "collector/output/format/text.h"
+#include "common/ip_address.h"
+
+namespace nf {
+
+struct CsvColumnInfo {
+  absl::string_view name;
+  absl::string_view description;
+  bool is_address;  // accepts a /N prefix mask in -A
+  bool is_counter;  // packets/bytes-like: cannot be an aggregation key
+  // Writes the field at `out` (at most kMaxCsvColumnChars bytes) and returns its end.
+  char* (*write)(const DecodedRecord&, char* out);
+  // -A's group key: at most kMaxGroupKeyBytes that two records share exactly when `write`
+  // prints the same text for both, so grouping needs no text formatting per record. Null for
+  // counters, which cannot be keys.
+  char* (*key)(const DecodedRecord&, char* out);
+  // Non-zero for numbers that always fit in this many bits (protocol, ports, ToS, VLAN...): -A
+  // on such columns alone (at most kMaxDirectKeyBits in all, no time bins) indexes an array by
+  // the key instead of hashing it.
+  uint8_t key_bits = 0;
+};
+inline constexpr int kMaxDirectKeyBits = 16;
+// Longest group key of one column (an address: a byte count and 16 bytes).
+inline constexpr size_t kMaxGroupKeyBytes = 17;
+
+void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::string& out);
+// Every column `--columns` and `-A` accept.
+std::span<const CsvColumnInfo> AllCsvColumns();
+const CsvColumnInfo* FindCsvColumn(absl::string_view name);
+
+// Group keys (CsvColumnInfo::key): a number as its 8 bytes; an address as the count of bytes
+// WriteAddress prints (4, 16 or 0) and then those bytes, so bytes an address does not use
+// never split a group, and the count keeps a list of keys unambiguous. Public so that -A can
+// key a masked address the same way; inline because -A runs them for every record.
+inline char* WriteNumberKey(uint64_t v, char* out) {
+  std::memcpy(out, &v, sizeof(v));
+  return out + sizeof(v);
+}
+inline char* WriteAddressKey(const IpAddress& a, char* out) {
+  const size_t n = a.version == 4 ? 4 : a.version == 6 ? 16 : 0;
+  *out++ = static_cast<char>(n);
+  std::memcpy(out, a.bytes.data(), n);
+  return out + n;
+}
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_OUTPUT_FORMAT_COLUMNS_H_

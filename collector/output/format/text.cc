@@ -1,0 +1,157 @@
+#include "collector/output/format/text.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+
+#include "common/time_format.h"
+
+namespace nf {
+namespace {
+// "0".."255" for fast dotted quads.
+struct OctetTable {
+  char text[256][4];
+  uint8_t len[256];
+  constexpr OctetTable() : text{}, len{} {
+    for (int i = 0; i < 256; ++i) {
+      int n = 0;
+      if (i >= 100) text[i][n++] = static_cast<char>('0' + i / 100);
+      if (i >= 10) text[i][n++] = static_cast<char>('0' + (i / 10) % 10);
+      text[i][n++] = static_cast<char>('0' + i % 10);
+      len[i] = static_cast<uint8_t>(n);
+    }
+  }
+};
+constexpr OctetTable kOctets;
+
+inline char* Two(unsigned v, char* p) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// "HH:MM:SS.mmmZ" for a millisecond of the day.
+char* WriteTimeOfDay(unsigned msd, char* out) {
+  out = Two(msd / 3600000, out);
+  *out++ = ':';
+  out = Two((msd / 60000) % 60, out);
+  *out++ = ':';
+  out = Two((msd / 1000) % 60, out);
+  *out++ = '.';
+  const unsigned ms = msd % 1000;
+  *out++ = static_cast<char>('0' + ms / 100);
+  out = Two(ms % 100, out);
+  *out++ = 'Z';
+  return out;
+}
+
+char* WriteDottedQuad(const uint8_t* b, char* out) {
+  for (size_t i = 0; i < 4; ++i) {
+    if (i) *out++ = '.';
+    std::memcpy(out, kOctets.text[b[i]], 4);
+    out += kOctets.len[b[i]];
+  }
+  return out;
+}
+
+// The same text as glibc's inet_ntop(AF_INET6) (RFC 5952 style: lowercase hex without leading
+// zeros, the first longest run of two or more zero groups as "::", and the last 32 bits as a
+// dotted quad for IPv4-compatible ::a.b.c.d and IPv4-mapped ::ffff:a.b.c.d), without its
+// sprintf calls.
+char* WriteIpv6(const uint8_t* b, char* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  uint16_t w[8];
+  for (int i = 0; i < 8; ++i) w[i] = static_cast<uint16_t>((b[2 * i] << 8) | b[2 * i + 1]);
+  int best = -1, best_len = 0;
+  for (int i = 0; i < 8;) {
+    if (w[i] != 0) {
+      ++i;
+      continue;
+    }
+    int j = i;
+    while (j < 8 && w[j] == 0) ++j;
+    if (j - i > best_len) {
+      best = i;
+      best_len = j - i;
+    }
+    i = j;
+  }
+  if (best_len < 2) best = -1;
+  for (int i = 0; i < 8; ++i) {
+    if (best >= 0 && i >= best && i < best + best_len) {
+      if (i == best) *out++ = ':';
+      continue;
+    }
+    if (i != 0) *out++ = ':';
+    if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
+      return WriteDottedQuad(b + 12, out);
+    }
+    const uint16_t v = w[i];
+    if (v >= 0x1000) *out++ = kHex[v >> 12];
+    if (v >= 0x100) *out++ = kHex[(v >> 8) & 0xf];
+    if (v >= 0x10) *out++ = kHex[(v >> 4) & 0xf];
+    *out++ = kHex[v & 0xf];
+  }
+  if (best >= 0 && best + best_len == 8) *out++ = ':';
+  return out;
+}
+
+}  // namespace
+
+char* WriteAddress(const IpAddress& a, char* out) {
+  if (a.version == 4) return WriteDottedQuad(a.bytes.data(), out);
+  if (a.version == 6) return WriteIpv6(a.bytes.data(), out);
+  return out;
+}
+
+char* WriteIso8601Ms(int64_t unix_ms, char* out) {
+  const int64_t days = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
+  const int64_t ms_of_day = unix_ms - days * 86400000;
+  // Flows of one run share a handful of days: keep the last date's text ("YYYY-MM-DDT") per
+  // thread instead of redoing the calendar arithmetic for every time column.
+  thread_local int64_t cached_days = std::numeric_limits<int64_t>::min();
+  thread_local char cached_date[11];
+  if (days == cached_days) {
+    std::memcpy(out, cached_date, 11);
+    return WriteTimeOfDay(static_cast<unsigned>(ms_of_day), out + 11);
+  }
+  // Howard Hinnant's civil_from_days.
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  y += (m <= 2);
+  if (y < 0 || y > 9999) {
+    // Outside four-digit years: the slow general path (never seen from sane exporters).
+    std::string s;
+    AppendIso8601Ms(unix_ms, s);
+    const size_t n = std::min(s.size(), kMaxCsvColumnChars);
+    std::memcpy(out, s.data(), n);
+    return out + n;
+  }
+  const unsigned yy = static_cast<unsigned>(y);
+  char* const date = out;
+  out = Two(yy / 100, out);
+  out = Two(yy % 100, out);
+  *out++ = '-';
+  out = Two(m, out);
+  *out++ = '-';
+  out = Two(d, out);
+  *out++ = 'T';
+  std::memcpy(cached_date, date, 11);
+  cached_days = days;
+  return WriteTimeOfDay(static_cast<unsigned>(ms_of_day), out);
+}
+
+void AppendAddress(const IpAddress& a, std::string& out) {
+  char buf[kMaxCsvColumnChars];
+  out.append(buf, WriteAddress(a, buf));
+}
+
+}  // namespace nf
