@@ -1,0 +1,202 @@
+#include "collector/app/collector_cli.h"
+
+#include <string>
+
+#include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/output/format/csv_format.h"
+
+namespace nf {
+
+void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
+  const std::string in = "Input";
+  app.add_option("-l,--listen", o.listen,
+                 "UDP address to receive on, [ADDR:]PORT, IPv6 as [ADDR]:PORT; repeatable "
+                 "(default 0.0.0.0:2055 and [::]:2055)")
+      ->group(in);
+  app.add_option("-r,--read", o.read_files,
+                 "read export traffic from a pcap/pcapng file instead of the network; repeatable, "
+                 "read in order; exits at end of input")
+      ->check(CLI::ExistingFile)
+      ->group(in);
+  app.add_option("--port", o.port, "with -r: only UDP datagrams to this destination port")
+      ->group(in);
+  app.add_option("--allow", o.allow,
+                 "only accept datagrams from this prefix (CIDR); repeatable; others are dropped "
+                 "and counted")
+      ->group(in);
+  app.add_option("--rcvbuf", o.rcvbuf, "socket receive buffer in bytes")
+      ->capture_default_str()
+      ->check(CLI::Range(4096, 1 << 30))
+      ->group(in);
+
+  const std::string dec = "Decoding";
+  app.add_flag("--template-key-port", o.template_key_port,
+               "include the exporter's UDP port in the template key (RFC 7011 transport session)")
+      ->group(dec);
+  app.add_option("--template-ttl", o.template_ttl_s,
+                 "forget templates not refreshed for this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->group(dec);
+  app.add_option("--template-store", o.template_store,
+                 "load templates from FILE at start and save them at exit (and every minute), "
+                 "so a restart decodes at once")
+      ->group(dec);
+  app.add_option("--max-templates", o.max_templates, "templates kept per exporter")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(dec);
+  app.add_flag("--apply-sampling", o.apply_sampling,
+               "multiply packets and bytes by the sampling interval the exporter announced")
+      ->group(dec);
+  app.add_option("--early-max-sets", o.early_max_sets,
+                 "data sets kept per exporter while waiting for their template (0 = none)")
+      ->capture_default_str()
+      ->group(dec);
+  app.add_option("--early-max-bytes", o.early_max_bytes,
+                 "bytes of data sets kept per exporter while waiting for their template; sets "
+                 "beyond it are dropped and counted (suffixes k, m, g)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->group(dec);
+  app.add_option("--max-exporters", o.max_exporters,
+                 "exporters tracked (address, or address and port with --template-key-port); "
+                 "datagrams from more are dropped and counted (exporters_refused)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(dec);
+  app.add_option("--early-max-age", o.early_max_age_s,
+                 "seconds a data set waits for its template before it is counted as aged out")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->group(dec);
+  app.add_option("--reorder-window", o.reorder_window,
+                 "sequence numbers this far behind are reordering, not loss")
+      ->capture_default_str()
+      ->group(dec);
+
+  const std::string outg = "Output";
+  app.add_option("-o,--output", o.output, "CSV output file ('-' = stdout), written atomically")
+      ->capture_default_str()
+      ->group(outg);
+  app.add_option("-w,--write-dir", o.write_dir,
+                 "write one CSV file per --rotate interval into DIR (flows-YYYYMMDDTHHMMSSZ.csv)")
+      ->group(outg);
+  app.add_option("--rotate", o.rotate_s, "rotation interval in seconds for -w")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(outg);
+  app.add_option("--columns", o.columns,
+                 "comma list of raw-record columns (see --list-columns)")
+      ->default_str(std::string(kDefaultCsvColumns))
+      ->group(outg);
+  app.add_flag("--list-columns", o.list_columns, "print the available columns and exit")
+      ->group(outg);
+  app.add_option("--report", o.report,
+                 "write an HTML page (traffic by protocol over time, top talkers and ports, "
+                 "exporters) to FILE at exit; live also every --rotate seconds; no CSV unless "
+                 "-o/-w")
+      ->group(outg);
+  app.add_option("-A,--aggregate", o.aggregate,
+                 "aggregate on these columns, e.g. src_addr/24,protocol; prints keys then "
+                 "flows,packets,bytes")
+      ->group(outg);
+  app.add_option("-t,--time-bin", o.bin_s, "with -A: time bins of this many seconds (bin_start)")
+      ->check(CLI::NonNegativeNumber)
+      ->group(outg);
+  app.add_option("--top", o.top, "with -A: keep the top N groups per time bin")
+      ->group(outg);
+  app.add_option("--order-by", o.order_by, "with -A: sort groups by bytes, packets or flows")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bytes", "packets", "flows"}))
+      ->group(outg);
+  app.add_option("--max-groups", o.max_groups,
+                 "with -A: groups kept in memory; records beyond are counted as overflow")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(outg);
+
+  const std::string st = "Statistics";
+  app.add_option("--stats-json", o.stats_json,
+                 "write statistics as JSON to FILE at exit and on SIGUSR1")
+      ->group(st);
+  CLI::Option* quiet =
+      app.add_flag("-q,--quiet", o.quiet, "no statistics on stderr (not with -v)")->group(st);
+  app.add_flag("-v,--verbose", o.verbose,
+               "one-line status every --status-interval seconds (datagrams/s, records/s, "
+               "exporters, templates, drops, early data); every counter at exit")
+      ->group(st)
+      ->excludes(quiet);
+  app.add_option("--status-interval", o.status_interval_s,
+                 "seconds between -v status lines (0 = none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 86400.0))
+      ->type_name("SECONDS")
+      ->group(st);
+  app.add_flag_callback(
+         "--progress", [&o] { o.progress = ProgressMode::kAlways; },
+         "with -r: draw a progress bar on stderr even when it is not a terminal")
+      ->group(st);
+  app.add_flag_callback(
+         "--no-progress", [&o] { o.progress = ProgressMode::kNever; },
+         "with -r: no progress bar (default: drawn when stderr is a terminal)")
+      ->group(st);
+  app.add_option("--metrics", o.metrics_listen,
+                 "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
+                 "addresses)")
+      ->group(st);
+
+  const std::string chg = "ClickHouse";
+  app.add_option("--clickhouse", o.clickhouse_url,
+                 "insert raw records into ClickHouse: http://HOST:8123/?database=DB (see "
+                 "docs/clickhouse.md)")
+      ->group(chg);
+  app.add_option("--table", o.table, "ClickHouse table, [db.]name")
+      ->capture_default_str()
+      ->group(chg);
+  app.add_option("--clickhouse-batch-rows", o.clickhouse_batch_rows,
+                 "send a batch at this many rows")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, clickhouse::kMaxBatchRows))
+      ->group(chg);
+  app.add_option("--clickhouse-batch-age", o.clickhouse_batch_age_s,
+                 "... or when its first row is this many seconds old")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->group(chg);
+  app.add_option("--spool-dir", o.spool_dir,
+                 "keep batches ClickHouse did not take in DIR (replayed at start); without it "
+                 "they wait in memory")
+      ->group(chg);
+  app.add_option("--spool-max-bytes", o.spool_max_bytes,
+                 "bound on the spool; batches beyond it are dropped and counted (suffixes k, "
+                 "m, g: powers of 1024)")
+      ->capture_default_str()
+      ->transform(CLI::AsSizeValue(false))
+      ->group(chg);
+  app.add_flag("--clickhouse-schema", o.clickhouse_schema,
+               "print the CREATE TABLE for --table and exit")
+      ->group(chg);
+  app.add_option("--workers", o.workers,
+                 "with -l: decode on N threads, each with its own SO_REUSEPORT sockets; "
+                 "templates are shared")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256))
+      ->group(in);
+  app.add_option("-u,--user", o.user,
+                 "switch to USER (and its groups) once the sockets are bound and outputs "
+                 "opened (see docs/ROBUSTNESS.md)")
+      ->group(in);
+  app.add_option("-g,--group", o.group, "switch to GROUP (default: USER's primary group)")
+      ->group(in);
+
+}
+
+void NoteGivenOptions(const CLI::App& app, CollectorOptions& o) {
+  o.output_given = app.count("--output") > 0;
+  o.clickhouse_tuning_given = app.count("--clickhouse-batch-rows") > 0 ||
+                              app.count("--clickhouse-batch-age") > 0 ||
+                              app.count("--spool-max-bytes") > 0;
+}
+
+}  // namespace nf

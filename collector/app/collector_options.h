@@ -1,0 +1,73 @@
+// What a flowcollect run is asked to do: every command-line setting, parsed but not yet
+// checked against each other (RunCollector does that before it opens anything).
+#ifndef NF_COLLECTOR_APP_COLLECTOR_OPTIONS_H_
+#define NF_COLLECTOR_APP_COLLECTOR_OPTIONS_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/progress.h"
+
+namespace nf {
+
+struct CollectorOptions {
+  // Input.
+  std::vector<std::string> listen;      // -l; empty with no -r: 0.0.0.0:2055 and [::]:2055
+  std::vector<std::string> read_files;  // -r
+  uint16_t port = 0;                    // --port (with -r)
+  std::vector<std::string> allow;       // --allow CIDRs
+  int rcvbuf = 32 << 20;
+  int workers = 1;
+  std::string user;   // -u: switch to this user once the sockets are bound
+  std::string group;  // -g
+
+  // Decoding.
+  bool template_key_port = false;
+  double template_ttl_s = 0;
+  std::string template_store;
+  size_t max_templates = 4096;
+  bool apply_sampling = false;
+  size_t early_max_sets = 1024;
+  uint64_t early_max_bytes = 4 << 20;
+  size_t max_exporters = 65536;
+  double early_max_age_s = 120;
+  uint32_t reorder_window = 64;
+
+  // Output.
+  std::string output = "-";
+  bool output_given = false;  // -o was on the command line (CSV besides ClickHouse/--report)
+  std::string write_dir;
+  int64_t rotate_s = 300;
+  std::string columns;
+  std::string aggregate;
+  int64_t bin_s = 0;
+  size_t top = 0;
+  std::string order_by = "bytes";
+  size_t max_groups = 1'000'000;
+  bool list_columns = false;
+  std::string report;  // --report FILE.html
+
+  // Statistics.
+  std::string stats_json;
+  bool quiet = false;
+  int verbose = 0;  // -v: periodic one-line status (and the detailed exit report)
+  double status_interval_s = 10;
+  ProgressMode progress = ProgressMode::kAuto;
+  std::string metrics_listen;
+
+  // ClickHouse.
+  std::string clickhouse_url;
+  std::string table = "flows";
+  size_t clickhouse_batch_rows = 50'000;
+  double clickhouse_batch_age_s = 5;
+  std::string spool_dir;
+  uint64_t spool_max_bytes = uint64_t{1} << 30;
+  bool clickhouse_tuning_given = false;  // --clickhouse-batch-rows/-age or --spool-max-bytes
+  bool clickhouse_schema = false;
+};
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_APP_COLLECTOR_OPTIONS_H_

@@ -1,0 +1,676 @@
+#include "collector/app/collector_runtime.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "capture/packet_parser.h"
+#include "capture/pcap_source.h"
+#include "collector/app/collector_metrics.h"
+#include "collector/app/run_status.h"
+#include "collector/decode/decoder.h"
+#include "collector/decode/shared_templates.h"
+#include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/output/clickhouse/schema.h"
+#include "collector/output/clickhouse/sink_stats.h"
+#include "collector/output/aggregate/aggregator.h"
+#include "collector/output/csv/csv_sink.h"
+#include "collector/output/format/columns.h"
+#include "collector/output/fanout/fanout_sink.h"
+#include "collector/output/report/html_report.h"
+#include "collector/output/report/report_accumulator.h"
+#include "collector/receive/udp_server.h"
+#include "collector/stats/stats_report.h"
+#include "common/atomic_file.h"
+#include "common/exit_status.h"
+#include "common/privileges.h"
+#include "common/progress.h"
+#include "metrics/metrics_http.h"
+
+namespace nf {
+namespace {
+
+namespace asio = boost::asio;
+
+volatile sig_atomic_t g_stop = 0;
+volatile sig_atomic_t g_usr1 = 0;
+
+// SIGINT, SIGTERM and SIGUSR1 are blocked in every thread from the start of Main (threads
+// inherit the mask) and unblocked only in the main thread while it waits for them. After the
+// first stop signal the main thread blocks them again, so no thread can take a second one:
+// Asio restores SIG_DFL when its signal_set and io_context go away, and a second SIGTERM in
+// that window used to kill the process mid-flush. A blocked signal stays pending and is
+// discarded at exit.
+void SetControlSignalsBlocked(bool blocked) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGUSR1);
+  pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
+}
+
+void OnFileSignal(int sig) {
+  if (sig == SIGUSR1) {
+    g_usr1 = 1;
+  } else {
+    g_stop = 1;
+  }
+}
+
+TimeUs NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Worker {
+  Worker(const DecoderOptions& options, CsvSink* csv, std::mutex* csv_mu,
+         clickhouse::ClickHouseWriter* clickhouse, RecordSink* report)
+      : decoder(options), sink(csv, csv_mu, clickhouse, report) {}
+  Decoder decoder;
+  FanoutSink sink;
+  asio::io_context io;
+  std::unique_ptr<UdpServer> server;
+  std::thread thread;
+};
+
+}  // namespace
+
+class CollectorRuntime::Impl {
+ public:
+  explicit Impl(const CollectorOptions& o) : o_(o) {}
+
+  // The part of Create after the options were checked; see CollectorRuntime::Create.
+  absl::Status Open() {
+    // Looked up before anything is opened, so a typo costs nothing.
+    absl::StatusOr<Identity> identity = ResolveIdentity(o_.user, o_.group);
+    if (!identity.ok()) return identity.status();
+    identity_storage_ = *identity;
+    identity_ = &identity_storage_;
+    for (const auto& a : o_.allow) {
+      absl::StatusOr<Cidr> c = ParseCidr(a);
+      if (!c.ok()) return c.status();
+      allow_.push_back(*c);
+    }
+    // Inputs before outputs: a bad -l or -r fails with nothing written to stdout or -o.
+    if (!o_.read_files.empty()) {
+      absl::StatusOr<std::unique_ptr<PcapSource>> opened = PcapSource::OpenOffline(o_.read_files);
+      if (!opened.ok()) return opened.status();
+      source_ = *std::move(opened);
+    } else if (absl::Status s = ValidateListenAddresses(o_.listen); !s.ok()) {
+      return s;
+    }
+    return OpenOutputs();
+  }
+
+  // Reads every -r file in order (worker 0). Returns false on a read error.
+  bool RunFiles() {
+    struct sigaction sa {};
+    sa.sa_handler = OnFileSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGUSR1, &sa, nullptr);
+    SetControlSignalsBlocked(false);
+    if (!DropPrivilegesNow()) return false;
+    TimeUs last_tick = 0;
+    bool ok = true;
+    // Display only (wall clock, never decoding): progress bar on a terminal, -v status.
+    ProgressOptions po;
+    po.label = "flowcollect";
+    for (const std::string& f : o_.read_files) {
+      struct stat st {};
+      if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
+    }
+    po.width = TerminalColumns(STDERR_FILENO);
+    po.final_line_always = o_.progress == ProgressMode::kAlways;
+    ProgressBar progress(po, ProgressEnabled(o_.progress, isatty(STDERR_FILENO) == 1),
+                         MonotonicMicros, [](absl::string_view t) {
+                           std::fwrite(t.data(), 1, t.size(), stderr);
+                         });
+    progress_ = &progress;
+    StatusTicker ticker(o_.verbose > 0 ? o_.status_interval_s : 0, MonotonicMicros());
+    while (!g_stop && !stop_requested_.load()) {
+      auto n = source_->Dispatch(512, [&](const RawPacket& p) { OnFrame(p, last_tick); });
+      if (!n.ok()) {
+        if (!absl::IsOutOfRange(n.status())) {
+          std::fprintf(stderr, "flowcollect: %s\n", std::string(n.status().message()).c_str());
+          ok = false;
+        }
+        break;
+      }
+      progress.Update(source_->BytesRead(), input_.file_packets);
+      if (g_usr1) {
+        g_usr1 = 0;
+        ReportStats();
+      }
+      if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
+        ReportStats(Report::kStatus, seconds);
+      }
+    }
+    progress.Finish(source_->BytesRead(), input_.file_packets);
+    progress_ = nullptr;
+    // End of input: data still waiting for a template will never get one.
+    workers_[0]->decoder.DiscardEarly();
+    workers_[0]->sink.Flush();
+    if (publisher_ != nullptr) publisher_->Publish(0, workers_[0]->decoder, &input_.receive);
+    return ok;
+  }
+
+  // Receives on UDP until SIGINT/SIGTERM, one thread per worker. Returns false when no socket
+  // could be bound.
+  bool RunLive() {
+    const bool reuse_port = workers_.size() > 1;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      Worker& worker = *workers_[w];
+      UdpServerOptions options;
+      options.listen = o_.listen;
+      options.rcvbuf_bytes = o_.rcvbuf;
+      options.allow = allow_;
+      options.reuse_port = reuse_port;
+      auto server = UdpServer::Create(
+          worker.io, options, [&worker](std::span<const uint8_t> d, const ExporterId& e, TimeUs t) {
+            worker.decoder.DecodeDatagram(d, e, t, worker.sink);
+            worker.sink.EndDatagram();
+          });
+      if (!server.ok()) {
+        std::fprintf(stderr, "flowcollect: %s\n", std::string(server.status().message()).c_str());
+        return false;
+      }
+      worker.server = *std::move(server);
+    }
+    // Sockets bound, outputs open: nothing below needs privileges.
+    if (!DropPrivilegesNow()) return false;
+    if (!o_.quiet) {
+      std::string where;
+      for (const auto& e : workers_[0]->server->LocalEndpoints()) absl::StrAppend(&where, " ", e);
+      std::fprintf(stderr, "flowcollect: listening on%s (rcvbuf %d bytes, %zu worker%s)\n",
+                   where.c_str(), workers_[0]->server->EffectiveRcvbuf(), workers_.size(),
+                   workers_.size() == 1 ? "" : "s");
+    }
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      workers_[w]->thread = std::thread([this, w] { RunWorker(w); });
+    }
+    // The main thread only waits for signals (and RequestStop, posted to the same context).
+    asio::io_context& io = control_io_;
+    asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
+    stop_live_ = [this, &io] {
+      SetControlSignalsBlocked(true);  // a second stop signal must not interrupt the flush
+      // Each worker reads what is already queued on its sockets, then stops.
+      for (auto& worker : workers_) {
+        Worker* wp = worker.get();
+        asio::post(wp->io, [wp] {
+          wp->server->DrainPending();
+          wp->server->Stop();
+          wp->io.stop();
+        });
+      }
+      io.stop();
+    };
+    std::function<void(const boost::system::error_code&, int)> on_signal =
+        [&](const boost::system::error_code& ec, int sig) {
+          if (ec) return;
+          if (sig == SIGUSR1) {
+            ReportStats();
+            signals.async_wait(on_signal);
+            return;
+          }
+          stop_live_();
+        };
+    signals.async_wait(on_signal);
+    if (stop_requested_.load()) asio::post(io, stop_live_);
+    // -v: the one-line status every --status-interval seconds (wall clock, display only).
+    asio::steady_timer status_timer(io);
+    const auto status_period = std::chrono::microseconds(
+        static_cast<int64_t>(o_.status_interval_s * 1e6));
+    int64_t status_last_us = MonotonicMicros();
+    std::function<void(const boost::system::error_code&)> on_status =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          const int64_t now = MonotonicMicros();
+          ReportStats(Report::kStatus, static_cast<double>(now - status_last_us) / 1e6);
+          status_last_us = now;
+          status_timer.expires_after(status_period);
+          status_timer.async_wait(on_status);
+        };
+    if (o_.verbose > 0 && o_.status_interval_s > 0) {
+      status_timer.expires_after(status_period);
+      status_timer.async_wait(on_status);
+    }
+    SetControlSignalsBlocked(false);  // only this thread, and only until the first stop signal
+    io.run();
+    stop_live_ = nullptr;
+    SetControlSignalsBlocked(true);
+    for (auto& worker : workers_) {
+      if (worker->thread.joinable()) worker->thread.join();
+    }
+    live_done_ = true;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      // Templates another worker learned last: decode early data still waiting for them.
+      workers_[w]->decoder.SyncSharedTemplates(NowUs(), workers_[w]->sink);
+      workers_[w]->sink.Flush();
+      if (publisher_ != nullptr) {
+        publisher_->Publish(w, workers_[w]->decoder, &workers_[w]->server->stats());
+      }
+    }
+    return true;
+  }
+
+  // --report: the page over everything collected so far, written atomically. At exit (`final`:
+  // workers joined, decoder counters of all of them) and, live, from worker 0's tick every
+  // --rotate seconds (decoder counters only with one worker: others run concurrently).
+  bool WriteReport(TimeUs now, bool final) {
+    if (report_ == nullptr) return true;
+    report::ReportPageInfo info;
+    if (o_.read_files.empty()) {
+      info.source = absl::StrCat("-l ", o_.listen.empty() ? "0.0.0.0:2055 [::]:2055"
+                                                            : absl::StrJoin(o_.listen, " "));
+      info.generated_ms = now / 1000;
+    } else {
+      info.source = absl::StrCat("-r ", absl::StrJoin(o_.read_files, " "));
+    }
+    DecoderSummary summary;
+    if (final || workers_.size() == 1) {
+      for (auto& worker : workers_) summary.Add(worker->decoder);
+      info.decoders = &summary;
+    }
+    std::string page;
+    {
+      std::lock_guard<std::mutex> lock(*csv_mu_);
+      page = report::RenderHtmlReport(*report_, info);
+    }
+    absl::Status st = WriteFileAtomically(o_.report, page);
+    if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+    return st.ok();
+  }
+
+  void SaveTemplates() {
+    if (o_.template_store.empty()) return;
+    // Worker 0 holds every shared template (it syncs them on its ticks).
+    absl::Status st = workers_[0]->decoder.templates().Save(o_.template_store);
+    if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+  }
+
+  // Statistics summed over workers. While workers run, each copies its own counters on its
+  // own thread (posted to its io_context), so nothing is read concurrently.
+  // kDetail: every counter (SIGUSR1, and at exit with -v); kExit: the short summary;
+  // kStatus: the one-line -v status, with rates over `seconds`.
+  enum class Report { kDetail, kExit, kStatus };
+  void ReportStats(Report kind = Report::kDetail, double seconds = 0) {
+    DecoderSummary summary;
+    InputStats in = input_;
+    if (!workers_.empty() && workers_[0]->server != nullptr) {
+      // Shared with the posted handlers, which may outlive a report that gave up waiting.
+      auto parts =
+          std::make_shared<std::vector<std::pair<DecoderSummary, ReceiveStats>>>(workers_.size());
+      for (size_t w = 0; w < workers_.size(); ++w) {
+        Worker* wp = workers_[w].get();
+        if (live_done_ || !wp->thread.joinable()) {
+          (*parts)[w].first.Add(wp->decoder);
+          (*parts)[w].second = wp->server->stats();
+          continue;
+        }
+        auto done = std::make_shared<std::promise<void>>();
+        std::future<void> f = done->get_future();
+        asio::post(wp->io, [wp, parts, w, done] {
+          (*parts)[w].first.Add(wp->decoder);
+          (*parts)[w].second = wp->server->stats();
+          done->set_value();
+        });
+        if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+          std::fprintf(stderr, "flowcollect: worker %zu did not answer for statistics\n", w);
+          return;
+        }
+      }
+      in.receive = ReceiveStats{};
+      for (const auto& [d, r] : *parts) {
+        summary.Merge(d);
+        in.receive.datagrams += r.datagrams;
+        in.receive.bytes += r.bytes;
+        in.receive.kernel_drops += r.kernel_drops;
+        in.receive.denied += r.denied;
+        in.receive.receive_errors += r.receive_errors;
+        in.receive.truncated += r.truncated;
+      }
+    } else {
+      summary.Add(workers_[0]->decoder);
+    }
+    OutputStats out;
+    if (csv_ != nullptr) {
+      std::unique_lock<std::mutex> lock;
+      if (csv_mu_ != nullptr) lock = std::unique_lock<std::mutex>(*csv_mu_);
+      out.rows = csv_->rows_written();
+      out.files = csv_->files_written();
+      out.aggregate_groups = csv_->aggregate_groups();
+      out.aggregate_overflow = csv_->aggregate_overflow();
+      out.files_failed = csv_->files_failed();
+      out.rows_lost = csv_->rows_lost();
+      if (!csv_->status().ok()) out.error = std::string(csv_->status().message());
+    }
+    if (kind == Report::kStatus) {
+      const CollectorStatusSample now = StatusSample(summary, in);
+      const std::string line = CollectorStatusLine(status_before_, now, seconds);
+      status_before_ = now;
+      if (progress_ != nullptr) progress_->Clear();
+      std::fwrite(line.data(), 1, line.size(), stderr);
+      return;
+    }
+    if (progress_ != nullptr) progress_->Clear();
+    if (!o_.quiet) {
+      std::string text = kind == Report::kExit ? CollectorSummaryText(summary, in, out) : "";
+      if (kind == Report::kDetail || o_.verbose > 0) text += StatsText(summary, in, out);
+      if (clickhouse_ != nullptr) text += clickhouse::SinkStatsText(*clickhouse_);
+      std::fwrite(text.data(), 1, text.size(), stderr);
+    }
+    if (!o_.stats_json.empty()) {
+      if (clickhouse_ != nullptr) out.clickhouse_json = clickhouse::SinkStatsJson(*clickhouse_);
+      AtomicFile f;
+      absl::Status st = f.Open(o_.stats_json);
+      if (st.ok()) st = f.Write(StatsJson(summary, in, out));
+      if (st.ok()) st = f.Commit();
+      if (!st.ok()) std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+    }
+  }
+
+ private:
+  bool DropPrivilegesNow() {
+    if (identity_ == nullptr) return true;
+    absl::Status st = DropPrivileges(*identity_);
+    if (!st.ok()) {
+      std::fprintf(stderr, "flowcollect: %s\n", std::string(st.message()).c_str());
+      return false;
+    }
+    if (!o_.quiet && (identity_->change_user || identity_->change_group)) {
+      std::fprintf(stderr, "flowcollect: running as %s\n", DescribeIdentity(*identity_).c_str());
+    }
+    return true;
+  }
+
+  void RunWorker(size_t w) {
+    Worker& worker = *workers_[w];
+    asio::steady_timer timer(worker.io);
+    int ticks = 0;
+    std::function<void(const boost::system::error_code&)> on_tick =
+        [&](const boost::system::error_code& ec) {
+          if (ec) return;
+          const TimeUs now = NowUs();
+          worker.decoder.SyncSharedTemplates(now, worker.sink);
+          worker.decoder.Expire(now);
+          worker.sink.Tick(now, w == 0);
+          if (publisher_ != nullptr) publisher_->Publish(w, worker.decoder, &worker.server->stats());
+          if (w == 0 && !o_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
+          if (w == 0 && report_ != nullptr) {
+            const TimeUs period = o_.rotate_s * 1'000'000;
+            if (next_report_us_ != 0 && now >= next_report_us_) (void)WriteReport(now, false);
+            if (now >= next_report_us_) next_report_us_ = (now / period + 1) * period;
+          }
+          timer.expires_after(std::chrono::seconds(1));
+          timer.async_wait(on_tick);
+        };
+    timer.expires_after(std::chrono::seconds(1));
+    timer.async_wait(on_tick);
+    worker.server->Start();
+    worker.io.run();
+    boost::system::error_code ignored;
+    timer.cancel(ignored);
+  }
+
+  void OnFrame(const RawPacket& p, TimeUs& last_tick) {
+    Worker& worker = *workers_[0];
+    ++input_.file_packets;
+    PacketMeta meta;
+    if (ParsePacket(p.data, p.caplen, p.wire_len, p.link, meta) != ParseResult::kOk ||
+        meta.protocol != 17 || meta.payload_offset == 0 || meta.is_non_first_fragment()) {
+      ++input_.file_not_udp;
+      return;
+    }
+    if (o_.port != 0 && meta.dst_port != o_.port) {
+      ++input_.file_port_filtered;
+      return;
+    }
+    if (meta.payload_offset > p.caplen || meta.payload_length > p.caplen - meta.payload_offset) {
+      ++input_.file_truncated;
+      return;
+    }
+    if (!Allowed(allow_, meta.src)) {
+      ++input_.receive.denied;
+      return;
+    }
+    ++input_.receive.datagrams;
+    input_.receive.bytes += meta.payload_length;
+    worker.decoder.DecodeDatagram(std::span<const uint8_t>(p.data + meta.payload_offset,
+                                                           meta.payload_length),
+                                  ExporterId{meta.src, meta.src_port}, p.time_us, worker.sink);
+    worker.sink.EndDatagram();
+    if (p.time_us - last_tick >= 1'000'000) {
+      last_tick = p.time_us;
+      worker.decoder.Expire(p.time_us);
+      worker.sink.Tick(p.time_us, true);
+      if (publisher_ != nullptr) publisher_->Publish(0, worker.decoder, &input_.receive);
+    }
+  }
+
+  absl::Status OpenOutputs() {
+    const CollectorOptions& o = o_;
+    DecoderOptions dopts;
+    dopts.templates.key_port = o.template_key_port;
+    dopts.templates.ttl_us = static_cast<int64_t>(o.template_ttl_s * 1e6);
+    dopts.templates.max_per_exporter = o.max_templates;
+    dopts.apply_sampling = o.apply_sampling;
+    dopts.early_max_sets = o.early_max_sets;
+    dopts.early_max_bytes = static_cast<size_t>(o.early_max_bytes);
+    dopts.max_exporters = o.max_exporters;
+    dopts.early_max_age_us = static_cast<int64_t>(o.early_max_age_s * 1e6);
+    dopts.reorder_window = o.reorder_window;
+    if (o.workers > 1) dopts.shared_templates = &shared_templates_;
+
+    // CSV: always without --clickhouse or --report; with them only when -o or -w is given.
+    if ((o.clickhouse_url.empty() && o.report.empty()) || o.output_given ||
+        !o.write_dir.empty()) {
+      CsvSinkOptions sopts;
+      sopts.output = o.output;
+      sopts.directory = o.write_dir;
+      sopts.rotate_seconds = o.rotate_s;
+      sopts.columns = o.columns;
+      sopts.aggregate.keys = o.aggregate;
+      sopts.aggregate.bin_seconds = o.bin_s;
+      sopts.aggregate.top = o.top;
+      sopts.aggregate.order_by = o.order_by == "packets" ? OrderBy::kPackets
+                                 : o.order_by == "flows" ? OrderBy::kFlows
+                                                           : OrderBy::kBytes;
+      sopts.aggregate.max_groups = o.max_groups;
+      // Disk full, file too large, permission: said at once (the run goes on, see ROBUSTNESS.md).
+      sopts.on_error = [](const absl::Status& e) {
+        std::fprintf(stderr, "flowcollect: output error: %s\n", std::string(e.message()).c_str());
+      };
+      auto sink = CsvSink::Create(sopts);
+      if (!sink.ok()) return sink.status();
+      csv_ = *std::move(sink);
+    }
+
+    if (!o.clickhouse_url.empty()) {
+      clickhouse::ClickHouseOptions copts;
+      copts.url = o.clickhouse_url;
+      copts.table = o.table;
+      copts.batch_rows = o.clickhouse_batch_rows;
+      copts.batch_age_us = static_cast<int64_t>(o.clickhouse_batch_age_s * 1e6);
+      copts.spool_dir = o.spool_dir;
+      copts.spool_max_bytes = o.spool_max_bytes;
+      auto writer = clickhouse::ClickHouseWriter::Create(copts);
+      if (!writer.ok()) return writer.status();
+      clickhouse_ = *std::move(writer);
+      if (!o.quiet && clickhouse_->counters().spool_records.load() > 0) {
+        std::fprintf(stderr, "flowcollect: %llu spooled records to replay into ClickHouse\n",
+                     static_cast<unsigned long long>(
+                         clickhouse_->counters().spool_records.load()));
+      }
+    }
+
+    if (!o.report.empty()) report_ = std::make_unique<report::ReportAccumulator>();
+
+    for (int w = 0; w < o.workers; ++w) {
+      workers_.push_back(std::make_unique<Worker>(dopts, csv_.get(), csv_mu_, clickhouse_.get(),
+                                                  report_.get()));
+      if (!o.template_store.empty()) {
+        Decoder& decoder = workers_.back()->decoder;
+        size_t loaded = 0;
+        absl::Status s = decoder.templates().Load(
+            o.template_store,
+            [&decoder](CachedTemplate& t, uint8_t version) { return decoder.Compile(t, version); },
+            &loaded);
+        if (!s.ok()) return s;
+        if (!o.quiet && loaded > 0 && w == 0) {
+          std::fprintf(stderr, "flowcollect: loaded %zu templates from %s\n", loaded,
+                       o.template_store.c_str());
+        }
+      }
+    }
+
+    publisher_storage_ = std::make_unique<metrics::CollectorStatsPublisher>(workers_.size());
+    if (!o.metrics_listen.empty()) {
+      publisher_storage_->Register(registry_);
+      publisher_ = publisher_storage_.get();
+      if (clickhouse_ != nullptr) metrics::RegisterClickHouseMetrics(registry_, *clickhouse_);
+      auto server = metrics::MetricsServer::Start(registry_, o.metrics_listen);
+      if (!server.ok()) return server.status();
+      metrics_server_ = *std::move(server);
+      if (!o.quiet) {
+        std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics\n", metrics_server_->port());
+      }
+    }
+    return absl::OkStatus();
+  }
+
+ public:
+  // Run: the loop, then every flush in order; see the header comment.
+  int Run() {
+    bool ok = o_.read_files.empty() ? RunLive() : RunFiles();
+    // The final flush must finish: a second SIGTERM/SIGINT (an impatient service manager, a
+    // double Ctrl-C) must not kill the process with a rotation file half written.
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    if (!ok && o_.read_files.empty()) {
+      // No socket bound or no privilege drop: nothing was received, so nothing is written (the
+      // sink's destructor abandons its output).
+      if (clickhouse_ != nullptr) clickhouse_->Close(0);
+      return kExitFailure;
+    }
+    if (csv_ != nullptr) {
+      absl::Status closed = csv_->Close();
+      if (!closed.ok()) {
+        std::fprintf(stderr, "flowcollect: %s\n", std::string(closed.message()).c_str());
+        ok = false;
+      }
+    }
+    if (clickhouse_ != nullptr) {
+      // Give ClickHouse a few seconds for what is queued; the rest stays in the spool.
+      clickhouse_->Close(5'000'000);
+    }
+    SaveTemplates();
+    if (!WriteReport(NowUs(), true)) ok = false;
+    ReportStats(Report::kExit);
+    if (metrics_server_ != nullptr) metrics_server_->Stop();
+    return ok ? kExitOk : kExitFailure;
+  }
+
+  void RequestStop() {
+    stop_requested_.store(true);
+    // Live: wake the control loop; the stop runs on its thread. Before Run, Run sees the flag.
+    asio::post(control_io_, [this] {
+      if (stop_live_) stop_live_();
+    });
+  }
+
+ private:
+  const CollectorOptions o_;
+  Identity identity_storage_;
+  const Identity* identity_ = nullptr;
+  std::vector<Cidr> allow_;
+  std::unique_ptr<PcapSource> source_;
+  SharedTemplateStore shared_templates_;
+  std::unique_ptr<CsvSink> csv_;
+  std::mutex csv_mu_storage_;
+  std::mutex* csv_mu_ = &csv_mu_storage_;
+  std::unique_ptr<clickhouse::ClickHouseWriter> clickhouse_;
+  std::unique_ptr<report::ReportAccumulator> report_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  metrics::Registry registry_;
+  std::unique_ptr<metrics::CollectorStatsPublisher> publisher_storage_;
+  metrics::CollectorStatsPublisher* publisher_ = nullptr;
+  std::unique_ptr<metrics::MetricsServer> metrics_server_;
+  InputStats input_;
+  ProgressBar* progress_ = nullptr;  // while RunFiles draws one
+  CollectorStatusSample status_before_;
+  bool live_done_ = false;
+  TimeUs next_report_us_ = 0;  // live --report: next periodic write
+  asio::io_context control_io_;  // the main thread's signal wait (live)
+  std::function<void()> stop_live_;  // set while the live loop runs
+  std::atomic<bool> stop_requested_{false};
+};
+
+absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
+    const CollectorOptions& o) {
+  auto usage = [](absl::string_view msg) { return absl::InvalidArgumentError(msg); };
+  if (o.workers > 1 && !o.read_files.empty()) return usage("--workers needs -l (live input)");
+  if (o.clickhouse_url.empty() && (!o.spool_dir.empty() || o.clickhouse_tuning_given)) {
+    return usage("the --clickhouse-*/--spool-* options need --clickhouse");
+  }
+  if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
+  if (!o.write_dir.empty() && o.output_given) return usage("use either -o or -w, not both");
+  if (o.aggregate.empty() && (o.top > 0 || o.bin_s > 0)) return usage("--top and -t need -A");
+  auto impl = std::make_unique<Impl>(o);
+  if (absl::Status s = impl->Open(); !s.ok()) return s;
+  return std::unique_ptr<CollectorRuntime>(new CollectorRuntime(std::move(impl)));
+}
+
+CollectorRuntime::CollectorRuntime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CollectorRuntime::~CollectorRuntime() = default;
+int CollectorRuntime::Run() { return impl_->Run(); }
+void CollectorRuntime::RequestStop() { impl_->RequestStop(); }
+
+int RunCollector(const CollectorOptions& o) {
+  // SIGINT, SIGTERM and SIGUSR1 stay blocked in every thread this process starts from here on;
+  // see SetControlSignalsBlocked.
+  SetControlSignalsBlocked(true);
+  if (o.list_columns) {
+    for (const CsvColumnInfo& c : AllCsvColumns()) {
+      std::printf("%-16s %s\n", std::string(c.name).c_str(), std::string(c.description).c_str());
+    }
+    return kExitOk;
+  }
+  auto fail = [](const absl::Status& status) {
+    std::fprintf(stderr, "flowcollect: %s\n", std::string(status.message()).c_str());
+    return ExitStatusFor(status);
+  };
+  if (o.clickhouse_schema) {
+    if (absl::Status s = clickhouse::ValidateTableName(o.table); !s.ok()) return fail(s);
+    std::fputs(clickhouse::CreateTableSql(o.table).c_str(), stdout);
+    return kExitOk;
+  }
+  absl::StatusOr<std::unique_ptr<CollectorRuntime>> runtime = CollectorRuntime::Create(o);
+  if (!runtime.ok()) return fail(runtime.status());
+  return (*runtime)->Run();
+}
+
+}  // namespace nf

@@ -1,0 +1,76 @@
+// The flowcollect runtime: inputs (UDP sockets with N decode workers, or -r capture files) ->
+// Decoder -> outputs (CSV or -A aggregates, ClickHouse, the HTML report), with signals,
+// periodic maintenance, statistics and the Prometheus endpoint.
+//
+// Order is the contract. Create checks the options against each other, resolves -u/-g, opens
+// the -r files or checks the -l addresses, and only then opens the outputs, so a bad argument
+// fails with nothing written (stdout empty, no -o file). Run binds the sockets, drops
+// privileges, and at the end flushes in this order: decoders (early data that can no longer
+// get a template), CSV (committed atomically), ClickHouse (a few seconds, the rest spooled),
+// the template store, the report page, the statistics. A second SIGINT/SIGTERM during that
+// flush is ignored: an impatient service manager must not leave a half-written file.
+//
+// --workers N (live): N threads, each with its own SO_REUSEPORT sockets, Decoder and
+// ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink and the
+// report are shared under one lock taken once per datagram; statistics are summed over workers.
+//
+// --stats-json FILE (written atomically at exit and on SIGUSR1) is a stable interface:
+//   version            1
+//   receive            {datagrams, bytes, kernel_drops, denied, receive_errors, truncated,
+//                       file_packets, file_not_udp, file_port_filtered, file_truncated}
+//   templates          {cached, added, refreshed, replaced, refused, withdrawn, expired}
+//   output             {rows, files, aggregate_groups, aggregate_overflow, files_failed,
+//                       rows_lost, error}
+//   exporters_refused  datagrams from exporters beyond the exporter limit
+//   totals             counters summed over exporters (keys below)
+//   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
+//   clickhouse         with --clickhouse only: the sink's counters (keys in
+//                       collector/output/clickhouse/sink_stats.h: batches, records, retries, spool
+//                       bytes/files/records, drops by reason, last_error)
+// Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
+//   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,
+//   templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,
+//   sequence_resets, restarts, early_sets_buffered, early_records_decoded,
+//   early_sets_aged_out, early_sets_dropped, early_sets_pending, sampling_interval,
+//   decode_errors (sum of errors), errors {<reason>: count for every DecodeError name}.
+#ifndef NF_COLLECTOR_APP_COLLECTOR_RUNTIME_H_
+#define NF_COLLECTOR_APP_COLLECTOR_RUNTIME_H_
+
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "collector/app/collector_options.h"
+
+namespace nf {
+
+class CollectorRuntime {
+ public:
+  // Everything up to the first byte of output; see the header comment. The error's code gives
+  // the exit status (common/exit_status.h): a bad argument is a usage error.
+  static absl::StatusOr<std::unique_ptr<CollectorRuntime>> Create(const CollectorOptions& options);
+  ~CollectorRuntime();
+  CollectorRuntime(const CollectorRuntime&) = delete;
+  CollectorRuntime& operator=(const CollectorRuntime&) = delete;
+
+  // Runs until the end of the -r input or a stop (SIGINT, SIGTERM or RequestStop), flushes
+  // everything and returns the exit status: 0, or 1 when a socket could not be bound, an input
+  // could not be read or an output could not be written.
+  int Run();
+
+  // Thread-safe, and the same as SIGTERM: stop receiving, drain what the sockets hold, flush.
+  // Before Run it makes Run stop at once.
+  void RequestStop();
+
+ private:
+  class Impl;
+  explicit CollectorRuntime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// What a main does after parsing: --list-columns and --clickhouse-schema (on stdout), or
+// Create (its error on stderr) and Run. Returns the exit status.
+int RunCollector(const CollectorOptions& options);
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_APP_COLLECTOR_RUNTIME_H_
