@@ -20,7 +20,6 @@
 #include "collector/app/collector_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/e2e_support.h"
 #include "tests/support/test_support.h"
 
 namespace nf {

@@ -61,42 +61,6 @@ uint64_t JsonSumUnder(const FlatJson& json, const std::string& prefix);
 // All keys, one per line, for failure messages.
 std::string JsonKeys(const FlatJson& json);
 
-// True when something has bound UDP `port` on 127.0.0.1 (our own bind gets EADDRINUSE).
-bool UdpPortInUse(uint16_t port);
-// Waits (bounded) until UDP `port` is bound by another process.
-bool WaitForUdpBound(uint16_t port, int timeout_ms);
-// Waits (bounded) until no datagram is queued on any socket bound to UDP `port`
-// (/proc/net/udp{,6} rx_queue), i.e. the receiver has read everything sent to it.
-bool WaitForUdpDrained(uint16_t port, int timeout_ms);
-
-// Receives every datagram sent to 127.0.0.1:port (or [::1]:port) on a background thread.
-class UdpSink {
- public:
-  UdpSink() = default;
-  ~UdpSink();
-  UdpSink(const UdpSink&) = delete;
-  UdpSink& operator=(const UdpSink&) = delete;
-
-  // Binds 127.0.0.1 (or ::1) on a free port with a large receive buffer and starts receiving.
-  bool Open(std::string* error, bool ipv6 = false);
-  uint16_t port() const { return port_; }
-  // Waits until nothing more is queued, stops the thread, and returns the datagrams.
-  std::vector<std::vector<uint8_t>> Finish();
-
- private:
-  void Loop();
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::vector<std::vector<uint8_t>> datagrams_;
-};
-
-// Writes datagrams as an Ethernet/IPv4/UDP pcap from 127.0.0.1:src_port to 127.0.0.1:dst_port
-// (synthetic but valid headers), so tshark can decode what a sink received.
-bool WriteDatagramPcap(const std::string& path, const std::vector<std::vector<uint8_t>>& datagrams,
-                       uint16_t src_port, uint16_t dst_port, std::string* error);
-
 }  // namespace nf::testing
 
 #endif  // NF_TESTS_E2E_E2E_SUPPORT_H_

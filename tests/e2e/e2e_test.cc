@@ -190,7 +190,7 @@ void ExportToCollector(const Input& in, const TempDir& dir,
       collector,           "-l",           absl::StrCat("127.0.0.1:", port), "-o",
       dir.File("out.csv"), "--stats-json", dir.File("collector.json")};
   ASSERT_TRUE(coll.Start(coll_argv, dir.File("collector.out"), dir.File("collector.err")));
-  ASSERT_TRUE(testing::WaitForUdpBound(port, 5000))
+  ASSERT_TRUE(testing::WaitUntilUdpBound(port, false, 5000))
       << "flowcollect did not bind: " << ReadFile(dir.File("collector.err"));
 
   std::vector<std::string> exp_argv = {exporter,
@@ -553,7 +553,7 @@ TEST(NfcapdInteropTest, NfdumpReadsExactlyTheTruthPerFlow) {
   const std::vector<std::string> nfcapd_argv = {
       "nfcapd", "-b", "127.0.0.1", "-p", std::to_string(port), "-w", flow_dir, "-B", "33554432"};
   ASSERT_TRUE(nfcapd.Start(nfcapd_argv, dir.File("nfcapd.out"), dir.File("nfcapd.err")));
-  ASSERT_TRUE(testing::WaitForUdpBound(port, 5000))
+  ASSERT_TRUE(testing::WaitUntilUdpBound(port, false, 5000))
       << "nfcapd did not bind: " << ReadFile(dir.File("nfcapd.err"));
 
   const std::vector<std::string> exp_argv = {exporter,

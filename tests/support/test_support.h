@@ -1,14 +1,17 @@
 // Test-only helpers: locating ../shared corpus files, reading the UDP payloads of a capture,
-// and small process helpers used by end-to-end tests.
+// writing captures (frames, or UDP datagrams as export traffic), a loopback UDP sink that
+// records what an exporter sends, and small process helpers used by end-to-end tests.
 #ifndef NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 #define NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 
 #include <sys/socket.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace nf::testing {
@@ -66,6 +69,49 @@ bool WaitUntilUdpBound(uint16_t port, bool v6 = false, int timeout_ms = 10'000);
 
 // Path of a built binary in the build tree (e.g. "flowexport").
 std::string BinaryPath(const std::string& name);
+
+// True when something has bound UDP `port` on 127.0.0.1 (our own bind gets EADDRINUSE).
+bool UdpPortInUse(uint16_t port);
+// Waits (bounded) until no datagram is queued on any socket bound to UDP `port`
+// (/proc/net/udp{,6} rx_queue), i.e. the receiver has read everything sent to it.
+bool WaitForUdpDrained(uint16_t port, int timeout_ms);
+
+// Receives every datagram sent to 127.0.0.1:port (or [::1]:port) on a background thread.
+class UdpSink {
+ public:
+  UdpSink() = default;
+  ~UdpSink();
+  UdpSink(const UdpSink&) = delete;
+  UdpSink& operator=(const UdpSink&) = delete;
+
+  // Binds 127.0.0.1 (or ::1) on a free port with a large receive buffer and starts receiving.
+  bool Open(std::string* error, bool ipv6 = false);
+  uint16_t port() const { return port_; }
+  // Waits until nothing more is queued, stops the thread, and returns the datagrams.
+  std::vector<std::vector<uint8_t>> Finish();
+
+ private:
+  void Loop();
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::vector<std::vector<uint8_t>> datagrams_;
+};
+
+// Writes datagrams as an Ethernet/IPv4/UDP pcap from 127.0.0.1:src_port to 127.0.0.1:dst_port
+// (synthetic but valid headers), so tshark can decode what a sink received.
+bool WriteDatagramPcap(const std::string& path, const std::vector<std::vector<uint8_t>>& datagrams,
+                       uint16_t src_port, uint16_t dst_port, std::string* error);
+
+// One captured frame: its time and bytes (caplen = wire length).
+struct PcapFrame {
+  int64_t time_us = 0;
+  std::vector<uint8_t> bytes;
+};
+// Writes `frames` as a classic pcap of link type `dlt` (libpcap's own writer).
+bool WritePcap(const std::string& path, const std::vector<PcapFrame>& frames, int dlt = 1,
+               std::string* error = nullptr);
 
 }  // namespace nf::testing
 
