@@ -16,6 +16,10 @@
 // - Sequence numbers are checked per (exporter, port, version, source ID) with a small reorder
 //   window: v9 counts datagrams, IPFIX and v5 count records; sysUptime going backwards marks an
 //   exporter restart.
+//
+// The implementation is split by job: decoder.cc (dispatch, templates, early data),
+// decoder_v5.cc, decoder_sets.cc (the v9 and IPFIX set walk), decoder_records.cc (data
+// records); per-exporter state is in exporter_state.h, template compilation in decode_plan.h.
 #ifndef NF_COLLECTOR_DECODE_DECODER_H_
 #define NF_COLLECTOR_DECODE_DECODER_H_
 
@@ -23,47 +27,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "collector/decode/decode_stats.h"
 #include "collector/decode/decoded_record.h"
+#include "collector/decode/exporter_state.h"
 #include "collector/decode/shared_templates.h"
 #include "collector/decode/template_cache.h"
 #include "common/time_format.h"
 
 namespace nf {
-
-// Why (part of) a datagram was skipped. Stable snake_case names via DecodeErrorName.
-enum class DecodeError : uint8_t {
-  kShortDatagram,         // shorter than the version's header
-  kBadVersion,            // not 5, 9 or 10 (sFlow, garbage)
-  kIpfixLengthMismatch,   // IPFIX message length differs from the datagram size
-  kV5CountMismatch,       // v5 count disagrees with the datagram size (records present decoded)
-  kV9CountMismatch,       // v9 header count differs from the records found by length
-  kSetTooShort,           // FlowSet length < 4
-  kSetPastEnd,            // FlowSet length runs past the datagram
-  kReservedSetId,         // set ID 2..255 (v9) / 4..255 (IPFIX)
-  kTemplateTruncated,     // template record runs past its FlowSet
-  kTemplateBadId,         // template ID < 256
-  kTemplateZeroFields,    // v9 template with no fields
-  kTemplateZeroLengthRecord,  // fields that add up to a record of 0 bytes
-  kTemplateBadScope,      // options template scope/option lengths invalid
-  kTemplateTooLong,       // record longer than a datagram can carry
-  kTemplateTooManyFields, // more fields than kMaxTemplateFields
-  kTemplateLimit,         // per-exporter template bound reached (template refused)
-  kWithdrawUnknown,       // IPFIX withdrawal of a template we do not have
-  kRecordTruncated,       // variable-length field runs past the set
-  kSetTrailingBytes,      // bytes left in a data set that are not padding
-  kEarlyBufferFull,       // data for an unknown template dropped: early buffer full
-  kExporterLimit,         // too many exporters: datagram dropped
-  kZeroPadding,           // datagram ends in zero fill (Palo Alto): ignored, not malformed
-  kCount,
-};
-inline constexpr size_t kDecodeErrorCount = static_cast<size_t>(DecodeError::kCount);
-const char* DecodeErrorName(DecodeError e);
 
 struct DecoderOptions {
   TemplateCache::Options templates;
@@ -79,38 +57,6 @@ struct DecoderOptions {
   // --workers: templates learned by any worker's decoder are shared through this store (not
   // owned; must outlive the decoder). Null = a single decoder.
   SharedTemplateStore* shared_templates = nullptr;
-};
-
-// Per-exporter counters, as printed at exit / SIGUSR1 and written to --stats-json.
-struct ExporterStats {
-  uint64_t datagrams = 0;
-  uint64_t datagram_bytes = 0;
-  uint64_t v5_datagrams = 0;
-  uint64_t v9_datagrams = 0;
-  uint64_t ipfix_datagrams = 0;
-  uint64_t records = 0;          // flow records delivered to the sink
-  uint64_t options_records = 0;  // options data records (consumed, not delivered)
-  uint64_t packets = 0;          // sums over delivered records
-  uint64_t bytes = 0;
-  uint64_t templates = 0;        // template records received (incl. refreshes)
-  uint64_t templates_new = 0;
-  uint64_t templates_redefined = 0;
-  uint64_t templates_withdrawn = 0;
-  uint64_t sequence_lost = 0;    // datagrams (v9) / records (v5, IPFIX) missing
-  uint64_t sequence_reordered = 0;
-  uint64_t sequence_resets = 0;  // jumps too large to be loss (counted, not lost)
-  uint64_t restarts = 0;         // sysUptime went backwards
-  uint64_t early_sets_buffered = 0;
-  uint64_t early_records_decoded = 0;
-  uint64_t early_sets_aged_out = 0;
-  uint64_t early_sets_dropped = 0;  // buffer full (also in errors)
-  uint64_t early_sets_pending = 0;  // still waiting (gauge)
-  uint32_t sampling_interval = 0;   // last learned default interval (gauge)
-  std::array<uint64_t, kDecodeErrorCount> errors{};
-  uint64_t ErrorTotal() const;
-  // Adds every counter and error of `s` (not the sampling_interval gauge, whose merge
-  // depends on the caller).
-  void AddCounters(const ExporterStats& s);
 };
 
 class Decoder {
@@ -142,55 +88,7 @@ class Decoder {
   ExporterStats Totals() const;
 
  private:
-  struct SeqTracker {
-    bool init = false;
-    // softflowd numbers v9 datagrams by flows (like IPFIX); detected once, then used.
-    bool alt_mode = false;
-    uint32_t expected = 0;
-    uint32_t expected_alt = 0;
-    uint32_t last_uptime = 0;
-    bool have_uptime = false;
-  };
-  struct SeqKey {
-    uint16_t port;
-    uint8_t version;
-    uint32_t domain;
-    friend bool operator==(const SeqKey&, const SeqKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const SeqKey& k) {
-      return H::combine(std::move(h), k.port, k.version, k.domain);
-    }
-  };
-  struct SamplerKey {
-    uint32_t domain;
-    uint64_t sampler;
-    friend bool operator==(const SamplerKey&, const SamplerKey&) = default;
-    template <typename H>
-    friend H AbslHashValue(H h, const SamplerKey& k) {
-      return H::combine(std::move(h), k.domain, k.sampler);
-    }
-  };
-  // A data set whose template was unknown, kept with what decoding it later needs.
-  struct EarlySet {
-    TemplateKey key;
-    ExporterId exporter;
-    uint32_t sys_uptime_ms;
-    uint32_t export_secs;
-    TimeUs receive_time;
-    std::vector<uint8_t> body;
-  };
-  struct ExporterState {
-    ExporterId id;
-    ExporterStats stats;
-    absl::flat_hash_map<SeqKey, SeqTracker> seq;
-    absl::flat_hash_map<SamplerKey, uint32_t> samplers;  // (domain, sampler ID) -> interval
-    absl::flat_hash_map<uint32_t, uint32_t> domain_sampling;  // domain -> interval
-    uint32_t any_sampling = 0;  // last interval learned from any domain
-    absl::flat_hash_map<uint32_t, int64_t> system_init_ms;  // IPFIX IE 160 per domain
-    std::deque<EarlySet> early;
-    size_t early_bytes = 0;
-  };
-  // Per-datagram context passed down to the record decoder.
+  // Per-datagram context passed down to the set and record decoders.
   struct Context {
     ExporterState* state;
     const ExporterId* exporter;
@@ -201,31 +99,36 @@ class Decoder {
     TimeUs receive_time;
     bool from_early;
   };
+  // What walking a datagram's sets found.
+  struct SetWalk {
+    size_t templates = 0;  // template records parsed (v9 counts them in its header)
+    size_t records = 0;    // data and options data records decoded
+    bool uncertain = false;  // some set could not be counted (unknown template, error)
+  };
 
   ExporterState* StateFor(const ExporterId& exporter);
+  // decoder_v5.cc
   void DecodeV5(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                 TimeUs now, RecordSink& sink);
+  // decoder_sets.cc: v9 and IPFIX headers, then one set walk for both.
   void DecodeV9(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                 TimeUs now, RecordSink& sink);
   void DecodeIpfix(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                    TimeUs now, RecordSink& sink);
-  // Returns records decoded (data + options); adds to *bad on a malformed record.
+  SetWalk WalkSets(const Context& ctx, std::span<const uint8_t> sets, RecordSink& sink);
+  void DecodeTemplateSet(const Context& ctx, uint16_t set_id, std::span<const uint8_t> body,
+                         RecordSink& sink, SetWalk& walk);
+  // decoder_records.cc. Returns records decoded (data + options); malformed ones are counted.
   size_t DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint16_t template_id,
                        std::span<const uint8_t> body, RecordSink& sink);
   // Learns a template and replays early data waiting for it.
   void LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink& sink);
   void BufferEarly(const Context& ctx, const TemplateKey& key, std::span<const uint8_t> body);
   void ReplayEarly(ExporterState& st, const TemplateKey& key, RecordSink& sink);
-  void AgeEarly(ExporterState& st, TimeUs now);
-  // `units` is what the sequence number normally counts; `alt_units` (v9 only, -1 otherwise)
-  // is the number of flow records, for exporters that number flows instead of datagrams.
-  void CheckSequence(ExporterState& st, const SeqKey& key, uint32_t seq, uint32_t units,
-                     bool countable, int64_t alt_units = -1);
-  uint32_t SamplingFor(const ExporterState& st, uint32_t domain, bool has_sampler,
-                       uint64_t sampler, uint32_t record_interval) const;
-  void Count(ExporterState& st, DecodeError e) { ++st.stats.errors[static_cast<size_t>(e)]; }
+  static void Count(ExporterState& st, DecodeError e) { st.Count(e); }
 
   DecoderOptions options_;
+  EarlyBuffer::Limits early_limits_;
   TemplateCache cache_;
   absl::flat_hash_map<ExporterId, size_t> index_;
   std::vector<std::unique_ptr<ExporterState>> states_;

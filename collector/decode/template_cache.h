@@ -21,6 +21,7 @@
 #include "absl/container/node_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "collector/decode/decode_plan.h"
 #include "collector/decode/decoded_record.h"
 #include "wire/netflow_v9.h"
 #include "common/time_format.h"
@@ -40,61 +41,10 @@ struct TemplateKey {
   }
 };
 
-// A template compiled for the decoder's fast path (fixed-length data templates, i.e. almost
-// every exporter's): each field the collector uses becomes a move from a fixed offset in the
-// record straight into its DecodedRecord member, grouped by destination type so a record is
-// decoded by a few tight loops instead of one switch per wire field (whose indirect jumps the
-// CPU mispredicts). Skipped fields cost nothing. Filled by Decoder::Compile.
-template <typename T>
-struct DecodeMove {
-  uint16_t offset;  // in the record
-  uint16_t width;   // wire length (1..8 for integers; 4 or 16 for addresses)
-  T DecodedRecord::*field;
-};
-struct DecodePlan {
-  bool fixed = false;  // usable: a data template without variable-length fields
-  // The usual wire widths have their own lists, whose loops load without a width switch
-  // (about a fifth of the decoding time); the lists without a suffix hold any other width.
-  std::vector<DecodeMove<uint64_t>> add64_w8;  // packets, bytes, out_*: summed like the switch
-  std::vector<DecodeMove<uint64_t>> add64_w4;
-  std::vector<DecodeMove<uint64_t>> add64;
-  std::vector<DecodeMove<uint8_t>> set8_w1;
-  std::vector<DecodeMove<uint8_t>> set8;
-  std::vector<DecodeMove<uint16_t>> set16_w2;
-  std::vector<DecodeMove<uint16_t>> set16;
-  std::vector<DecodeMove<uint32_t>> set32_w4;
-  std::vector<DecodeMove<uint32_t>> set32;
-  std::vector<DecodeMove<IpAddress>> v4_addresses;  // width 4
-  std::vector<DecodeMove<IpAddress>> v6_addresses;  // width 16
-  std::vector<DecodeMove<IpAddress>> addresses;     // members written by more than one field
-  // ICMP type/code as one 2-byte field (v9 ICMP_TYPE, IPFIX icmpTypeCodeIPv4/IPv6).
-  std::vector<uint16_t> icmp_type_code;
-  // v9 FIRST/LAST_SWITCHED and IPFIX flowStart/EndSysUpTime (resolved after the fields).
-  struct Uptime {
-    uint16_t offset;
-    uint16_t width;
-    bool last;
-  };
-  std::vector<Uptime> uptimes;
-  // Absolute seconds / milliseconds into first_ms / last_ms, when these are the template's
-  // only time fields (value * multiplier, clamped at 9999-12-31 as in the generic path).
-  struct AbsoluteTime {
-    uint16_t offset;
-    uint16_t width;
-    int64_t multiplier;  // 1000 for seconds, 1 for milliseconds
-    int64_t DecodedRecord::*field;
-  };
-  std::vector<AbsoluteTime> absolute_times;
-  struct Special {
-    uint16_t offset;
-    uint16_t width;
-    uint8_t op;  // the decoder's op: times, ICMP, sampling (the generic per-field code)
-  };
-  std::vector<Special> special;
-};
-
 // One cached template. `ops` is opaque to the cache: the decoder precomputes one byte per
-// field (what to do with it) when the template is learned, so records decode without lookups.
+// field (a FieldOp) when the template is learned, so records decode without lookups
+// (CompileTemplate in decode_plan.h fills ops, lengths, min_record_length, variable_length
+// and plan).
 struct CachedTemplate {
   TemplateRecord record;  // scope fields (options templates) come first on the wire
   std::vector<uint8_t> ops;  // one per wire field: scope fields then fields

@@ -1,0 +1,175 @@
+// Reading one data record's fields: big-endian loads of any width, the per-field switch
+// (ApplyField) and the per-record state it fills, and handing a finished record on. Shared by the fast (DecodePlan) and generic
+// data record paths so the two cannot disagree; everything is inline because it runs per field.
+//
+// Invariants: nothing reads outside [p, p + len) of the field it is given; times are clamped
+// so that no input overflows int64 milliseconds.
+#ifndef NF_COLLECTOR_DECODE_RECORD_FIELDS_H_
+#define NF_COLLECTOR_DECODE_RECORD_FIELDS_H_
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "collector/decode/decode_plan.h"
+#include "collector/decode/decode_stats.h"
+#include "collector/decode/decoded_record.h"
+#include "collector/decode/sampling_state.h"
+#include "common/byte_reader.h"
+
+namespace nf {
+
+// NTP era 0 starts 70 years (incl. 17 leap days) before the Unix epoch.
+inline constexpr int64_t kNtpToUnixSeconds = 2208988800LL;
+
+inline uint64_t LoadBe64(const uint8_t* p) {
+  return (uint64_t{ByteReader::LoadBe32(p)} << 32) | ByteReader::LoadBe32(p + 4);
+}
+
+inline uint64_t LoadUnsigned(const uint8_t* p, size_t len) {
+  // The common widths without a loop.
+  switch (len) {
+    case 1: return p[0];
+    case 2: return ByteReader::LoadBe16(p);
+    case 4: return ByteReader::LoadBe32(p);
+    case 8: return LoadBe64(p);
+    default: break;
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; ++i) v = (v << 8) | p[i];
+  return v;
+}
+
+inline bool AllZero(std::span<const uint8_t> s) {
+  return std::all_of(s.begin(), s.end(), [](uint8_t b) { return b == 0; });
+}
+
+// flowStartSeconds/flowEndSeconds may be 8 bytes: a hostile value times 1000 would overflow
+// int64 (found by the decoder fuzz target). Times past 9999-12-31 are clamped there.
+inline int64_t SecondsToMs(uint64_t secs) {
+  constexpr uint64_t kMaxSecs = 253'402'300'799;
+  return static_cast<int64_t>(secs > kMaxSecs ? kMaxSecs : secs) * 1000;
+}
+inline int64_t ClampMs(uint64_t ms) {
+  constexpr uint64_t kMaxMs = 253'402'300'799'999;
+  return static_cast<int64_t>(ms > kMaxMs ? kMaxMs : ms);
+}
+
+// Per-record values that are not DecodedRecord members (combined after the record's fields).
+struct FieldState {
+  OptionValues opt;
+  bool has_icmp = false;
+  bool has_icmp_type = false;
+  uint16_t icmp = 0;
+  uint8_t icmp_type = 0;
+  uint8_t icmp_code = 0;
+  bool has_first_uptime = false;
+  bool has_last_uptime = false;
+  uint64_t first_uptime = 0;
+  uint64_t last_uptime = 0;
+};
+
+// One field with a fixed length: what the op says. Used by the generic per-field loop and, for
+// the few ops the plan does not move directly (times, ICMP, sampling), by the fast path.
+[[gnu::always_inline]] inline void ApplyField(FieldOp op, const uint8_t* p, size_t len,
+                                              int64_t export_ms, DecodedRecord& r,
+                                              FieldState& s) {
+  using enum FieldOp;
+  switch (op) {
+    case kSkip: break;
+    case kBytes: r.bytes += LoadUnsigned(p, len); break;
+    case kPackets: r.packets += LoadUnsigned(p, len); break;
+    case kOutBytes: r.out_bytes += LoadUnsigned(p, len); break;
+    case kOutPackets: r.out_packets += LoadUnsigned(p, len); break;
+    case kProtocol: r.protocol = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kTos: r.tos = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kTcpFlags: r.tcp_flags = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kSrcPort: r.src_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kDstPort: r.dst_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kSrcV4: r.src_addr = IpAddress::V4(p); break;
+    case kDstV4: r.dst_addr = IpAddress::V4(p); break;
+    case kSrcV6: r.src_addr = IpAddress::V6(p); break;
+    case kDstV6: r.dst_addr = IpAddress::V6(p); break;
+    case kNextHopV4: r.next_hop = IpAddress::V4(p); break;
+    case kNextHopV6: r.next_hop = IpAddress::V6(p); break;
+    case kInIf: r.input_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kOutIf: r.output_if = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kSrcMask: r.src_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kDstMask: r.dst_mask = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kSrcAs: r.src_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kDstAs: r.dst_as = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kFirstUptime:
+      s.first_uptime = LoadUnsigned(p, len);
+      s.has_first_uptime = true;
+      break;
+    case kLastUptime:
+      s.last_uptime = LoadUnsigned(p, len);
+      s.has_last_uptime = true;
+      break;
+    case kStartSec: r.first_ms = SecondsToMs(LoadUnsigned(p, len)); break;
+    case kEndSec: r.last_ms = SecondsToMs(LoadUnsigned(p, len)); break;
+    case kStartMs: r.first_ms = ClampMs(LoadUnsigned(p, len)); break;
+    case kEndMs: r.last_ms = ClampMs(LoadUnsigned(p, len)); break;
+    case kStartNtp:
+    case kEndNtp: {
+      const int64_t secs = int64_t{ByteReader::LoadBe32(p)} - kNtpToUnixSeconds;
+      const int64_t frac_ms = (int64_t{ByteReader::LoadBe32(p + 4)} * 1000) >> 32;
+      (op == kStartNtp ? r.first_ms : r.last_ms) = secs * 1000 + frac_ms;
+      break;
+    }
+    case kStartDeltaUs:
+      r.first_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
+      break;
+    case kEndDeltaUs:
+      r.last_ms = export_ms - static_cast<int64_t>(LoadUnsigned(p, len) / 1000);
+      break;
+    case kIcmpTypeCode:
+      s.icmp = static_cast<uint16_t>(LoadUnsigned(p, len));
+      s.has_icmp = true;
+      break;
+    case kIcmpType:
+      s.icmp_type = static_cast<uint8_t>(LoadUnsigned(p, len));
+      s.has_icmp_type = true;
+      break;
+    case kIcmpCode: s.icmp_code = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kIpVersion: r.ip_version = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kDirection: r.direction = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kVlan: r.vlan = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kFlowEndReason: r.flow_end_reason = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kSamplingInterval:
+      s.opt.interval = LoadUnsigned(p, len);
+      s.opt.has_interval = true;
+      break;
+    case kSamplingSpace:
+      s.opt.space = LoadUnsigned(p, len);
+      s.opt.has_space = true;
+      break;
+    case kSamplerId:
+      s.opt.sampler = LoadUnsigned(p, len);
+      s.opt.has_sampler = true;
+      break;
+    case kSystemInit:
+      s.opt.init_ms = LoadUnsigned(p, len);
+      s.opt.has_init = true;
+      break;
+  }
+}
+
+// Hands a finished flow record (r.sampling set) to the sink, scaling its counters by the
+// sampling interval first when asked, and counts it. The one exit of v5, v9 and IPFIX flows.
+[[gnu::always_inline]] inline void DeliverRecord(bool apply_sampling, DecodedRecord& r,
+                                                 ExporterStats& stats, RecordSink& sink) {
+  if (apply_sampling && r.sampling > 1) {
+    r.packets *= r.sampling;
+    r.bytes *= r.sampling;
+  }
+  ++stats.records;
+  stats.packets += r.packets;
+  stats.bytes += r.bytes;
+  sink.OnRecord(r);
+}
+
+}  // namespace nf
+
+#endif  // NF_COLLECTOR_DECODE_RECORD_FIELDS_H_
