@@ -16,44 +16,10 @@
 #include <utility>
 #include <vector>
 
+#include "exporter/app/export_stats.h"
 #include "metrics/metrics_http.h"
 
-namespace nf {
-
-// One copy of flowexport's statistics; field meanings as in the --stats-json keys of the same
-// name (exporter/flowexport_main.cc).
-struct ExportSnapshot {
-  struct Collector {
-    std::string name;     // as given with -c
-    std::string address;  // resolved address:port
-    uint64_t datagrams = 0;
-    uint64_t send_errors = 0;
-  };
-  uint64_t packets_seen = 0;
-  uint64_t packets_parsed = 0;
-  // (reason, count): every ParseResult except ok, every reason even when 0, so rate() works
-  // from the first scrape.
-  std::vector<std::pair<std::string, uint64_t>> packets_dropped;
-  uint64_t packets_sampled_out = 0;
-  uint64_t packets_fragment = 0;
-  uint64_t packets_non_first_fragment = 0;
-  uint64_t packets_l4_truncated = 0;
-  uint64_t packets_ring_full_dropped = 0;
-  uint64_t pcap_dropped = 0;
-  uint64_t pcap_if_dropped = 0;
-  uint64_t flows_created = 0;
-  std::vector<std::pair<std::string, uint64_t>> flows_expired;  // (end reason, count)
-  uint64_t flows_active = 0;
-  uint64_t packets_exported = 0;
-  uint64_t bytes_exported = 0;
-  uint64_t records_sent = 0;
-  uint64_t template_records_sent = 0;
-  uint64_t records_not_exportable = 0;
-  uint64_t datagrams_sent = 0;
-  std::vector<Collector> collectors;
-};
-
-namespace metrics {
+namespace nf::metrics {
 
 class ExportStatsPublisher {
  public:
@@ -80,7 +46,6 @@ class ExportStatsPublisher {
 // Renders `s` as flowexport_* samples (what the registered callback does). Exposed for tests.
 void WriteExportSamples(const ExportSnapshot& s, SampleWriter& w);
 
-}  // namespace metrics
-}  // namespace nf
+}  // namespace nf::metrics
 
 #endif  // NF_EXPORTER_APP_EXPORT_METRICS_H_

@@ -1,6 +1,6 @@
 // What flowexport tells a person while it runs: the one-line periodic status (--verbose, every
-// --status-interval seconds). The exit summary is printed by flowexport_main.cc from the same
-// counters as --stats-json.
+// --status-interval seconds). Its sample is read from the same ExportSnapshot as the exit
+// summary and --stats-json (exporter/app/export_stats.h).
 #ifndef NF_EXPORTER_APP_RUN_STATUS_H_
 #define NF_EXPORTER_APP_RUN_STATUS_H_
 

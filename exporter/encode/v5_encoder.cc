@@ -5,14 +5,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/byte_writer.h"
-#include "exporter/encode/v9_encoder.h"
+#include "exporter/encode/record_fields.h"
 
 namespace nf {
 namespace {
 
 constexpr uint64_t kMax32 = 0xffffffffu;
-
-int64_t FloorMs(TimeUs us) { return us >= 0 ? us / 1000 : -((-us + 999) / 1000); }
 
 uint16_t Saturate16(uint32_t v) { return v > 0xffff ? 0xffff : static_cast<uint16_t>(v); }
 
@@ -23,6 +21,7 @@ absl::StatusOr<std::unique_ptr<V5Encoder>> V5Encoder::Create(const V5EncoderOpti
   std::unique_ptr<V5Encoder> e(new V5Encoder());
   e->options_ = options;
   e->sink_ = std::move(sink);
+  e->flush_clock_ = FlushClock(options.flush_interval_us);
   if (options.mtu > 65535 ||
       options.mtu < options.ip_udp_overhead + kV5HeaderBytes + kV5RecordBytes) {
     return absl::InvalidArgumentError(
@@ -61,7 +60,7 @@ bool V5Encoder::Add(const FlowRecord& record, TimeUs now_us) {
 
 void V5Encoder::AddOne(const FlowRecord& r, uint32_t packets, uint32_t bytes, TimeUs now_us) {
   if (pending_records_ == max_records_) Send(now_us);
-  if (pending_records_ == 0) oldest_pending_us_ = now_us;
+  if (pending_records_ == 0) flush_clock_.Start(now_us);
   const size_t offset = kV5HeaderBytes + pending_records_ * kV5RecordBytes;
   ByteWriter w(std::span<uint8_t>(buffer_.data() + offset, kV5RecordBytes));
   const FlowKey& k = r.key;
@@ -89,19 +88,21 @@ void V5Encoder::AddOne(const FlowRecord& r, uint32_t packets, uint32_t bytes, Ti
 }
 
 void V5Encoder::Tick(TimeUs now_us) {
-  if (pending_records_ != 0 && now_us - oldest_pending_us_ >= options_.flush_interval_us) {
-    Send(now_us);
-  }
+  if (pending_records_ != 0 && flush_clock_.Due(now_us)) Send(now_us);
 }
 
 void V5Encoder::Flush(TimeUs now_us) {
   if (pending_records_ != 0) Send(now_us);
 }
 
+EncoderTotals V5Encoder::Totals() const {
+  return {stats_.records, 0, stats_.datagrams, stats_.not_exportable};
+}
+
 void V5Encoder::Send(TimeUs now_us) {
   ByteWriter w(std::span<uint8_t>(buffer_.data(), kV5HeaderBytes));
   // unix_secs rounded up and nsecs 0: see the clock note in the header.
-  const int64_t unix_secs = now_us <= 0 ? 0 : (now_us + 999'999) / 1'000'000;
+  const int64_t unix_secs = ExportSeconds(now_us);
   w.PutU16(kNetflowV5Version);
   w.PutU16(static_cast<uint16_t>(pending_records_));
   w.PutU32(

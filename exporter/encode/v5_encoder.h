@@ -20,14 +20,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <span>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/flow_record.h"
 #include "common/time_format.h"
+#include "exporter/encode/encoder.h"
 #include "wire/v5.h"
 
 namespace nf {
@@ -56,22 +55,21 @@ struct V5EncoderStats {
   uint64_t split_records = 0;   // extra records for flows whose counters exceed 32 bits
 };
 
-class V5Encoder {
+class V5Encoder final : public Encoder {
  public:
-  using DatagramSink = std::function<void(std::span<const uint8_t>)>;
-
   // Errors for an MTU too small for one record and a sampling interval over 14 bits.
   static absl::StatusOr<std::unique_ptr<V5Encoder>> Create(const V5EncoderOptions& options,
                                                            DatagramSink sink);
 
   // Queues one flow at export time `now_us` (IPv6: counted as not exportable, nothing queued).
   // Returns false when the flow could not be exported.
-  bool Add(const FlowRecord& record, TimeUs now_us);
+  bool Add(const FlowRecord& record, TimeUs now_us) override;
   // Sends the pending datagram if its oldest record has waited the flush interval.
-  void Tick(TimeUs now_us);
+  void Tick(TimeUs now_us) override;
   // Sends whatever is pending now.
-  void Flush(TimeUs now_us);
-  void SetBootTime(TimeUs boot_us) { options_.boot_us = boot_us; }
+  void Flush(TimeUs now_us) override;
+  void SetBootTime(TimeUs boot_us) override { options_.boot_us = boot_us; }
+  EncoderTotals Totals() const override;
 
   const V5EncoderStats& stats() const { return stats_; }
   // flow_sequence of the next datagram (records sent so far, modulo 2^32).
@@ -89,7 +87,7 @@ class V5Encoder {
   size_t max_records_ = kV5MaxRecords;
   std::vector<uint8_t> buffer_;  // header space + records
   size_t pending_records_ = 0;
-  TimeUs oldest_pending_us_ = 0;
+  FlushClock flush_clock_;
   uint32_t sequence_ = 0;
   V5EncoderStats stats_;
 };

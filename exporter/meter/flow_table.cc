@@ -307,6 +307,15 @@ void FlowTable::Drain(FlowSink sink) {
   }
 }
 
+size_t FlowTable::Poll(FlowSink sink) {
+  size_t delivered = 0;
+  Drain([&delivered, sink](const FlowRecord& r) {
+    ++delivered;
+    sink(r);
+  });
+  return delivered;
+}
+
 void FlowTable::Account(const FlowKey& key, uint32_t hash, TimeUs time_us, uint32_t l3_length,
                         uint8_t tcp_flags, uint8_t ttl, FlowSink sink) {
   ExpireDue(time_us, sink);

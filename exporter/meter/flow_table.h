@@ -29,6 +29,7 @@
 #include "absl/functional/function_ref.h"
 #include "common/flow_record.h"
 #include "capture/packet_parser.h"
+#include "exporter/meter/meter.h"
 
 namespace nf {
 
@@ -41,23 +42,9 @@ struct FlowTableOptions {
   uint64_t (*hash_override)(const FlowKey&) = nullptr;
 };
 
-inline constexpr size_t kEndReasonSlots = 6;  // indexed by EndReason value (1..5)
-
-struct FlowTableStats {
-  uint64_t packets = 0;  // packets accounted into flows
-  uint64_t bytes = 0;    // their layer-3 bytes
-  uint64_t flows_created = 0;
-  std::array<uint64_t, kEndReasonSlots> expired{};  // by EndReason value
-  uint64_t expired_total() const {
-    uint64_t t = 0;
-    for (uint64_t v : expired) t += v;
-    return t;
-  }
-};
-
-using FlowSink = absl::FunctionRef<void(const FlowRecord&)>;
-
-class FlowTable {
+// The single-threaded Meter (--threads 1): Add is Enqueue, Poll is Drain, AdvanceTime is
+// ExpireUntil and Finish is FlushAll.
+class FlowTable final : public Meter {
  public:
   explicit FlowTable(const FlowTableOptions& options);
   ~FlowTable();
@@ -104,9 +91,16 @@ class FlowTable {
   // Exports every flow with EndReason kForcedEnd (end of input, SIGINT/SIGTERM).
   void FlushAll(FlowSink sink);
 
+  // Meter.
+  void Add(const PacketMeta& meta, FlowSink sink) override { Enqueue(meta, sink); }
+  size_t Poll(FlowSink sink) override;
+  void AdvanceTime(TimeUs now, FlowSink sink) override { ExpireUntil(now, sink); }
+  void Finish(FlowSink sink) override { FlushAll(sink); }
+  MeterTotals Totals() const override { return {stats_, active_, 0}; }
+
   size_t active_flows() const { return active_; }
   size_t capacity() const { return capacity_; }
-  TimeUs now() const { return now_; }
+  TimeUs now() const override { return now_; }
   const FlowTableStats& stats() const { return stats_; }
 
  private:

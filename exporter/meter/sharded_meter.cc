@@ -378,4 +378,9 @@ ShardedMeterStats ShardedMeter::stats() const {
   return out;
 }
 
+MeterTotals ShardedMeter::Totals() const {
+  const ShardedMeterStats s = stats();
+  return {s.table, s.active_flows, s.ring_full_drops};
+}
+
 }  // namespace nf

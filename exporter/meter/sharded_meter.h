@@ -44,6 +44,7 @@
 #include "absl/strings/string_view.h"
 #include "common/flow_record.h"
 #include "exporter/meter/flow_table.h"
+#include "exporter/meter/meter.h"
 #include "capture/packet_parser.h"
 #include "exporter/meter/spsc_ring.h"
 
@@ -100,7 +101,8 @@ struct ShardWork {
 };
 static_assert(sizeof(ShardWork) == 64, "one cache line per packet hand-off");
 
-class ShardedMeter {
+// The multi-core Meter (--threads N): Add is Submit.
+class ShardedMeter final : public Meter {
  public:
   using RecordSink = absl::FunctionRef<void(const FlowRecord&)>;
 
@@ -118,20 +120,22 @@ class ShardedMeter {
   // are dropped and counted in stats().ring_full_drops. `sink` receives records drained while
   // waiting for ring space.
   bool Submit(const PacketMeta& meta, RecordSink sink);
+  void Add(const PacketMeta& meta, FlowSink sink) override { Submit(meta, sink); }
   // Publishes staged work and delivers every record already available, round-robin over the
   // shards. Returns the number of records delivered. Call it after every capture batch.
-  size_t Poll(RecordSink sink);
+  size_t Poll(RecordSink sink) override;
   // Advances every shard's clock to `now` (expiry on a quiet link), then polls.
-  void AdvanceTime(TimeUs now, RecordSink sink);
+  void AdvanceTime(TimeUs now, RecordSink sink) override;
   // Flushes every flow (kForcedEnd) and delivers every record; joins the workers. After
   // Finish, Submit/AdvanceTime do nothing and return false. Idempotent.
-  void Finish(RecordSink sink);
+  void Finish(RecordSink sink) override;
 
   // Latest packet or tick time submitted (the export clock for file input).
-  TimeUs now() const { return now_; }
+  TimeUs now() const override { return now_; }
   size_t shards() const { return shards_.size(); }
   // Safe to call at any time from the caller thread.
   ShardedMeterStats stats() const;
+  MeterTotals Totals() const override;
 
   // The shard a packet with table hash `hash` goes to, out of `n`.
   static size_t ShardOf(uint32_t hash, size_t n) {

@@ -27,6 +27,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/frame_builder.h"
+#include "tests/exporter/udp_receiver.h"
 #include "tests/exporter/v9_test_decoder.h"
 #include "tests/support/test_support.h"
 
@@ -59,41 +60,7 @@ void WritePcap(const std::string& path, const std::vector<Frame>& frames, int dl
   pcap_close(dead);
 }
 
-// A UDP socket on 127.0.0.1 with a big receive buffer, bound before flowexport starts so no
-// datagram is lost while the exporter runs synchronously.
-class Receiver {
- public:
-  Receiver() {
-    fd_ = socket(AF_INET, SOCK_DGRAM, 0);
-    int buf = 8 << 20;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-  }
-  ~Receiver() { close(fd_); }
-  uint16_t port() const { return port_; }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
-  std::vector<Bytes> Drain() {
-    std::vector<Bytes> out;
-    for (int i = 0; i < 1000000; ++i) {
-      Bytes b(65536);
-      const ssize_t n = recv(fd_, b.data(), b.size(), MSG_DONTWAIT);
-      if (n < 0) break;
-      b.resize(static_cast<size_t>(n));
-      out.push_back(std::move(b));
-    }
-    return out;
-  }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-};
+using Receiver = UdpReceiver;
 
 // Reads "key": number from the flat stats JSON (no std::regex: GCC 12 + ASan warn in it).
 uint64_t JsonNumber(const std::string& json, const std::string& key) {

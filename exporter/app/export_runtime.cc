@@ -1,0 +1,566 @@
+#include "exporter/app/export_runtime.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "capture/iface_state.h"
+#include "capture/packet_parser.h"
+#include "capture/pcap_source.h"
+#include "common/atomic_file.h"
+#include "common/exit_status.h"
+#include "common/privileges.h"
+#include "exporter/app/export_metrics.h"
+#include "exporter/app/run_status.h"
+#include "exporter/encode/encoder.h"
+#include "exporter/encode/ipfix_encoder.h"
+#include "exporter/encode/v5_encoder.h"
+#include "exporter/encode/v9_encoder.h"
+#include "exporter/meter/flow_table.h"
+#include "exporter/meter/meter.h"
+#include "exporter/meter/sharded_meter.h"
+#include "exporter/send/udp_sender.h"
+#include "templates/template_spec.h"
+
+namespace nf {
+namespace {
+
+// The run the signal handlers talk to. The handlers only set flags and ask libpcap to return
+// (pcap_breakloop just sets a flag and, on Linux, writes to an eventfd, both async-signal-safe).
+std::atomic<ExportRuntime*> g_runtime{nullptr};
+
+void OnStopSignal(int) {
+  if (ExportRuntime* r = g_runtime.load()) r->RequestStop();
+}
+void OnStatsSignal(int) {
+  if (ExportRuntime* r = g_runtime.load()) r->RequestStats();
+}
+// --on-iface-down: once a second, make the capture loop return so it checks the interface.
+void OnIfaceTimer(int) {
+  if (ExportRuntime* r = g_runtime.load()) r->RequestIfaceCheck();
+}
+
+void StartIfaceTimer() {
+  struct sigaction sa {};
+  sa.sa_handler = OnIfaceTimer;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGALRM, &sa, nullptr);
+  itimerval every_second{{1, 0}, {1, 0}};
+  setitimer(ITIMER_REAL, &every_second, nullptr);
+}
+
+void InstallSignals() {
+  struct sigaction sa {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  sa.sa_handler = OnStatsSignal;
+  sigaction(SIGUSR1, &sa, nullptr);
+  sa.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &sa, nullptr);
+}
+
+TimeUs WallClockUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return TimeUs{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+const char* EndReasonName(size_t reason) {
+  switch (reason) {
+    case 1:
+      return "idle_timeout";
+    case 2:
+      return "active_timeout";
+    case 3:
+      return "end_of_flow";
+    case 4:
+      return "forced_end";
+    case 5:
+      return "lack_of_resources";
+  }
+  return nullptr;
+}
+
+// Paces datagrams to at most `rate` per second (file replay must not overrun a collector's
+// socket buffer; a live link paces itself).
+class Pacer {
+ public:
+  explicit Pacer(double rate) : interval_ns_(rate > 0 ? static_cast<int64_t>(1e9 / rate) : 0) {}
+  void Wait() {
+    if (interval_ns_ == 0) return;
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+    if (next_ns_ == 0 || next_ns_ < now_ns - 50 * interval_ns_) next_ns_ = now_ns;
+    if (next_ns_ > now_ns) {
+      timespec until{static_cast<time_t>(next_ns_ / 1000000000), next_ns_ % 1000000000};
+      while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr) == EINTR) {
+      }
+    }
+    next_ns_ += interval_ns_;
+  }
+
+ private:
+  int64_t interval_ns_;
+  int64_t next_ns_ = 0;
+};
+
+// Per-packet counters of the capture loop (plain integers: one thread).
+struct Counters {
+  uint64_t seen = 0;
+  uint64_t parsed = 0;
+  std::array<uint64_t, kParseResultCount> results{};
+  uint64_t sampled_out = 0;
+  uint64_t fragments = 0;
+  uint64_t non_first_fragments = 0;
+  uint64_t l4_truncated = 0;
+  uint64_t packets_exported = 0;
+  uint64_t bytes_exported = 0;
+};
+
+}  // namespace
+
+// source -> parser -> sampler -> meter -> encoder -> sender, and what reports on them. The
+// encoder's sink uses the pacer and the sender, so they are declared (and outlive it) before it.
+struct ExportPipeline {
+  Counters counters;
+  bool live = false;
+  std::string filter;
+  LiveCaptureOptions live_options;  // kept for --on-iface-down wait
+  std::unique_ptr<PcapSource> source;
+  std::unique_ptr<UdpSender> sender;
+  std::unique_ptr<Pacer> pacer;
+  std::unique_ptr<PacketSampler> sampler;
+  std::unique_ptr<Meter> meter;
+  std::unique_ptr<Encoder> encoder;
+  // --metrics: serves snapshots the loop publishes (nothing per packet).
+  metrics::Registry registry;
+  metrics::ExportStatsPublisher publisher;
+  std::unique_ptr<metrics::MetricsServer> metrics_server;
+  // Display only (wall clock, never flow logic): the -r progress bar.
+  std::unique_ptr<ProgressBar> progress;
+};
+
+namespace {
+
+// The single source of every statistic: JSON, summary, status line and metrics read this.
+ExportSnapshot Snapshot(const ExportPipeline& p) {
+  const Counters& c = p.counters;
+  const CaptureStats cs = p.source ? p.source->Stats() : CaptureStats{};
+  const MeterTotals mt = p.meter->Totals();
+  const EncoderTotals et = p.encoder->Totals();
+  ExportSnapshot s;
+  s.packets_seen = c.seen;
+  s.packets_parsed = c.parsed;
+  for (size_t i = 1; i < kParseResultCount; ++i) {
+    s.packets_dropped.emplace_back(ParseResultName(static_cast<ParseResult>(i)), c.results[i]);
+  }
+  s.packets_sampled_out = c.sampled_out;
+  s.packets_fragment = c.fragments;
+  s.packets_non_first_fragment = c.non_first_fragments;
+  s.packets_l4_truncated = c.l4_truncated;
+  s.packets_ring_full_dropped = mt.ring_full_drops;
+  s.live = p.source && p.source->is_live();
+  s.pcap_dropped = cs.dropped;
+  s.pcap_if_dropped = cs.if_dropped;
+  s.flows_created = mt.table.flows_created;
+  for (size_t r = 1; r < kEndReasonSlots; ++r) {
+    s.flows_expired.emplace_back(EndReasonName(r), mt.table.expired[r]);
+  }
+  s.flows_active = mt.active_flows;
+  s.packets_exported = c.packets_exported;
+  s.bytes_exported = c.bytes_exported;
+  s.records_sent = et.records;
+  s.template_records_sent = et.template_records;
+  s.records_not_exportable = et.not_exportable;
+  s.datagrams_sent = et.datagrams;
+  s.send_errors = p.sender->send_errors();
+  for (const CollectorStats& col : p.sender->stats()) {
+    s.collectors.push_back({col.name, col.address, col.datagrams, col.send_errors,
+                            col.last_errno != 0 ? std::strerror(col.last_errno) : ""});
+  }
+  return s;
+}
+
+// --threads 1: one FlowTable on the capture thread; N: a ShardedMeter.
+absl::StatusOr<std::unique_ptr<Meter>> CreateMeter(const ExportOptions& o, uint32_t input_if) {
+  FlowTableOptions to;
+  to.max_flows = static_cast<size_t>(o.max_flows);
+  to.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
+  to.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
+  to.input_if = input_if;
+  if (o.threads > 1) {
+    ShardedMeterOptions mo;
+    mo.shards = static_cast<size_t>(o.threads);
+    mo.table = to;
+    mo.ring_full = o.ring_full == "drop" ? RingFullPolicy::kDrop : RingFullPolicy::kBlock;
+    absl::StatusOr<std::unique_ptr<ShardedMeter>> meter = ShardedMeter::Create(mo);
+    if (!meter.ok()) return meter.status();
+    return std::unique_ptr<Meter>(std::move(*meter));
+  }
+  auto table = std::make_unique<FlowTable>(to);
+  if (!table->ok()) {
+    return absl::UnknownError(absl::StrCat("cannot allocate a flow table of ", o.max_flows,
+                                           " flows (lower --max-flows)"));
+  }
+  return std::unique_ptr<Meter>(std::move(table));
+}
+
+// The encoder -v asks for, with the options all formats share.
+absl::StatusOr<std::unique_ptr<Encoder>> CreateEncoder(const ExportOptions& o,
+                                                       const TemplateSpec& spec,
+                                                       const PacketSampler& sampler,
+                                                       const ExportPipeline& p,
+                                                       Encoder::DatagramSink sink) {
+  const uint32_t source_id =
+      static_cast<uint32_t>(o.source_id >= 0 ? o.source_id : p.source->if_index());
+  MessageOptions mo;
+  mo.mtu = static_cast<size_t>(o.mtu);
+  mo.ip_udp_overhead = p.sender->any_ipv6() ? 48 : 28;
+  mo.template_refresh_datagrams = static_cast<uint32_t>(o.template_refresh_packets);
+  mo.template_refresh_us = static_cast<TimeUs>(o.template_refresh_seconds * 1e6);
+  mo.flush_interval_us = static_cast<TimeUs>(o.flush_interval_s * 1e6);
+  if (o.sampling > 1) {
+    mo.sampling_interval = static_cast<uint32_t>(o.sampling);
+    mo.sampling_algorithm = static_cast<uint8_t>(sampler.mode());
+  }
+  const TimeUs boot_us = WallClockUs();  // live: process start; -r: replaced by the first packet
+  if (o.export_version == 10) {
+    IpfixEncoderOptions io;
+    static_cast<MessageOptions&>(io) = mo;
+    io.observation_domain_id = source_id;
+    auto e = IpfixEncoder::Create(io, spec, std::move(sink));
+    if (!e.ok()) return e.status();
+    return std::unique_ptr<Encoder>(std::move(*e));
+  }
+  if (o.export_version == 5) {
+    V5EncoderOptions vo;
+    // v5 has 16 bits of exporter identity; collectors read them as type*256+ID.
+    vo.engine_type = static_cast<uint8_t>((source_id >> 8) & 0xff);
+    vo.engine_id = static_cast<uint8_t>(source_id & 0xff);
+    vo.mtu = mo.mtu;
+    vo.ip_udp_overhead = mo.ip_udp_overhead;
+    vo.flush_interval_us = mo.flush_interval_us;
+    vo.boot_us = boot_us;
+    vo.sampling_interval = mo.sampling_interval;
+    vo.sampling_algorithm = mo.sampling_algorithm;
+    auto e = V5Encoder::Create(vo, std::move(sink));
+    if (!e.ok()) return e.status();
+    return std::unique_ptr<Encoder>(std::move(*e));
+  }
+  V9EncoderOptions vo;
+  static_cast<MessageOptions&>(vo) = mo;
+  vo.source_id = source_id;
+  vo.boot_us = boot_us;
+  auto e = V9Encoder::Create(vo, spec, std::move(sink));
+  if (!e.ok()) return e.status();
+  return std::unique_ptr<Encoder>(std::move(*e));
+}
+
+}  // namespace
+
+ExportRuntime::ExportRuntime(ExportOptions options, RunHooks hooks)
+    : options_(std::move(options)), hooks_(std::move(hooks)) {}
+
+void ExportRuntime::RequestStop() {
+  stop_ = 1;
+  if (PcapSource* s = source_.load()) s->BreakLoop();
+}
+
+void ExportRuntime::RequestIfaceCheck() {
+  check_iface_ = 1;
+  if (PcapSource* s = source_.load()) s->BreakLoop();
+}
+
+int ExportRuntime::Run() {
+  ExportPipeline p;
+  if (const int status = Open(p); status != kExitOk) return status;
+  const int exit_code = Loop(p);
+  return Close(p, exit_code);
+}
+
+int ExportRuntime::Fail(const absl::Status& status) {
+  *hooks_.log << "flowexport: " << status.message() << "\n";
+  return ExitStatusFor(status);
+}
+
+int ExportRuntime::Open(ExportPipeline& p) {
+  const ExportOptions& o = options_;
+  std::ostream& log = *hooks_.log;
+  auto fail = [this](const absl::Status& status) { return Fail(status); };
+  auto usage = [this](const std::string& m) { return Fail(absl::InvalidArgumentError(m)); };
+
+  // ---- Validate the combination.
+  if (o.files.empty() == o.interfaces.empty()) {
+    return usage("give exactly one input: -r FILE... or -i IFACE (see --help)");
+  }
+  if (o.interfaces.size() > 1) {
+    return usage(
+        "capturing on several interfaces at once is not supported; run one flowexport "
+        "per interface with distinct --source-id");
+  }
+  if (o.collectors.empty()) return usage("no collector given: -c HOST:PORT (see --help)");
+  p.filter = absl::StrJoin(o.filter_words, " ");
+  p.live = !o.interfaces.empty();
+  const bool live = p.live;
+
+  if (o.export_version == 5 && o.template_given) {
+    return usage("-T has no effect with -v 5: NetFlow v5 records have a fixed layout");
+  }
+  if (o.export_version == 5 && o.source_id > 0xffff) {
+    return usage(absl::StrCat("--source-id ", o.source_id,
+                              " does not fit NetFlow v5's engine type and ID (at most 65535)"));
+  }
+  absl::StatusOr<TemplateSpec> spec = LoadTemplate(o.template_name);
+  if (!spec.ok()) return fail(spec.status());
+  // Looked up before anything is opened, so a typo costs nothing.
+  absl::StatusOr<Identity> identity = ResolveIdentity(o.user, o.group);
+  if (!identity.ok()) return fail(identity.status());
+
+  // ---- Collectors first: a typo there should not cost a capture start-up.
+  absl::StatusOr<std::unique_ptr<UdpSender>> sender = UdpSender::Create(o.collectors);
+  if (!sender.ok()) return fail(sender.status());
+  p.sender = std::move(*sender);
+  for (const CollectorStats& s : p.sender->stats()) {
+    if (!s.connected) {
+      log << "flowexport: collector " << s.name << " is not reachable now ("
+          << std::strerror(s.last_errno) << "): sends count as errors until it is\n";
+    }
+  }
+
+  // ---- Input.
+  if (live) {
+    LiveCaptureOptions& lo = p.live_options;
+    lo.interface = o.interfaces[0];
+    lo.promiscuous = !o.no_promisc;
+    lo.snaplen = o.snaplen;
+    lo.buffer_size_bytes = o.buffer_mib << 20;
+    lo.filter = p.filter;
+    absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenLive(lo);
+    if (!src.ok()) return fail(src.status());
+    p.source = std::move(*src);
+  } else {
+    absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline(o.files, p.filter);
+    if (!src.ok()) return fail(src.status());
+    p.source = std::move(*src);
+  }
+
+  // ---- Meter and encoder.
+  absl::StatusOr<std::unique_ptr<Meter>> meter = CreateMeter(o, p.source->if_index());
+  if (!meter.ok()) return fail(meter.status());
+  p.meter = std::move(*meter);
+  p.sampler = std::make_unique<PacketSampler>(
+      static_cast<uint32_t>(o.sampling),
+      o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
+                                  : PacketSampler::Mode::kDeterministic,
+      static_cast<uint64_t>(WallClockUs()));
+  p.pacer = std::make_unique<Pacer>(o.max_export_rate >= 0 ? o.max_export_rate
+                                                           : (live ? 0 : 10000));
+  Pacer* pacer = p.pacer.get();
+  UdpSender* send = p.sender.get();
+  absl::StatusOr<std::unique_ptr<Encoder>> encoder =
+      CreateEncoder(o, *spec, *p.sampler, p, [send, pacer](std::span<const uint8_t> d) {
+        pacer->Wait();
+        send->Send(d);
+      });
+  if (!encoder.ok()) return fail(encoder.status());
+  p.encoder = std::move(*encoder);
+
+  // ---- Prometheus endpoint: serves snapshots the loop publishes (nothing per packet).
+  if (!o.metrics_listen.empty()) {
+    p.publisher.Publish(Snapshot(p));
+    p.publisher.Register(p.registry);
+    auto server = metrics::MetricsServer::Start(p.registry, o.metrics_listen);
+    if (!server.ok()) return fail(server.status());
+    p.metrics_server = std::move(*server);
+    if (o.verbose > 0) {
+      log << "flowexport: metrics on port " << p.metrics_server->port() << " at /metrics"
+          << std::endl;
+    }
+  }
+  // Capture handle and sockets are open: nothing below needs privileges.
+  if (absl::Status st = DropPrivileges(*identity); !st.ok()) return fail(st);
+  if (o.verbose > 0 && (!o.user.empty() || !o.group.empty())) {
+    log << "flowexport: running as " << DescribeIdentity(*identity) << std::endl;
+  }
+
+  g_runtime.store(this);
+  if (hooks_.handle_signals) InstallSignals();
+  source_.store(p.source.get());
+  if (o.verbose > 0) {
+    log << "flowexport: " << (live ? "capturing on " : "reading ")
+        << (live ? o.interfaces[0] : absl::StrJoin(o.files, ", "))
+        << (p.filter.empty() ? "" : " with filter '" + p.filter + "'") << ", exporting to "
+        << absl::StrJoin(o.collectors, ", ") << std::endl;
+  }
+
+  // Display only (wall clock, never flow logic): the -r progress bar.
+  ProgressOptions po;
+  po.label = "flowexport";
+  for (const std::string& f : o.files) {
+    struct stat st {};
+    if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
+  }
+  po.width = TerminalColumns(STDERR_FILENO);
+  po.final_line_always = o.progress == ProgressMode::kAlways;
+  p.progress = std::make_unique<ProgressBar>(
+      po, !live && ProgressEnabled(o.progress, isatty(STDERR_FILENO) == 1), MonotonicMicros,
+      [](absl::string_view t) { std::fwrite(t.data(), 1, t.size(), stderr); });
+  return kExitOk;
+}
+
+int ExportRuntime::Loop(ExportPipeline& p) {
+  const ExportOptions& o = options_;
+  std::ostream& log = *hooks_.log;
+  const bool live = p.live;
+  ProgressBar& progress = *p.progress;
+  PacketSampler& sampler = *p.sampler;
+  // Display only, like the progress bar: the --verbose status line.
+  StatusTicker status_ticker(o.verbose > 0 ? o.status_interval_s : 0, MonotonicMicros());
+  ExportStatusSample status_before;
+
+  // ---- The loop.
+  Counters& c = p.counters;
+  Meter& m = *p.meter;
+  Encoder& enc = *p.encoder;
+  bool first_packet = true;
+  auto sink = [&](const FlowRecord& r) {
+    if (!enc.Add(r, live ? WallClockUs() : m.now())) return;  // counted by the encoder
+    c.packets_exported += r.packets;
+    c.bytes_exported += r.bytes;
+  };
+  auto on_packet = [&](const RawPacket& pkt) {
+    ++c.seen;
+    PacketMeta meta;
+    meta.time_us = pkt.time_us;
+    const ParseResult r = pkt.link_supported
+                              ? ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta)
+                              : ParseResult::kUnsupportedLinkType;
+    ++c.results[static_cast<size_t>(r)];
+    if (r != ParseResult::kOk) return;
+    ++c.parsed;
+    if (meta.is_fragment()) ++c.fragments;
+    if (meta.is_non_first_fragment()) ++c.non_first_fragments;
+    if (meta.l4_truncated()) ++c.l4_truncated;
+    if (!sampler.Take()) {
+      ++c.sampled_out;
+      return;
+    }
+    if (first_packet) {
+      first_packet = false;
+      if (!live) enc.SetBootTime(pkt.time_us);
+    }
+    m.Add(meta, sink);  // may stage (pipelining, shard batches): Poll after the batch
+  };
+
+  int exit_code = 0;
+  // Only kernel network interfaces go down; libpcap's pseudo-devices (nflog:N, any, ...) have
+  // no ifindex and no link state, so watching them would read as "gone" at once.
+  const bool watch_iface = live && p.source->if_index() != 0;
+  if (live) StartIfaceTimer();
+  while (!stop_) {
+    absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
+    m.Poll(sink);
+    // The interface going down gives no capture error (the handle just sees nothing and, with
+    // TPACKET_V3, libpcap waits for the next packet), its deletion does: a 1 s timer breaks
+    // the capture loop so the state is checked.
+    bool iface_down = false;
+    if (watch_iface && (!n.ok() || check_iface_)) {
+      check_iface_ = 0;
+      iface_down = GetIfaceState(o.interfaces[0]) != IfaceState::kUp;
+    }
+    if (!n.ok() || iface_down) {
+      if (!n.ok() && absl::IsOutOfRange(n.status())) break;  // end of the files
+      if (!n.ok()) log << "flowexport: " << n.status().message() << "\n";
+      exit_code = 1;
+      if (!watch_iface) break;
+      log << "flowexport: interface " << o.interfaces[0] << " is "
+          << IfaceStateName(GetIfaceState(o.interfaces[0]))
+          << (o.on_iface_down == "wait"
+                  ? ": waiting for it to come back (--on-iface-down wait)\n"
+                  : ": exporting every flow and exiting (--on-iface-down exit)\n");
+      if (o.on_iface_down != "wait") break;
+      auto reopened = ReopenWhenUp(p.live_options, &stop_, [&] {
+        const TimeUs t = WallClockUs();
+        m.AdvanceTime(t, sink);
+        enc.Tick(t);
+      });
+      if (!reopened.ok()) {
+        log << "flowexport: cannot capture on " << o.interfaces[0]
+            << " again: " << reopened.status().message() << "\n";
+        break;
+      }
+      exit_code = 0;
+      if (*reopened == nullptr) break;  // SIGINT/SIGTERM while waiting: a normal stop
+      source_.store(reopened->get());
+      p.source = std::move(*reopened);  // the old handle closes here
+      log << "flowexport: interface " << o.interfaces[0] << " is back: capturing\n";
+      continue;
+    }
+    // Expiry and flushing run on the export clock: packet time for files, wall time live
+    // (so a quiet link still expires flows and sends partial datagrams).
+    const TimeUs now = live ? WallClockUs() : m.now();
+    if (live) m.AdvanceTime(now, sink);
+    enc.Tick(now);
+    if (p.metrics_server != nullptr && p.publisher.Due()) p.publisher.Publish(Snapshot(p));
+    progress.Update(p.source->BytesRead(), c.seen);
+    if (dump_stats_) {
+      dump_stats_ = 0;
+      progress.Clear();
+      log << FormatSummary(Snapshot(p)) << std::flush;
+    }
+    if (double seconds = 0; status_ticker.Due(MonotonicMicros(), &seconds)) {
+      const ExportStatusSample now_sample = StatusSampleOf(Snapshot(p));
+      progress.Clear();
+      log << ExportStatusLine(status_before, now_sample, seconds) << std::flush;
+      status_before = now_sample;
+    }
+    if (hooks_.after_batch) hooks_.after_batch(Snapshot(p));
+  }
+  source_.store(nullptr);
+
+  // ---- Flush everything: end of input or SIGINT/SIGTERM.
+  const TimeUs end = live ? WallClockUs() : m.now();
+  m.Finish(sink);  // every shard flushes; every record is drained before this returns
+  enc.Flush(end);
+  return exit_code;
+}
+
+int ExportRuntime::Close(ExportPipeline& p, int exit_code) {
+  p.progress->Finish(p.source->BytesRead(), p.counters.seen);
+  final_ = Snapshot(p);
+  g_runtime.store(nullptr);
+  *hooks_.log << FormatSummary(final_) << std::flush;
+  if (p.metrics_server != nullptr) p.publisher.Publish(final_);  // = the stats JSON below
+  if (!options_.stats_json.empty()) {
+    if (absl::Status st = WriteFileAtomically(options_.stats_json, FormatStatsJson(final_));
+        !st.ok()) {
+      return Fail(absl::UnknownError(st.message()));
+    }
+  }
+  return exit_code;
+}
+
+int Run(const ExportOptions& options) {
+  ExportRuntime runtime(options);
+  return runtime.Run();
+}
+
+}  // namespace nf
