@@ -14,7 +14,7 @@
 #include "exporter/app/export_stats.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/frame_builder.h"
-#include "tests/exporter/udp_receiver.h"
+#include "tests/support/udp_receiver.h"
 #include "tests/exporter/v9_test_decoder.h"
 #include "tests/support/test_support.h"
 #include "wire/v9_fields.h"

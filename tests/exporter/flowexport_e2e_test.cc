@@ -27,7 +27,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/exporter/frame_builder.h"
-#include "tests/exporter/udp_receiver.h"
+#include "tests/support/udp_receiver.h"
 #include "tests/exporter/v9_test_decoder.h"
 #include "tests/support/test_support.h"
 
@@ -38,27 +38,8 @@ using namespace ::nf::testing;  // NOLINT: frame builders and support helpers
 
 constexpr int64_t kBaseSec = 1'700'000'000;
 
-struct Frame {
-  int64_t time_us;
-  Bytes bytes;
-};
-
-// Writes `frames` as an Ethernet pcap.
-void WritePcap(const std::string& path, const std::vector<Frame>& frames, int dlt = 1) {
-  pcap_t* dead = pcap_open_dead(dlt, 65535);
-  pcap_dumper_t* d = pcap_dump_open(dead, path.c_str());
-  ASSERT_NE(d, nullptr) << pcap_geterr(dead);
-  for (const Frame& f : frames) {
-    pcap_pkthdr h{};
-    h.ts.tv_sec = f.time_us / 1000000;
-    h.ts.tv_usec = f.time_us % 1000000;
-    h.caplen = static_cast<bpf_u_int32>(f.bytes.size());
-    h.len = h.caplen;
-    pcap_dump(reinterpret_cast<u_char*>(d), &h, f.bytes.data());
-  }
-  pcap_dump_close(d);
-  pcap_close(dead);
-}
+// Frames the tests write as captures (testing::WritePcap).
+using Frame = PcapFrame;
 
 using Receiver = UdpReceiver;
 
@@ -232,7 +213,7 @@ RunResult RunFlowexport(const std::string& args, Receiver& rx, const TempDir& di
 TEST(FlowexportE2eTest, MixedCaptureMatchesTruthPerFlow) {
   TempDir dir;
   Scenario s = MakeScenario(true, true);
-  WritePcap(dir.File("mixed.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("mixed.pcap"), s.frames));
   Receiver rx;
   RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap"), rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -259,7 +240,7 @@ TEST(FlowexportE2eTest, MixedCaptureMatchesTruthPerFlow) {
 TEST(FlowexportE2eTest, InactiveTimeoutSplitsFlowsAndTotalsStayExact) {
   TempDir dir;
   Scenario s = MakeScenario(true, true);
-  WritePcap(dir.File("mixed.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("mixed.pcap"), s.frames));
   Receiver rx;
   // A 50 ms inactive timeout cuts most flows into several records.
   RunResult r =
@@ -278,7 +259,7 @@ TEST(FlowexportE2eTest, InactiveTimeoutSplitsFlowsAndTotalsStayExact) {
 TEST(FlowexportE2eTest, SamplingIsAnnouncedAndCountsSampledPackets) {
   TempDir dir;
   Scenario s = MakeScenario(true, true);
-  WritePcap(dir.File("mixed.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("mixed.pcap"), s.frames));
   Receiver rx;
   RunResult r = RunFlowexport("-r " + dir.File("mixed.pcap") + " --sampling 4", rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -318,7 +299,7 @@ void WriteExportPcap(const std::string& path, const std::vector<Bytes>& datagram
     ip[11] = static_cast<uint8_t>(~sum);
     frames.push_back({t += 1000, Eth(0x0800, ip)});
   }
-  WritePcap(path, frames);
+  ASSERT_TRUE(WritePcap(path, frames));
 }
 
 class TsharkInteropTest
@@ -329,7 +310,7 @@ TEST_P(TsharkInteropTest, DecodesCleanlyAndSumsMatch) {
   const auto& [name, v4, v6, extra] = GetParam();
   TempDir dir;
   Scenario s = MakeScenario(v4, v6, 3);
-  WritePcap(dir.File("in.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), s.frames));
   Receiver rx;
   RunResult r = RunFlowexport(absl::StrCat("-r ", dir.File("in.pcap"), " ", extra), rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -400,10 +381,10 @@ TEST(FlowexportE2eTest, NflogCaptureIsMeteredPacketForPacket) {
   const Bytes p3 = Ipv4(b, a, 6, Tcp(443, 40000, 0x12, 1200));
   const Bytes p4 = Ipv4(a, b, 17, Udp(5353, 53, 31));
   const int64_t t = kBaseSec * 1000000;
-  WritePcap(path,
+  ASSERT_TRUE(WritePcap(path,
             {{t, Nflog(2, true, p1)}, {t + 1000, Nflog(2, true, p2)},
              {t + 2000, Nflog(2, true, p3)}, {t + 3000, Nflog(2, false, p4)}},
-            239);
+            239));
   Receiver rx;
   RunResult r = RunFlowexport("-r " + path, rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -442,7 +423,7 @@ TEST(FlowexportCorpusTest, NflogCaptureMatchesTshark) {
 TEST(FlowexportE2eTest, V5CountsIpv6FlowsAsNotExportable) {
   TempDir dir;
   Scenario v6 = MakeScenario(false, true);
-  WritePcap(dir.File("v6.pcap"), v6.frames);
+  ASSERT_TRUE(WritePcap(dir.File("v6.pcap"), v6.frames));
   Receiver rx;
   RunResult r = RunFlowexport("-v 5 -r " + dir.File("v6.pcap"), rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -451,7 +432,7 @@ TEST(FlowexportE2eTest, V5CountsIpv6FlowsAsNotExportable) {
   EXPECT_EQ(JsonNumber(r.stats_json, "packets_exported"), 0u);
   EXPECT_THAT(r.output, ::testing::HasSubstr("not exportable"));
   Scenario v4 = MakeScenario(true, false);
-  WritePcap(dir.File("v4.pcap"), v4.frames);
+  ASSERT_TRUE(WritePcap(dir.File("v4.pcap"), v4.frames));
   r = RunFlowexport("-v 5 -r " + dir.File("v4.pcap"), rx, dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   ASSERT_FALSE(r.datagrams.empty());
@@ -462,7 +443,7 @@ TEST(FlowexportE2eTest, V5CountsIpv6FlowsAsNotExportable) {
 TEST(FlowexportE2eTest, UserErrorsGetOneClearLineAndTheDocumentedExitStatus) {
   TempDir dir;
   Scenario s = MakeScenario(true, false);
-  WritePcap(dir.File("ok.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("ok.pcap"), s.frames));
   const std::string bin = BinaryPath("flowexport");
   struct Case {
     std::string args;
@@ -489,7 +470,7 @@ TEST(FlowexportE2eTest, UserErrorsGetOneClearLineAndTheDocumentedExitStatus) {
     EXPECT_LE(std::count(out.begin(), out.end(), '\n'), 3) << out;
   }
   // An unsupported link type is refused by name: the file is bad input, the command line fine.
-  WritePcap(dir.File("radio.pcap"), {{kBaseSec * 1000000, Bytes(40, 0)}}, 127);
+  ASSERT_TRUE(WritePcap(dir.File("radio.pcap"), {{kBaseSec * 1000000, Bytes(40, 0)}}, 127));
   std::string out;
   EXPECT_EQ(RunCommand(bin + " -r " + dir.File("radio.pcap") + " -c 127.0.0.1:2055 2>&1", &out), 1);
   EXPECT_THAT(out, ::testing::HasSubstr("unsupported link type 127 (IEEE802_11_RADIO)"));
@@ -498,7 +479,7 @@ TEST(FlowexportE2eTest, UserErrorsGetOneClearLineAndTheDocumentedExitStatus) {
 TEST(FlowexportE2eTest, SendErrorsAreCountedNotFatal) {
   TempDir dir;
   Scenario s = MakeScenario(true, true, 5);
-  WritePcap(dir.File("in.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), s.frames));
   // A closed port: connected UDP sockets see ECONNREFUSED on later sends.
   const uint16_t closed = FreeUdpPort();
   Receiver rx;
@@ -520,8 +501,8 @@ TEST(FlowexportE2eTest, MultipleFilesAndFilterWords) {
   Scenario a = MakeScenario(true, false);
   Scenario b = MakeScenario(false, true);
   for (Frame& f : b.frames) f.time_us += 60'000'000;  // later file
-  WritePcap(dir.File("a.pcap"), a.frames);
-  WritePcap(dir.File("b.pcap"), b.frames);
+  ASSERT_TRUE(WritePcap(dir.File("a.pcap"), a.frames));
+  ASSERT_TRUE(WritePcap(dir.File("b.pcap"), b.frames));
   Receiver rx;
   RunResult r = RunFlowexport(absl::StrCat("-r ", dir.File("a.pcap"), " -r ", dir.File("b.pcap"),
                                            " 'ip6 or (vlan and vlan and ip6)'"),
@@ -538,7 +519,7 @@ TEST(FlowexportE2eTest, MultipleFilesAndFilterWords) {
 TEST(FlowexportE2eTest, SigtermFlushesEveryFlow) {
   TempDir dir;
   Scenario s = MakeScenario(true, true, 50);
-  WritePcap(dir.File("big.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("big.pcap"), s.frames));
   Receiver rx;
   const std::string stats = dir.File("stats.json");
   // Pace exports slowly so the signal lands mid-run.
@@ -591,7 +572,7 @@ TEST_P(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
   const auto& [name, extra, with_v6] = GetParam();
   TempDir dir;
   Scenario s = MakeScenario(true, with_v6, 5);
-  WritePcap(dir.File("in.pcap"), s.frames);
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), s.frames));
   const uint16_t port = FreeUdpPort();
   const std::string flows = dir.File("flows");
   std::filesystem::create_directory(flows);

@@ -1,8 +1,9 @@
-// Test helper: a UDP socket on 127.0.0.1 that collects what flowexport sends. Bound (with a big
+// Test helper: a UDP socket on 127.0.0.1 that collects what an exporter sends, synchronously
+// (testing::UdpSink in test_support.h receives on a thread instead, for long runs). Bound (with a big
 // receive buffer) before the exporter starts, so no datagram is lost while a synchronous run
 // exports; Drain returns everything queued.
-#ifndef NF_TESTS_EXPORTER_UDP_RECEIVER_H_
-#define NF_TESTS_EXPORTER_UDP_RECEIVER_H_
+#ifndef NF_TESTS_SUPPORT_UDP_RECEIVER_H_
+#define NF_TESTS_SUPPORT_UDP_RECEIVER_H_
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -57,4 +58,4 @@ class UdpReceiver {
 
 }  // namespace nf::testing
 
-#endif  // NF_TESTS_EXPORTER_UDP_RECEIVER_H_
+#endif  // NF_TESTS_SUPPORT_UDP_RECEIVER_H_
