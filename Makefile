@@ -9,7 +9,7 @@ DEPS_EXTRA ?=
 # run does not. Target-specific, so `make test` passes it down to configure.
 WERROR_FLAG ?=
 
-.PHONY: all deps configure build test demo bench clean asan tsan fuzz release
+.PHONY: all deps configure build test demo bench clean asan tsan fuzz release freebsd-check
 all: build
 
 deps:
@@ -42,6 +42,11 @@ release:
 	@scripts/setup-deps.sh
 	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build build-release -j$(JOBS) -- --no-print-directory
+
+# Every production unit compiled (syntax only) against FreeBSD 14.2's headers with Clang 14 and
+# libc++, flags from $(BUILD)/compile_commands.json; skips when ../shared/freebsd is absent.
+freebsd-check:
+	@scripts/freebsd-check.sh $(BUILD)
 
 # libFuzzer targets under ASan+UBSan, each for FUZZ_SECONDS (default 60).
 fuzz:

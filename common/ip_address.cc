@@ -1,6 +1,7 @@
 #include "common/ip_address.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <charconv>
 

@@ -14,6 +14,9 @@ fonts-dejavu-core netsniff-ng"
 # `setup-deps.sh clang` adds Clang 14 with its sanitizer runtimes (`make asan` builds with it);
 # `setup-deps.sh fuzz` needs the same for libFuzzer.
 case "${1:-}" in clang|fuzz) PACKAGES="$PACKAGES clang-14 libclang-rt-14-dev" ;; esac
+# `setup-deps.sh freebsd` adds Clang 14 and libc++ (FreeBSD's C++ library), with which
+# scripts/freebsd-check.sh compiles every unit against FreeBSD's headers.
+case "${1:-}" in freebsd) PACKAGES="$PACKAGES clang-14 libc++-14-dev libc++abi-14-dev" ;; esac
 
 missing=""
 for p in $PACKAGES; do

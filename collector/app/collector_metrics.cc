@@ -130,9 +130,13 @@ void CollectorStatsPublisher::Register(Registry& registry) const {
           D(t.receive.datagrams));
     w.Add("flowcollect_socket_received_bytes_total", "Bytes read from the UDP sockets.", kC, {},
           D(t.receive.bytes));
-    w.Add("flowcollect_socket_drops_total",
-          "Datagrams the kernel dropped because a socket buffer was full (SO_MEMINFO).", kC, {},
-          D(t.receive.kernel_drops));
+    // Left out where the kernel keeps no per-socket drop counter: a missing series says
+    // "unknown", a zero would claim no loss.
+    if (t.receive.kernel_drops_available) {
+      w.Add("flowcollect_socket_drops_total",
+            "Datagrams the kernel dropped because a socket buffer was full (SO_MEMINFO).", kC,
+            {}, D(t.receive.kernel_drops));
+    }
     w.Add("flowcollect_denied_datagrams_total", "Datagrams from sources outside --allow.", kC,
           {}, D(t.receive.denied));
     w.Add("flowcollect_receive_errors_total", "Socket receive errors.", kC, {},

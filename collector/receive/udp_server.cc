@@ -1,6 +1,5 @@
 #include "collector/receive/udp_server.h"
 
-#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -9,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <optional>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/v6_only.hpp>
@@ -211,13 +211,9 @@ int UdpServer::Drain(Socket& s, int max) {
 // messages cost ~5% of the receive path in profiles, and a drop is counted even when no
 // datagram follows it.
 void UdpServer::PollDrops(Socket& s) {
-  uint32_t meminfo[SK_MEMINFO_VARS] = {};
-  socklen_t len = sizeof(meminfo);
-  if (::getsockopt(s.socket.native_handle(), SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0 ||
-      len <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
-    return;
-  }
-  const uint32_t total = meminfo[SK_MEMINFO_DROPS];
+  const std::optional<uint32_t> read = SocketDropCount(s.socket.native_handle());
+  if (!read.has_value()) return;
+  const uint32_t total = *read;
   // The counter is cumulative per socket; count the increase (modulo 2^32).
   stats_.kernel_drops += total - s.last_overflow;
   s.last_overflow = total;

@@ -1,7 +1,7 @@
 // The collector's UDP receive path: one Boost.Asio socket per `-l [ADDR:]PORT`, IPv4 and IPv6,
 // datagrams up to 65535 bytes, a large kernel receive buffer, an allow list of exporter
-// prefixes, and the kernel's own drop counter (SO_MEMINFO) read after every drain so socket
-// loss is reported instead of invisible.
+// prefixes, and the kernel's own drop counter (Linux SO_MEMINFO) read after every drain so
+// socket loss is reported instead of invisible (FreeBSD keeps no such counter per socket).
 //
 // Asio only tells us a socket is readable (async_wait); the datagrams are then drained with
 // recvmmsg(), up to 16 per system call. Only error_code overloads are used: no
@@ -27,6 +27,7 @@
 #include "absl/strings/string_view.h"
 #include "collector/decode/decoded_record.h"
 #include "common/ip_address.h"
+#include "common/platform.h"
 #include "common/time_format.h"
 
 namespace nf {
@@ -59,6 +60,9 @@ struct ReceiveStats {
   uint64_t denied = 0;        // sources outside --allow
   uint64_t receive_errors = 0;
   uint64_t truncated = 0;     // datagram larger than our buffer (cannot happen at 65535)
+  // False where the kernel keeps no per-socket drop counter (FreeBSD): kernel_drops is then
+  // unknown rather than zero, and reports show it as unavailable.
+  bool kernel_drops_available = SocketDropCountAvailable();
 };
 
 // Checks that every listen address parses ([ADDR:]PORT, [IPv6]:PORT, ADDR an IP address)
@@ -103,7 +107,7 @@ class UdpServer {
   int Drain(Socket& s, int max);
   // One received datagram: drop counters from its control data, --allow, then the handler.
   void Deliver(const msghdr& msg, size_t n, const iovec& data, TimeUs now);
-  // Adds the socket's new kernel drops (SO_MEMINFO) to the statistics.
+  // Adds the socket's new kernel drops (SocketDropCount) to the statistics.
   void PollDrops(Socket& s);
 
   UdpServerOptions options_;

@@ -146,7 +146,9 @@ std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
   std::string out = "flowcollect statistics\n";
   const ReceiveStats& r = input.receive;
   absl::StrAppend(&out, "receive: datagrams ", r.datagrams, ", bytes ", r.bytes,
-                  ", kernel drops ", r.kernel_drops, ", denied ", r.denied, ", errors ",
+                  ", kernel drops ",
+                  r.kernel_drops_available ? absl::StrCat(r.kernel_drops) : "n/a",
+                  ", denied ", r.denied, ", errors ",
                   r.receive_errors, ", truncated ", r.truncated, "\n");
   if (input.file_packets != 0) {
     absl::StrAppend(&out, "files: packets ", input.file_packets, ", not udp ", input.file_not_udp,
@@ -179,7 +181,9 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
   std::string out = "{\"version\":1,\"receive\":{";
   const ReceiveStats& r = input.receive;
   absl::StrAppend(&out, "\"datagrams\":", r.datagrams, ",\"bytes\":", r.bytes,
-                  ",\"kernel_drops\":", r.kernel_drops, ",\"denied\":", r.denied,
+                  ",\"kernel_drops\":",
+                  r.kernel_drops_available ? absl::StrCat(r.kernel_drops) : "null",
+                  ",\"denied\":", r.denied,
                   ",\"receive_errors\":", r.receive_errors, ",\"truncated\":", r.truncated,
                   ",\"file_packets\":", input.file_packets, ",\"file_not_udp\":",
                   input.file_not_udp, ",\"file_port_filtered\":", input.file_port_filtered,

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "absl/numeric/int128.h"
+#include "common/platform.h"
 
 namespace nf {
 namespace {
@@ -22,7 +23,7 @@ constexpr uint8_t kProtoTcp = 6;
 void* AllocateTable(size_t bytes) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
-  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without THP the table still works
+  AdviseHugePages(p, bytes);  // advice only: without huge pages the table still works
   return p;
 }
 

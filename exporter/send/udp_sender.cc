@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
+#include "common/platform.h"
 
 namespace nf {
 namespace {
@@ -71,15 +72,9 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
           absl::StrCat("socket for collector ", text, ": ", std::strerror(err)));
     }
     // Never let the kernel fragment an export datagram: an oversize one fails with EMSGSIZE
-    // and is counted, which is what --mtu promises.
-    if (ai->ai_family == AF_INET) {
-      int val = IP_PMTUDISC_DO;
-      setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &val, sizeof(val));
-    } else {
-      int val = 1;
-      setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &val, sizeof(val));
-      s->any_ipv6_ = true;
-    }
+    // and is counted, which is what --mtu promises. Best effort, as every socket option here.
+    SetDontFragment(fd, ai->ai_family).IgnoreError();
+    if (ai->ai_family != AF_INET) s->any_ipv6_ = true;
     int sndbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     CollectorStats st;
