@@ -10,11 +10,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/platform.h"
 
 namespace nf {
 namespace {
@@ -145,7 +147,18 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   pcap_set_snaplen(p, snaplen);
   pcap_set_promisc(p, options.promiscuous ? 1 : 0);
   pcap_set_timeout(p, options.timeout_ms);
-  if (options.buffer_size_bytes > 0) pcap_set_buffer_size(p, options.buffer_size_bytes);
+  int buffer = options.buffer_size_bytes;
+  // FreeBSD caps a BPF buffer at net.bpf.maxbufsize and gives less without a word: ask for
+  // what the kernel allows and tell the operator which knob raises it.
+  if (const std::optional<CaptureBufferLimit> limit = GetCaptureBufferLimit();
+      limit.has_value() && buffer > 0 && static_cast<size_t>(buffer) > limit->bytes) {
+    src->buffer_note_ = absl::StrCat(
+        "capture buffer ", buffer, " bytes (--buffer-size) is above ", limit->sysctl, " (",
+        limit->bytes, "): capturing with ", limit->bytes, " bytes; raise it with sysctl ",
+        limit->sysctl, "=", buffer);
+    buffer = static_cast<int>(limit->bytes);
+  }
+  if (buffer > 0) pcap_set_buffer_size(p, buffer);
   pcap_set_immediate_mode(p, 0);  // batches are what keep per-packet cost low
   const int rc = pcap_activate(p);
   if (rc < 0) {

@@ -89,6 +89,9 @@ class PcapSource {
   const std::string& current_name() const;
   // SNMP ifIndex of the live interface (if_nametoindex), 0 for files.
   uint32_t if_index() const { return if_index_; }
+  // Live: a sentence for the operator when the kernel gave a smaller capture buffer than
+  // asked (FreeBSD's net.bpf.maxbufsize), naming the sysctl that raises it; empty otherwise.
+  const std::string& buffer_note() const { return buffer_note_; }
 
  private:
   struct Input {
@@ -119,6 +122,7 @@ class PcapSource {
   size_t current_ = 0;
   bool live_ = false;
   uint32_t if_index_ = 0;
+  std::string buffer_note_;
   uint64_t received_ = 0;
   std::string filter_;
   std::vector<NgFilter> ng_filters_;

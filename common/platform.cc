@@ -14,6 +14,8 @@
 
 #if defined(__linux__)
 #include <linux/sock_diag.h>
+#elif defined(__FreeBSD__)
+#include <sys/sysctl.h>
 #elif !defined(__FreeBSD__)
 #error "flowtools supports Linux and FreeBSD; add this platform's block to common/platform.cc"
 #endif
@@ -59,6 +61,9 @@ std::optional<uint32_t> SocketDropCount(int fd) {
   return meminfo[SK_MEMINFO_DROPS];
 }
 
+// libpcap sizes its TPACKET ring itself; no sysctl caps it.
+std::optional<CaptureBufferLimit> GetCaptureBufferLimit() { return std::nullopt; }
+
 #elif defined(__FreeBSD__)
 
 // The VM system promotes large, aligned anonymous mappings to superpages on its own.
@@ -69,6 +74,13 @@ void AdviseHugePages(void*, size_t) {}
 bool SocketDropCountAvailable() { return false; }
 
 std::optional<uint32_t> SocketDropCount(int) { return std::nullopt; }
+
+std::optional<CaptureBufferLimit> GetCaptureBufferLimit() {
+  u_int max = 0;
+  size_t len = sizeof(max);
+  if (::sysctlbyname("net.bpf.maxbufsize", &max, &len, nullptr, 0) != 0) return std::nullopt;
+  return CaptureBufferLimit{max, "net.bpf.maxbufsize"};
+}
 
 #endif
 

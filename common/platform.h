@@ -1,6 +1,6 @@
 // The few operating-system services whose spelling differs between Linux and FreeBSD, so that
 // callers stay free of #ifdefs: don't-fragment on a UDP socket, huge-page advice for a large
-// mapping, and a socket's kernel drop counter.
+// mapping, a socket's kernel drop counter, and the cap on a capture buffer.
 //
 // Where a platform has no equivalent the functions say so honestly (std::nullopt, or false
 // from the *Available() query) instead of pretending a zero; callers then show the value as
@@ -29,6 +29,15 @@ void AdviseHugePages(void* addr, size_t bytes);
 // True when the kernel keeps a per-socket count of datagrams it dropped because the receive
 // buffer was full (Linux SO_MEMINFO); FreeBSD has no such counter.
 bool SocketDropCountAvailable();
+
+// The kernel's upper bound on a packet capture buffer, where there is one: FreeBSD caps every
+// BPF buffer at the net.bpf.maxbufsize sysctl and silently gives less than asked. Linux has
+// no such cap for libpcap's ring (std::nullopt).
+struct CaptureBufferLimit {
+  size_t bytes = 0;
+  const char* sysctl = "";  // the knob that raises it
+};
+std::optional<CaptureBufferLimit> GetCaptureBufferLimit();
 
 // The cumulative number of datagrams the kernel dropped on socket `fd` (wrapping at 2^32), or
 // std::nullopt when the platform has no such counter or reading it failed.

@@ -355,6 +355,7 @@ int ExportRuntime::Open(ExportPipeline& p) {
     lo.filter = p.filter;
     absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenLive(lo);
     if (!src.ok()) return fail(src.status());
+    if (!(*src)->buffer_note().empty()) log << "flowexport: " << (*src)->buffer_note() << "\n";
     p.source = std::move(*src);
   } else {
     absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline(o.files, p.filter);
