@@ -229,9 +229,15 @@ void FlowTable::ExpireDue(TimeUs now, FlowSink sink) {
   if (now > now_) now_ = now;
   now = now_;
   if (now < next_deadline_) return;
-  // Idle flows: the LRU head is the flow seen longest ago.
+  // Idle flows: the LRU head is the flow seen longest ago. A flow whose active timeout came
+  // first, and that no check saw in between, ends as an active timeout all the same: the
+  // reason must not depend on when the table happens to look (a shard of --threads N looks
+  // less often than one table, at moments that depend on which flows share it).
   while (lru_.head != kNil && now - entries_[lru_.head].last_us >= options_.inactive_timeout_us) {
-    Export(lru_.head, EndReason::kIdleTimeout, sink);
+    const Entry& e = entries_[lru_.head];
+    const bool active_first =
+        e.first_us + options_.active_timeout_us < e.last_us + options_.inactive_timeout_us;
+    Export(lru_.head, active_first ? EndReason::kActiveTimeout : EndReason::kIdleTimeout, sink);
   }
   // Long-lived flows: the age head is the oldest flow.
   while (age_.head != kNil && now - entries_[age_.head].first_us >= options_.active_timeout_us) {

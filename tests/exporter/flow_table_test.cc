@@ -123,6 +123,38 @@ TEST(FlowTableTest, ActiveTimeoutSplitsLongFlows) {
   EXPECT_EQ(packets, 14u);
 }
 
+// The end reason is whichever timeout came first in packet time, however rarely the table
+// looks: a shard of --threads N checks at other moments than one table, and must agree.
+TEST(FlowTableTest, EndReasonDoesNotDependOnWhenTheTableLooks) {
+  FlowTableOptions o;
+  o.inactive_timeout_us = 1 * kSec;
+  o.active_timeout_us = 5 * kSec;
+  // Packets from 0 to 4.5 s: the active timeout is due at 5 s, the idle one at 5.5 s.
+  for (const TimeUs look : {TimeUs{5'200'000}, TimeUs{6 * kSec}, TimeUs{60 * kSec}}) {
+    SCOPED_TRACE(look);
+    FlowTable table(o);
+    Collector out;
+    auto sink = [&](const FlowRecord& r) { out(r); };
+    for (int i = 0; i <= 9; ++i) table.Update(V4(1, 2, 10, 20, i * kSec / 2), sink);
+    table.ExpireUntil(look, sink);
+    ASSERT_EQ(out.records.size(), 1u);
+    EXPECT_EQ(out.records[0].end_reason, EndReason::kActiveTimeout);
+    EXPECT_EQ(out.records[0].packets, 10u);
+  }
+  // The other way round: idle first (due at 1.5 s), active later (5 s).
+  for (const TimeUs look : {TimeUs{2'500'000}, TimeUs{60 * kSec}}) {
+    SCOPED_TRACE(look);
+    FlowTable table(o);
+    Collector out;
+    auto sink = [&](const FlowRecord& r) { out(r); };
+    table.Update(V4(1, 2, 10, 20, 0), sink);
+    table.Update(V4(1, 2, 10, 20, kSec / 2), sink);
+    table.ExpireUntil(look, sink);
+    ASSERT_EQ(out.records.size(), 1u);
+    EXPECT_EQ(out.records[0].end_reason, EndReason::kIdleTimeout);
+  }
+}
+
 TEST(FlowTableTest, TcpFinAndRstEndTheFlowAfterThePacket) {
   FlowTable table({});
   Collector out;
