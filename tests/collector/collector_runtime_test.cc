@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include "collector/app/collector_options.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/e2e/e2e_support.h"
 #include "tests/support/test_support.h"
 
 namespace nf {
@@ -73,16 +75,18 @@ std::string ReadFile(const std::string& path) {
 }
 size_t Lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
-// One number from the stats JSON: the first `key` after the object `section` opens.
-uint64_t JsonNumber(const std::string& json, const std::string& section, const std::string& key) {
-  const size_t start = json.find("\"" + section + "\":");
-  const std::string needle = "\"" + key + "\":";
-  const size_t pos = start == std::string::npos ? start : json.find(needle, start);
-  if (pos == std::string::npos) {
-    ADD_FAILURE() << "no " << section << "." << key << " in " << json;
+// One counter from the stats JSON by its dotted path ("totals.records"); 0 and a failure when
+// absent.
+uint64_t StatsNumber(const std::string& json, const std::string& path) {
+  testing::FlatJson flat;
+  std::string error;
+  if (!testing::ParseFlatJson(json, &flat, &error)) {
+    ADD_FAILURE() << error << " in " << json;
     return 0;
   }
-  return std::stoull(json.substr(pos + needle.size()));
+  const std::optional<uint64_t> v = testing::JsonU64(flat, path);
+  if (!v.has_value()) ADD_FAILURE() << "no " << path << " in " << testing::JsonKeys(flat);
+  return v.value_or(0);
 }
 
 TEST(CollectorRuntimeTest, CreateChecksEverythingBeforeAnyOutputExists) {
@@ -133,10 +137,10 @@ TEST(CollectorRuntimeTest, FileRunFlushesCsvTemplatesReportAndStatsInOrder) {
   ASSERT_EQ((*r)->Run(), 0);
   EXPECT_EQ(Lines(ReadFile(o.output)), 1u + 200u);  // header + one row per record
   const std::string stats = ReadFile(o.stats_json);
-  EXPECT_EQ(JsonNumber(stats, "totals", "records"), 200u);
-  EXPECT_EQ(JsonNumber(stats, "output", "rows"), 200u);
-  EXPECT_EQ(JsonNumber(stats, "totals", "packets"), 20u * 55u);
-  EXPECT_EQ(JsonNumber(stats, "totals", "bytes"), 20u * 5500u);
+  EXPECT_EQ(StatsNumber(stats, "totals.records"), 200u);
+  EXPECT_EQ(StatsNumber(stats, "output.rows"), 200u);
+  EXPECT_EQ(StatsNumber(stats, "totals.packets"), 20u * 55u);
+  EXPECT_EQ(StatsNumber(stats, "totals.bytes"), 20u * 5500u);
   EXPECT_THAT(ReadFile(o.template_store), HasSubstr("256"));
   EXPECT_THAT(ReadFile(o.report), HasSubstr("<html"));
 }
@@ -180,9 +184,9 @@ TEST(CollectorRuntimeTest, LiveStopDrainsEveryWorkerAndMergesTheirStatistics) {
   constexpr uint64_t kDatagrams = kSenders * kPerSender;
   EXPECT_EQ(Lines(ReadFile(o.output)), 1u + kDatagrams * 4u);
   const std::string stats = ReadFile(o.stats_json);
-  EXPECT_EQ(JsonNumber(stats, "receive", "datagrams"), kDatagrams);  // summed over workers
-  EXPECT_EQ(JsonNumber(stats, "totals", "records"), kDatagrams * 4u);
-  EXPECT_EQ(JsonNumber(stats, "output", "rows"), kDatagrams * 4u);
+  EXPECT_EQ(StatsNumber(stats, "receive.datagrams"), kDatagrams);  // summed over workers
+  EXPECT_EQ(StatsNumber(stats, "totals.records"), kDatagrams * 4u);
+  EXPECT_EQ(StatsNumber(stats, "output.rows"), kDatagrams * 4u);
 }
 
 TEST(CollectorRuntimeTest, StopBeforeRunEndsAtOnceWithAnEmptyButCompleteOutput) {

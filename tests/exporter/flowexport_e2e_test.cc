@@ -551,18 +551,6 @@ TEST(FlowexportE2eTest, SigtermFlushesEveryFlow) {
   EXPECT_LT(JsonNumber(json, "packets_seen"), s.frames.size());
 }
 
-// True once something is bound to 127.0.0.1:`port` (UDP).
-bool UdpPortInUse(uint16_t port) {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(port);
-  const bool in_use = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0;
-  close(fd);
-  return in_use;
-}
-
 // Parameters: name, extra flowexport arguments, whether the traffic has IPv6 (-v 5 cannot).
 class NfdumpInteropTest
     : public ::testing::TestWithParam<std::tuple<const char*, const char*, bool>> {};
@@ -587,8 +575,7 @@ TEST_P(NfdumpInteropTest, NfcapdRecordsMatchTruthPerFlow) {
     _exit(127);
   }
   // Wait (bounded) until nfcapd has bound its socket.
-  for (int i = 0; i < 250 && !UdpPortInUse(port); ++i) usleep(20 * 1000);
-  ASSERT_TRUE(UdpPortInUse(port)) << "nfcapd did not start";
+  ASSERT_TRUE(WaitUntilUdpBound(port)) << "nfcapd did not start";
   std::string out;
   const std::string stats = dir.File("stats.json");
   ASSERT_EQ(RunCommand(absl::StrCat(BinaryPath("flowexport"), " -r ", dir.File("in.pcap"),
