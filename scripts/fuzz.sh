@@ -15,7 +15,7 @@ RUNS=${FUZZ_RUNS:--1}
 MAX_LEN=${FUZZ_MAX_LEN:-65536}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-targets=${*:-"packet_parser decoder template_spec address"}
+targets=${*:-"packet_parser decoder template_spec address routes"}
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
   scripts/setup-deps.sh fuzz
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -30,8 +30,16 @@ if [ ! -d "$seeds/decoder" ]; then
   # shellcheck disable=SC2086
   "$BUILD/tests/fuzz/nf-fuzz-seeds" "$seeds" $captures
 fi
-mkdir -p "$seeds/template_spec" "$seeds/address"
+mkdir -p "$seeds/template_spec" "$seeds/address" "$seeds/routes"
 cp templates/*.tmpl "$seeds/template_spec/" 2>/dev/null || true
+# Routing tables: the corpus MRT dumps, compressed as shipped and unpacked (so mutations reach
+# the MRT parser rather than only zlib's checks).
+for f in ../shared/corpus/enrich/bgpdump/*.gz ../shared/corpus/enrich/mrtparse/*; do
+  [ -f "$f" ] || continue
+  b=$(basename "$f")
+  cp "$f" "$seeds/routes/$b"
+  case $f in *.gz) gzip -dc "$f" | head -c 65536 >"$seeds/routes/$b.head.mrt" ;; esac
+done
 
 status=0
 mkdir -p "$BUILD/logs"

@@ -16,6 +16,7 @@ LAYERS = [
     "capture",
     "templates",
     "metrics",
+    "enrich",
     "ngnetflow",
     "exporter/meter",
     "exporter/encode",
