@@ -52,6 +52,11 @@ struct FlowRecord {
   EndReason end_reason = EndReason::kIdleTimeout;
   uint8_t min_ttl = 0;
   uint8_t max_ttl = 0;
+  // Filled by enrichment (routing tables, ASN database) when the flow is exported; 0 = unknown.
+  uint8_t src_mask = 0;
+  uint8_t dst_mask = 0;
+  uint32_t src_as = 0;
+  uint32_t dst_as = 0;
 };
 static_assert(std::is_trivially_copyable_v<FlowRecord>);
 

@@ -24,13 +24,16 @@ int main(int argc, char** argv) {
       "flowexport"};
   app.option_defaults()->always_capture_default();
   app.footer(
-      "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics.\n"
+      "Signals: SIGINT/SIGTERM stop and export every flow; SIGUSR1 prints statistics; SIGHUP\n"
+      "reloads --routes and --asn-db (the old data stays if a file is bad).\n"
       "\n"
       "Examples:\n"
       "  flowexport -i igb0 -c 10.0.0.5:1234\n"
       "      capture on igb0 and export NetFlow v9 to the collector at 10.0.0.5, UDP port 1234\n"
       "  flowexport -r trace.pcap -c 127.0.0.1:2055\n"
       "      export the flows of a capture file (its clock drives time) to a local collector\n"
+      "  flowexport -i igb0 -c 10.0.0.5:1234 -T ng_netflow --routes /var/db/rib.mrt.bz2\n"
+      "      fill SRC_AS/DST_AS and the prefix masks from a BGP RIB dump (docs/enrichment.md)\n"
       "  flowexport --ng-netflow -i igb0 -c 10.0.0.5:1234 --emit bootstrap\n"
       "      print a FreeBSD boot script that makes the kernel's ng_netflow do the same export");
   app.set_version_flag("--version",

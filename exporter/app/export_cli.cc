@@ -1,5 +1,7 @@
 #include "exporter/app/export_cli.h"
 
+#include "enrich/enrichment_cli.h"
+
 namespace nf {
 
 void AddExportOptions(CLI::App& app, ExportOptions& o) {
@@ -140,6 +142,7 @@ void AddExportOptions(CLI::App& app, ExportOptions& o) {
          "--no-progress", [&o] { o.progress = ProgressMode::kNever; },
          "With -r: no progress bar (default: drawn when stderr is a terminal)")
       ->group("Output");
+  AddEnrichmentOptions(app, o.enrichment, /*for_collector=*/false);
 }
 
 }  // namespace nf

@@ -85,6 +85,20 @@ void WriteExportSamples(const ExportSnapshot& s, SampleWriter& w) {
         D(s.records_not_exportable));
   w.Add("flowexport_datagrams_sent_total",
         "Export datagrams built and sent (each to every collector).", kC, {}, D(s.datagrams_sent));
+  // Enrichment (--routes, --asn-db).
+  w.Add("flowexport_enrichment_generation",
+        "Enrichment data generation: 1 after the start-up load, +1 per successful reload.", kG,
+        {}, D(s.enrichment_generation));
+  w.Add("flowexport_enrichment_reloads_total", "Successful SIGHUP reloads of enrichment data.",
+        kC, {}, D(s.enrichment_reloads));
+  w.Add("flowexport_enrichment_reload_failures_total",
+        "SIGHUP reloads that failed and kept the previous data.", kC, {},
+        D(s.enrichment_reload_failures));
+  w.Add("flowexport_enrichment_lookups_total", "Addresses of exported flows looked up.", kC, {},
+        D(s.addresses_looked_up));
+  w.Add("flowexport_enrichment_matches_total",
+        "Looked-up addresses that got an AS number or a prefix length.", kC, {},
+        D(s.addresses_matched));
   for (const ExportSnapshot::Collector& c : s.collectors) {
     const Labels l = {{"collector", c.name}};
     w.Add("flowexport_collector_datagrams_total", "Datagrams sent to the collector.", kC, l,

@@ -26,6 +26,7 @@
 #include "common/privileges.h"
 #include "exporter/app/export_metrics.h"
 #include "exporter/app/run_status.h"
+#include "enrich/enrichment.h"
 #include "exporter/encode/encoder.h"
 #include "exporter/encode/ipfix_encoder.h"
 #include "exporter/encode/v5_encoder.h"
@@ -35,6 +36,7 @@
 #include "exporter/meter/sharded_meter.h"
 #include "exporter/send/udp_sender.h"
 #include "templates/template_spec.h"
+#include "wire/v9_fields.h"
 
 namespace nf {
 namespace {
@@ -48,6 +50,9 @@ void OnStopSignal(int) {
 }
 void OnStatsSignal(int) {
   if (ExportRuntime* r = g_runtime.load()) r->RequestStats();
+}
+void OnReloadSignal(int) {
+  if (ExportRuntime* r = g_runtime.load()) r->RequestReload();
 }
 // --on-iface-down: once a second, make the capture loop return so it checks the interface.
 void OnIfaceTimer(int) {
@@ -72,6 +77,10 @@ void InstallSignals() {
   sigaction(SIGTERM, &sa, nullptr);
   sa.sa_handler = OnStatsSignal;
   sigaction(SIGUSR1, &sa, nullptr);
+  // SIGHUP reloads the enrichment data; without any it is a no-op rather than the default
+  // termination, which a daemon's "reload" would otherwise turn into a lost export.
+  sa.sa_handler = OnReloadSignal;
+  sigaction(SIGHUP, &sa, nullptr);
   sa.sa_handler = SIG_IGN;
   sigaction(SIGPIPE, &sa, nullptr);
 }
@@ -133,6 +142,8 @@ struct Counters {
   uint64_t l4_truncated = 0;
   uint64_t packets_exported = 0;
   uint64_t bytes_exported = 0;
+  uint64_t addresses_looked_up = 0;
+  uint64_t addresses_matched = 0;
 };
 
 }  // namespace
@@ -150,6 +161,8 @@ struct ExportPipeline {
   std::unique_ptr<PacketSampler> sampler;
   std::unique_ptr<Meter> meter;
   std::unique_ptr<Encoder> encoder;
+  // --routes / --asn-db: the snapshot the export sink reads, reloaded on SIGHUP.
+  std::unique_ptr<Enrichment> enrichment;
   // --metrics: serves snapshots the loop publishes (nothing per packet).
   metrics::Registry registry;
   metrics::ExportStatsPublisher publisher;
@@ -192,6 +205,14 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
   s.records_not_exportable = et.not_exportable;
   s.datagrams_sent = et.datagrams;
   s.send_errors = p.sender->send_errors();
+  if (p.enrichment != nullptr) {
+    const EnrichmentStats es = p.enrichment->stats();
+    s.enrichment_generation = es.generation;
+    s.enrichment_reloads = es.reloads;
+    s.enrichment_reload_failures = es.reload_failures;
+  }
+  s.addresses_looked_up = c.addresses_looked_up;
+  s.addresses_matched = c.addresses_matched;
   for (const CollectorStats& col : p.sender->stats()) {
     s.collectors.push_back({col.name, col.address, col.datagrams, col.send_errors,
                             col.last_errno != 0 ? std::strerror(col.last_errno) : ""});
@@ -333,6 +354,29 @@ int ExportRuntime::Open(ExportPipeline& p) {
   // Looked up before anything is opened, so a typo costs nothing.
   absl::StatusOr<Identity> identity = ResolveIdentity(o.user, o.group);
   if (!identity.ok()) return fail(identity.status());
+  // Enrichment data before anything is opened: a bad file is an error before the capture.
+  if (o.enrichment.any()) {
+    absl::StatusOr<std::unique_ptr<Enrichment>> enrichment = Enrichment::Create(o.enrichment);
+    if (!enrichment.ok()) return fail(enrichment.status());
+    p.enrichment = std::move(*enrichment);
+    // A layout without AS or mask fields would make the lookups pointless: say so once.
+    bool carries = o.export_version == 5;
+    for (const TemplateRecord* layout : spec->Layouts()) {
+      for (const TemplateField& f : layout->fields) {
+        carries |= f.type == field::kSrcAs || f.type == field::kDstAs ||
+                   f.type == field::kSrcMask || f.type == field::kDstMask ||
+                   f.type == field::kIpv6SrcMask || f.type == field::kIpv6DstMask;
+      }
+    }
+    if (!carries) {
+      log << "flowexport: note: template '" << spec->name
+          << "' has no SRC_AS, DST_AS or mask field, so enrichment fills nothing; use -T "
+             "ng_netflow or a template with those fields\n";
+    }
+    if (o.verbose > 0) {
+      log << "flowexport: enrichment: " << p.enrichment->Current()->Summary() << std::endl;
+    }
+  }
 
   // ---- Collectors first: a typo there should not cost a capture start-up.
   absl::StatusOr<std::unique_ptr<UdpSender>> sender = UdpSender::Create(o.collectors);
@@ -442,8 +486,32 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   Meter& m = *p.meter;
   Encoder& enc = *p.encoder;
   bool first_packet = true;
+  // Enrichment happens here, once per exported flow, never per packet: the flow table stays
+  // as lean as without it, and records exported after a SIGHUP reload see the new data.
+  EnrichmentView enrichment_view(p.enrichment.get());
+  const EnrichmentData* enrichment = enrichment_view.Get();
+  auto enrich = [&](FlowRecord& e) {
+    const AddressInfo src = enrichment->LookupAs(e.key.src);
+    const AddressInfo dst = enrichment->LookupAs(e.key.dst);
+    e.src_as = src.origin_as;
+    e.src_mask = src.mask;
+    e.dst_as = dst.origin_as;
+    e.dst_mask = dst.mask;
+    c.addresses_looked_up += 2;
+    c.addresses_matched += static_cast<uint64_t>(src.origin_as != 0 || src.mask != 0) +
+                           static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
+  };
   auto sink = [&](const FlowRecord& r) {
-    if (!enc.Add(r, live ? WallClockUs() : m.now())) return;  // counted by the encoder
+    const TimeUs now = live ? WallClockUs() : m.now();
+    bool added;
+    if (enrichment != nullptr) {
+      FlowRecord e = r;
+      enrich(e);
+      added = enc.Add(e, now);
+    } else {
+      added = enc.Add(r, now);
+    }
+    if (!added) return;  // counted by the encoder
     c.packets_exported += r.packets;
     c.bytes_exported += r.bytes;
   };
@@ -477,6 +545,15 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   const bool watch_iface = live && p.source->if_index() != 0;
   if (live) StartIfaceTimer();
   while (!stop_) {
+    if (reload_) {
+      reload_ = 0;
+      if (p.enrichment != nullptr) {
+        p.enrichment->RequestReload();  // loads on its own thread; picked up by Get() below
+      } else if (o.verbose > 0) {
+        log << "flowexport: SIGHUP: nothing to reload (no --routes or --asn-db)" << std::endl;
+      }
+    }
+    enrichment = enrichment_view.Get();
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
     m.Poll(sink);
     // The interface going down gives no capture error (the handle just sees nothing and, with

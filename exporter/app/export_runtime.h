@@ -1,9 +1,10 @@
 // The flowexport runtime: options in, exit status out. It wires the pipeline (capture source ->
 // packet parser -> sampler -> Meter -> Encoder -> UdpSender), runs the capture loop with its
 // pacing (--max-export-rate), signals (SIGINT/SIGTERM export every flow and stop, SIGUSR1
-// prints statistics) and the 1 s interface-state check (--on-iface-down), and reports every
-// counter from one ExportSnapshot (exporter/app/export_stats.h). flowexport_main.cc only parses
-// the command line into ExportOptions and calls Run.
+// prints statistics, SIGHUP reloads the enrichment data) and the 1 s interface-state check
+// (--on-iface-down), and reports every counter from one ExportSnapshot
+// (exporter/app/export_stats.h). flowexport_main.cc only parses the command line into
+// ExportOptions and calls Run.
 #ifndef NF_EXPORTER_APP_EXPORT_RUNTIME_H_
 #define NF_EXPORTER_APP_EXPORT_RUNTIME_H_
 
@@ -18,6 +19,7 @@
 
 #include "absl/status/status.h"
 #include "common/progress.h"
+#include "enrich/enrichment.h"
 #include "exporter/app/export_stats.h"
 
 namespace nf {
@@ -59,13 +61,14 @@ struct ExportOptions {
   std::string user;                    // -u: switch to this user once the capture is open
   std::string group;                   // -g
   std::string on_iface_down = "exit";  // the capture interface went down or away: exit | wait
+  EnrichmentConfig enrichment;         // --routes, --asn-db
 };
 
 // How a run is embedded: flowexport uses the defaults; tests observe and steer a run in-process.
 struct RunHooks {
   // Messages, the summary and errors ("flowexport: ..."). Never null.
   std::ostream* log = &std::cerr;
-  // Install the SIGINT/SIGTERM/SIGUSR1 handlers (and ignore SIGPIPE) for this run.
+  // Install the SIGINT/SIGTERM/SIGUSR1/SIGHUP handlers (and ignore SIGPIPE) for this run.
   bool handle_signals = true;
   // Called on the loop's thread after every capture batch has been metered and exported.
   std::function<void(const ExportSnapshot&)> after_batch;
@@ -88,6 +91,8 @@ class ExportRuntime {
   void RequestStats() { dump_stats_ = 1; }
   // Make the loop check the capture interface's state (the 1 s timer). Async-signal-safe.
   void RequestIfaceCheck();
+  // Reload the enrichment data, as SIGHUP does. Async-signal-safe.
+  void RequestReload() { reload_ = 1; }
 
   // The statistics after Run returned (what the summary and --stats-json showed).
   const ExportSnapshot& final_snapshot() const { return final_; }
@@ -110,6 +115,7 @@ class ExportRuntime {
   volatile sig_atomic_t stop_ = 0;
   volatile sig_atomic_t dump_stats_ = 0;
   volatile sig_atomic_t check_iface_ = 0;
+  volatile sig_atomic_t reload_ = 0;
   std::atomic<PcapSource*> source_{nullptr};  // the open capture, for BreakLoop
   ExportSnapshot final_;
 };

@@ -44,6 +44,11 @@ std::string FormatStatsJson(const ExportSnapshot& s) {
   absl::StrAppend(&j, "  \"records_not_exportable\": ", s.records_not_exportable, ",\n");
   absl::StrAppend(&j, "  \"datagrams_sent\": ", s.datagrams_sent, ",\n");
   absl::StrAppend(&j, "  \"send_errors\": ", s.send_errors, ",\n");
+  absl::StrAppend(&j, "  \"enrichment\": {\"generation\": ", s.enrichment_generation,
+                  ", \"reloads\": ", s.enrichment_reloads, ", \"reload_failures\": ",
+                  s.enrichment_reload_failures, ", \"addresses_looked_up\": ",
+                  s.addresses_looked_up, ", \"addresses_matched\": ", s.addresses_matched,
+                  "},\n");
   j += "  \"collectors\": [";
   bool first = true;
   for (const ExportSnapshot::Collector& c : s.collectors) {
@@ -87,6 +92,17 @@ std::string FormatSummary(const ExportSnapshot& s) {
     absl::StrAppend(&out, " ", c.address.empty() ? c.name : c.address);
   }
   out += "\n";
+  if (s.enrichment_generation != 0) {
+    absl::StrAppend(&out, "  enriched:  ", Grouped(s.addresses_matched), " of ",
+                    Grouped(s.addresses_looked_up),
+                    " flow addresses got an AS or prefix length; data loaded ",
+                    s.enrichment_reloads + 1, " time", s.enrichment_reloads == 0 ? "" : "s",
+                    s.enrichment_reload_failures == 0
+                        ? ""
+                        : absl::StrCat(", ", s.enrichment_reload_failures,
+                                       " reload(s) failed and kept the previous data"),
+                    "\n");
+  }
 
   std::vector<std::string> drops;
   auto add = [&drops](uint64_t n, absl::string_view what) {

@@ -29,6 +29,13 @@
 //                                   counted here, never in packets/bytes_exported
 //     "datagrams_sent": N,          datagrams built (= next v9 sequence number)
 //     "send_errors": N,             failed sends summed over collectors
+//     "enrichment": {"generation": N, "reloads": N, "reload_failures": N,
+//                    "addresses_looked_up": N, "addresses_matched": N},
+//                                   --routes/--asn-db: generation is 1 after the start-up load
+//                                   and +1 per successful SIGHUP reload (0 without sources);
+//                                   a failed reload keeps the old data and counts a failure;
+//                                   addresses of exported flows looked up, and of them those
+//                                   that got an AS or a prefix length
 //     "collectors": [{"name": "...", "address": "...", "datagrams": N, "send_errors": N,
 //                     "last_error": "strerror text of the last failed send, or empty"}]
 //   }
@@ -76,6 +83,11 @@ struct ExportSnapshot {
   uint64_t records_not_exportable = 0;
   uint64_t datagrams_sent = 0;
   uint64_t send_errors = 0;  // summed over collectors
+  uint64_t enrichment_generation = 0;
+  uint64_t enrichment_reloads = 0;
+  uint64_t enrichment_reload_failures = 0;
+  uint64_t addresses_looked_up = 0;
+  uint64_t addresses_matched = 0;
   std::vector<Collector> collectors;
 };
 

@@ -16,6 +16,13 @@ uint64_t Saturate(uint64_t v, uint16_t len) {
   return v > max ? max : v;
 }
 
+// RFC 6793: a 4-byte AS number that does not fit a 2-byte field is sent as AS_TRANS, so a
+// collector sees "some 4-byte AS", never a truncated, wrong AS.
+constexpr uint64_t kAsTrans = 23456;
+uint64_t AsForField(uint32_t as, uint16_t len) {
+  return len < 4 && as > 0xffff ? kAsTrans : as;
+}
+
 bool IsIcmp(const FlowRecord& r) {
   return (r.key.protocol == kProtoIcmp && r.key.src.version == 4) ||
          (r.key.protocol == kProtoIcmpv6 && r.key.src.version == 6);
@@ -187,8 +194,28 @@ bool WriteField(uint16_t id, uint16_t len, const FlowRecord& r, const FieldConte
     case field::kDot1qVlanId:
       v = k.vlan;
       break;
+    case field::kSrcAs:
+      v = AsForField(r.src_as, len);
+      break;
+    case field::kDstAs:
+      v = AsForField(r.dst_as, len);
+      break;
+    // SRC_MASK/DST_MASK carry either family's mask: ng_netflow's IPv6 template has only
+    // those. IPV6_SRC/DST_MASK (Cisco's IPv6 fields) stay 0 for an IPv4 flow.
+    case field::kSrcMask:
+      v = r.src_mask;
+      break;
+    case field::kDstMask:
+      v = r.dst_mask;
+      break;
+    case field::kIpv6SrcMask:
+      v = k.src.is_v6() ? r.src_mask : 0;
+      break;
+    case field::kIpv6DstMask:
+      v = k.src.is_v6() ? r.dst_mask : 0;
+      break;
     default:
-      v = 0;  // exportable but unknown to a passive probe (AS, masks, OUT_*, direction...)
+      v = 0;  // exportable but unknown to a passive probe (OUT_*, direction...)
       break;
   }
   return w.PutUnsigned(v, len);

@@ -13,6 +13,8 @@ namespace {
 constexpr uint64_t kMax32 = 0xffffffffu;
 
 uint16_t Saturate16(uint32_t v) { return v > 0xffff ? 0xffff : static_cast<uint16_t>(v); }
+// RFC 6793: AS_TRANS stands for a 4-byte AS number in a 2-byte field.
+constexpr uint16_t kAsTrans = 23456;
 
 }  // namespace
 
@@ -79,10 +81,11 @@ void V5Encoder::AddOne(const FlowRecord& r, uint32_t packets, uint32_t bytes, Ti
   w.PutU8(r.tcp_flags);
   w.PutU8(k.protocol);
   w.PutU8(k.tos);
-  w.PutU16(0);  // src_as
-  w.PutU16(0);  // dst_as
-  w.PutU8(0);   // src_mask
-  w.PutU8(0);   // dst_mask
+  // 2-byte AS fields: a 4-byte AS goes as AS_TRANS (RFC 6793).
+  w.PutU16(r.src_as > 0xffff ? kAsTrans : static_cast<uint16_t>(r.src_as));
+  w.PutU16(r.dst_as > 0xffff ? kAsTrans : static_cast<uint16_t>(r.dst_as));
+  w.PutU8(r.src_mask);
+  w.PutU8(r.dst_mask);
   w.PutU16(0);  // pad2
   ++pending_records_;
 }

@@ -3,10 +3,13 @@
 // (exported + dropped by reason = seen), the datagrams decode to exactly the per-flow packets and
 // bytes of the capture, a stop requested mid-run exports every open flow, and the stats JSON and
 // the printed summary are renderings of the same final snapshot. Run with --threads 1 and 2.
+#include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -219,6 +222,91 @@ TEST_P(ExportRuntimeTest, JsonAndSummaryComeFromTheFinalSnapshot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Threads, ExportRuntimeTest, ::testing::Values(1, 2));
+
+// SIGHUP's path in-process: a reload requested mid-run is loaded off the capture loop and used
+// by every flow exported after it is in place (all flows here end at the end of the input); a
+// reload of a file that no longer parses keeps the data in use and is counted.
+TEST(ExportRuntimeEnrichTest, ReloadSwapsRoutesMidRunAndAFailedReloadKeepsThem) {
+  TempDir dir;
+  const std::string routes = dir.File("networks.txt");
+  auto write_routes = [&routes](const std::string& text) {
+    std::ofstream out(routes + ".new");
+    out << text;
+    out.close();
+    std::rename((routes + ".new").c_str(), routes.c_str());
+  };
+  write_routes("10.0.0.0/8 64500\n");
+  std::vector<PcapFrame> pcap;
+  int64_t t = kBaseUs;
+  for (int f = 0; f < 20; ++f) {
+    const Bytes ip = Ipv4(0x0a000001u + static_cast<uint32_t>(f), 0x0a010001u, 17,
+                          Udp(static_cast<uint16_t>(kFirstPort + f), 53, 10));
+    pcap.push_back({t += 1000, Eth(0x0800, ip)});
+  }
+  // Filler (not IP) so the loop runs many batches while the reload thread works.
+  for (int i = 0; i < 256 * 40; ++i) pcap.push_back({t += 10, Eth(0x0806, Bytes(28, 0))});
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), pcap));
+
+  UdpReceiver receiver;
+  std::ostringstream log;
+  ExportOptions options;
+  options.files = {dir.File("in.pcap")};
+  options.collectors = {receiver.address()};
+  options.max_export_rate = 0;
+  options.progress = ProgressMode::kNever;
+  options.template_name = "ng_netflow";
+  options.enrichment.routes = {routes};
+  RunHooks hooks;
+  hooks.log = &log;
+  hooks.handle_signals = false;
+  ExportRuntime* running = nullptr;
+  int batch = 0;
+  bool corrupt_requested = false;
+  uint64_t generation_seen = 0;
+  hooks.after_batch = [&](const ExportSnapshot& s) {
+    ++batch;
+    generation_seen = s.enrichment_generation;
+    if (batch == 1) {
+      EXPECT_EQ(s.enrichment_generation, 1u);
+      write_routes("10.0.0.0/8 64501\n10.0.0.0/24 64502\n");
+      running->RequestReload();  // as SIGHUP does
+    } else if (s.enrichment_generation == 2 && !corrupt_requested) {
+      corrupt_requested = true;
+      write_routes("10.0.0.0/8 64501\n10.0.0.0/99 1\n");
+      running->RequestReload();
+    }
+    // Give the reload thread time to finish (bounded: the capture has ~40 batches).
+    if (s.enrichment_generation < 2 || s.enrichment_reload_failures == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  ExportRuntime runtime(options, hooks);
+  running = &runtime;
+  ASSERT_EQ(runtime.Run(), 0) << log.str();
+  const ExportSnapshot& s = runtime.final_snapshot();
+  EXPECT_EQ(s.enrichment_generation, 2u) << log.str();
+  EXPECT_EQ(s.enrichment_reloads, 1u);
+  EXPECT_EQ(s.enrichment_reload_failures, 1u) << log.str();
+  EXPECT_EQ(generation_seen, 2u);
+  EXPECT_EQ(s.addresses_looked_up, 40u);
+  EXPECT_EQ(s.addresses_matched, 40u);
+
+  V9TestDecoder decoder;
+  int records = 0;
+  for (const Bytes& b : receiver.Drain()) {
+    DecodedV9Datagram d = decoder.Decode(b);
+    EXPECT_EQ(d.error, "");
+    for (const DecodedV9Record& r : d.records) {
+      if (!r.values.contains(field::kSrcAs)) continue;
+      ++records;
+      EXPECT_EQ(r.values.at(field::kSrcAs), 64502u);
+      EXPECT_EQ(r.values.at(field::kSrcMask), 24u);
+      EXPECT_EQ(r.values.at(field::kDstAs), 64501u);
+      EXPECT_EQ(r.values.at(field::kDstMask), 8u);
+    }
+  }
+  EXPECT_EQ(records, 20);
+}
 
 TEST(ExportRuntimeUsageTest, BadCombinationsAreUsageErrors) {
   std::ostringstream log;

@@ -369,6 +369,169 @@ INSTANTIATE_TEST_SUITE_P(
                       std::make_tuple("v5_mixed", true, true, "-v 5 --sampling 3")),
     [](const auto& param_info) { return std::string(std::get<0>(param_info.param)); });
 
+// tshark's reading of every flow record in export.pcap: source address -> the fields asked for.
+std::map<std::string, std::vector<std::string>> TsharkRecords(
+    const std::string& pcap, const std::vector<std::string>& fields) {
+  std::string cmd = "tshark -n -r " + pcap + " -T fields -E occurrence=a -E aggregator=,";
+  for (const std::string& f : fields) cmd += " -e " + f;
+  std::string out;
+  EXPECT_EQ(RunCommand(cmd + " 2>/dev/null", &out), 0);
+  std::map<std::string, std::vector<std::string>> records;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cols = absl::StrSplit(line, '\t');
+    if (cols.size() != fields.size() || cols[0].empty()) continue;  // template-only datagram
+    std::vector<std::vector<std::string>> values;
+    for (const std::string& c : cols) values.push_back(absl::StrSplit(c, ','));
+    for (size_t i = 0; i < values[0].size(); ++i) {
+      std::vector<std::string>& rec = records[values[0][i]];
+      rec.clear();
+      for (size_t f = 1; f < values.size(); ++f) {
+        rec.push_back(i < values[f].size() ? values[f][i] : "");
+      }
+    }
+  }
+  return records;
+}
+
+void ExpectCleanTshark(const std::string& pcap) {
+  std::string verbose;
+  ASSERT_EQ(RunCommand("tshark -n -r " + pcap + " -V 2>&1", &verbose), 0);
+  for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
+    EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
+  }
+}
+
+// --routes with the real 2002 RIB and ng_netflow's layout: SRC_AS/DST_AS and the masks decode in
+// tshark as bgpdump reads the RIB (../shared/corpus/enrich/README.md): 193.0.0.0/21 has origin
+// 3333 (path 1853 20965 1103 3333), 3.0.0.0/8 origin 80, 24.223.0.0/18 origin 13659 (path ends
+// in an AS_SET, which does not count), the more specific 24.223.1.0/24 origin 13659 too; 10/8
+// was not routed.
+TEST(FlowexportEnrichTest, RibFillsNgNetflowAsAndMasksAsBgpdumpReadsThem) {
+  if (!HaveTool("tshark")) GTEST_SKIP() << "tshark is not installed";
+  NF_REQUIRE_CORPUS();
+  const std::string rib = CorpusDir() + "/enrich/bgpdump/bview.20020722.2337.gz";
+  if (!std::filesystem::exists(rib)) GTEST_SKIP() << "SKIP: " << rib << " not found";
+  TempDir dir;
+  std::vector<Frame> frames;
+  int64_t t = kBaseSec * 1000000;
+  auto v4 = [&](uint32_t src, uint32_t dst, uint8_t proto, const Bytes& l4) {
+    frames.push_back({t += 1000, Eth(0x0800, Ipv4(src, dst, proto, l4))});
+  };
+  v4(0xc1000001u, 0x03000001u, 6, Tcp(1000, 80, 0x02, 10));  // 193.0.0.1 -> 3.0.0.1
+  v4(0x18df0109u, 0x18df1405u, 17, Udp(53, 53, 20));      // 24.223.1.9 -> 24.223.20.5
+  v4(0x0a090909u, 0xc1000001u, 6, Tcp(2000, 443, 0x02));  // 10.9.9.9 -> 193.0.0.1
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), frames));
+  Receiver rx;
+  RunResult r = RunFlowexport(
+      absl::StrCat("-r ", dir.File("in.pcap"), " -T ng_netflow --routes ", rib), rx, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  WriteExportPcap(dir.File("export.pcap"), r.datagrams);
+  ExpectCleanTshark(dir.File("export.pcap"));
+  auto records = TsharkRecords(dir.File("export.pcap"),
+                               {"cflow.srcaddr", "cflow.srcas", "cflow.dstas", "cflow.srcmask",
+                                "cflow.dstmask"});
+  using V = std::vector<std::string>;
+  EXPECT_EQ(records["193.0.0.1"], (V{"3333", "80", "21", "8"}));
+  EXPECT_EQ(records["24.223.1.9"], (V{"13659", "13659", "24", "18"}));
+  EXPECT_EQ(records["10.9.9.9"], (V{"0", "3333", "0", "21"}));
+  EXPECT_EQ(records.size(), 3u);
+  EXPECT_EQ(JsonNumber(r.stats_json, "addresses_looked_up"), 6u);
+  EXPECT_EQ(JsonNumber(r.stats_json, "addresses_matched"), 5u);
+  EXPECT_EQ(JsonNumber(r.stats_json, "generation"), 1u);
+}
+
+// A networks file (both syntaxes) in IPFIX, with 4-byte AS numbers and IPv6, and in v5, whose
+// 2-byte AS fields carry AS_TRANS (23456, RFC 6793) for a 4-byte AS.
+TEST(FlowexportEnrichTest, NetworksFileFillsIpfixAndV5) {
+  if (!HaveTool("tshark")) GTEST_SKIP() << "tshark is not installed";
+  TempDir dir;
+  {
+    std::ofstream nets(dir.File("networks.txt"));
+    nets << "# pmacct networks_file lines and plain prefix/AS lines\n"
+            "64500,10.0.0.0/8\n"
+            "10.1.0.0/16 AS4200000001\n"
+            "2001:db8::/32 4200000000\n"
+            "2001:db8::1/128 64999\n";
+  }
+  // One family per capture: tshark lists a datagram's values field by field, so records of
+  // two templates in one datagram could not be told apart.
+  const int64_t t = kBaseSec * 1000000;
+  ASSERT_TRUE(WritePcap(
+      dir.File("in.pcap"),
+      {{t, Eth(0x0800, Ipv4(0x0a010203u, 0x0a020304u, 17, Udp(5000, 53, 20)))}}));
+  ASSERT_TRUE(
+      WritePcap(dir.File("in6.pcap"), {{t, Eth(0x86dd, Ipv6(1, 7, 17, Udp(5001, 53, 20)))}}));
+  {
+    std::ofstream tmpl(dir.File("as.tmpl"));
+    tmpl << "[ipv4 256]\nIPV4_SRC_ADDR IPV4_DST_ADDR IN_PKTS IN_BYTES SRC_AS:4 DST_AS:4 SRC_MASK "
+            "DST_MASK\n[ipv6 257]\nIPV6_SRC_ADDR IPV6_DST_ADDR IN_PKTS IN_BYTES SRC_AS:4 DST_AS:4 "
+            "IPV6_SRC_MASK IPV6_DST_MASK\n";
+  }
+  using V = std::vector<std::string>;
+  for (const char* family : {"in", "in6"}) {
+    Receiver rx;
+    RunResult r = RunFlowexport(absl::StrCat("-r ", dir.File(absl::StrCat(family, ".pcap")),
+                                             " -v 10 -T ", dir.File("as.tmpl"), " --routes ",
+                                             dir.File("networks.txt")),
+                                rx, dir);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    WriteExportPcap(dir.File("ipfix.pcap"), r.datagrams);
+    ExpectCleanTshark(dir.File("ipfix.pcap"));
+    if (std::string(family) == "in") {
+      auto v4 = TsharkRecords(dir.File("ipfix.pcap"), {"cflow.srcaddr", "cflow.srcas",
+                                                       "cflow.dstas", "cflow.srcmask",
+                                                       "cflow.dstmask"});
+      EXPECT_EQ(v4["10.1.2.3"], (V{"4200000001", "64500", "16", "8"}));
+    } else {
+      auto v6 = TsharkRecords(dir.File("ipfix.pcap"), {"cflow.srcaddrv6", "cflow.srcas",
+                                                       "cflow.dstas", "cflow.srcmaskv6",
+                                                       "cflow.dstmaskv6"});
+      EXPECT_EQ(v6["2001:db8::1"], (V{"64999", "4200000000", "128", "32"}));
+    }
+  }
+  {
+    Receiver rx;
+    RunResult r = RunFlowexport(
+        absl::StrCat("-r ", dir.File("in.pcap"), " -v 5 --routes ", dir.File("networks.txt")), rx,
+        dir);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    WriteExportPcap(dir.File("v5.pcap"), r.datagrams);
+    ExpectCleanTshark(dir.File("v5.pcap"));
+    auto v4 = TsharkRecords(dir.File("v5.pcap"), {"cflow.srcaddr", "cflow.srcas", "cflow.dstas",
+                                                  "cflow.srcmask", "cflow.dstmask"});
+    EXPECT_EQ(v4["10.1.2.3"], (std::vector<std::string>{"23456", "64500", "16", "8"}));
+  }
+}
+
+// A routes file that does not parse stops the run before anything is exported, naming the file
+// and line; the default template (no AS fields) gets a note instead of silent zeros.
+TEST(FlowexportEnrichTest, BadRoutesFileIsAClearErrorAndUselessLayoutIsNoted) {
+  TempDir dir;
+  std::vector<Frame> frames = {
+      {kBaseSec * 1000000, Eth(0x0800, Ipv4(0x0a010203u, 0x0a020304u, 17, Udp(5000, 53, 20)))}};
+  ASSERT_TRUE(WritePcap(dir.File("in.pcap"), frames));
+  {
+    std::ofstream bad(dir.File("bad.txt"));
+    bad << "10.0.0.0/8 64500\n10.0.0.0/33 1\n";
+  }
+  Receiver rx;
+  RunResult r = RunFlowexport(
+      absl::StrCat("-r ", dir.File("in.pcap"), " --routes ", dir.File("bad.txt")), rx, dir);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr(dir.File("bad.txt") + ":2"));
+  EXPECT_TRUE(r.datagrams.empty());
+  {
+    std::ofstream good(dir.File("good.txt"));
+    good << "10.0.0.0/8 64500\n";
+  }
+  r = RunFlowexport(absl::StrCat("-r ", dir.File("in.pcap"), " --routes ", dir.File("good.txt")),
+                    rx, dir);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_THAT(r.output, ::testing::HasSubstr("has no SRC_AS, DST_AS or mask field"));
+}
+
 // -v 5 cannot carry IPv6: those flows are counted as not exportable, never in the sums.
 // NFLOG (what `nft ... log group N` and `iptables -j NFLOG` hand to libpcap as nflog:N): the
 // packet is in a TLV after the netfilter header. Both TLV byte orders appear in captures.
