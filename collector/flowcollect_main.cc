@@ -17,12 +17,18 @@ int main(int argc, char** argv) {
   app.get_formatter()->column_width(34);
   app.set_version_flag("--version", "flowcollect " NF_VERSION, "print the version and exit");
   app.footer(
-      "Signals: SIGINT/SIGTERM flush everything and exit; SIGUSR1 prints every counter.\n"
+      "Signals: SIGINT/SIGTERM flush everything and exit; SIGUSR1 prints every counter;\n"
+      "SIGHUP reloads the enrichment files (--routes, --asn-db, --geo-db, --interfaces).\n"
       "\n"
       "Examples:\n"
       "  flowcollect -l 2055 -A src_addr -t 300 --top 10\n"
       "      receive on UDP port 2055; when stopped, print (CSV) the 10 sources with the most bytes\n"
-      "      in each 5-minute bin");
+      "      in each 5-minute bin\n"
+      "  flowcollect -l 2055 --routes rib.mrt.gz --geo-db GeoLite2-Country.mmdb "
+      "-A dst_country,dst_port\n"
+      "      add origin AS, prefix lengths and countries to every record (from a BGP table dump\n"
+      "      and a MaxMind database; kill -HUP reloads them); bytes per destination country\n"
+      "      and port");
   nf::AddCollectorOptions(app, options);
   try {
     app.parse(argc, argv);

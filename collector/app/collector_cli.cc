@@ -4,6 +4,7 @@
 
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/format/csv_format.h"
+#include "enrich/enrichment_cli.h"
 
 namespace nf {
 
@@ -87,7 +88,8 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
       ->check(CLI::PositiveNumber)
       ->group(outg);
   app.add_option("--columns", o.columns,
-                 "comma list of raw-record columns (see --list-columns)")
+                 "comma list of raw-record columns (see --list-columns); the enrichment options "
+                 "add theirs to the default list")
       ->default_str(std::string(kDefaultCsvColumns))
       ->group(outg);
   app.add_flag("--list-columns", o.list_columns, "print the available columns and exit")
@@ -190,10 +192,16 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
   app.add_option("-g,--group", o.group, "switch to GROUP (default: USER's primary group)")
       ->group(in);
 
+  AddEnrichmentOptions(app, o.enrichment, /*for_collector=*/true);
+  app.add_flag("--enrich-override", o.enrich_override,
+               "take AS numbers, masks and interface names from the enrichment sources even "
+               "where the exporter set them (default: keep non-zero exporter values)")
+      ->group("Enrichment");
 }
 
 void NoteGivenOptions(const CLI::App& app, CollectorOptions& o) {
   o.output_given = app.count("--output") > 0;
+  o.columns_given = app.count("--columns") > 0;
   o.clickhouse_tuning_given = app.count("--clickhouse-batch-rows") > 0 ||
                               app.count("--clickhouse-batch-age") > 0 ||
                               app.count("--spool-max-bytes") > 0;

@@ -190,4 +190,22 @@ void RegisterClickHouseMetrics(Registry& registry, const clickhouse::ClickHouseW
   });
 }
 
+void RegisterEnrichmentMetrics(Registry& registry, const Enrichment& enrichment) {
+  registry.AddCallback([&enrichment](SampleWriter& w) {
+    const EnrichmentStats e = enrichment.stats();
+    w.Add("flowcollect_enrichment_reloads_total",
+          "Successful reloads of the enrichment sources (SIGHUP).", MetricType::kCounter, {},
+          D(e.reloads));
+    w.Add("flowcollect_enrichment_reload_failures_total",
+          "Reloads that failed and kept the previous data.", MetricType::kCounter, {},
+          D(e.reload_failures));
+    w.Add("flowcollect_enrichment_lookup_errors_total",
+          "MaxMind lookups that met a corrupt database (answered as not found).",
+          MetricType::kCounter, {}, D(e.lookup_errors));
+    w.Add("flowcollect_enrichment_generation",
+          "Enrichment data in use: 1 after the first load, +1 per successful reload.",
+          MetricType::kGauge, {}, D(e.generation));
+  });
+}
+
 }  // namespace nf::metrics

@@ -1,5 +1,5 @@
-// The flowcollect_* metrics: decoder, receive and ClickHouse-sink counters exposed through an
-// nf::metrics::Registry, summed over decode workers.
+// The flowcollect_* metrics: decoder, receive, ClickHouse-sink and enrichment counters exposed
+// through an nf::metrics::Registry, summed over decode workers.
 //
 // The decoder's per-exporter stats are plain integers owned by one decode thread, so they are
 // never read from the scrape thread directly: each worker calls Publish() from its own thread
@@ -18,6 +18,7 @@
 #include "collector/decode/decoder.h"
 #include "metrics/metrics_http.h"
 #include "collector/receive/udp_server.h"
+#include "enrich/enrichment.h"
 
 namespace nf::metrics {
 
@@ -55,6 +56,10 @@ class CollectorStatsPublisher {
 
 // Registers flowcollect_clickhouse_* metrics read live from `writer`'s atomic counters.
 void RegisterClickHouseMetrics(Registry& registry, const clickhouse::ClickHouseWriter& writer);
+
+// Registers flowcollect_enrichment_* metrics (reloads, failures, generation, MaxMind lookup
+// errors), read at each scrape from `enrichment`, which must outlive the registry's use.
+void RegisterEnrichmentMetrics(Registry& registry, const Enrichment& enrichment);
 
 }  // namespace nf::metrics
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/progress.h"
+#include "enrich/enrichment.h"
 
 namespace nf {
 
@@ -66,6 +67,11 @@ struct CollectorOptions {
   uint64_t spool_max_bytes = uint64_t{1} << 30;
   bool clickhouse_tuning_given = false;  // --clickhouse-batch-rows/-age or --spool-max-bytes
   bool clickhouse_schema = false;
+
+  // Enrichment: --routes, --asn-db, --geo-db, --interfaces (enrich/enrichment_cli.h).
+  EnrichmentConfig enrichment;
+  bool enrich_override = false;  // --enrich-override: the sources win over exporter values
+  bool columns_given = false;    // --columns was on the command line
 };
 
 }  // namespace nf

@@ -45,6 +45,7 @@
 #include "common/exit_status.h"
 #include "common/privileges.h"
 #include "common/progress.h"
+#include "enrich/enrichment.h"
 #include "metrics/metrics_http.h"
 
 namespace nf {
@@ -54,8 +55,9 @@ namespace asio = boost::asio;
 
 volatile sig_atomic_t g_stop = 0;
 volatile sig_atomic_t g_usr1 = 0;
+volatile sig_atomic_t g_hup = 0;
 
-// SIGINT, SIGTERM and SIGUSR1 are blocked in every thread from the start of Main (threads
+// SIGINT, SIGTERM, SIGUSR1 and SIGHUP are blocked in every thread from the start of Main (threads
 // inherit the mask) and unblocked only in the main thread while it waits for them. After the
 // first stop signal the main thread blocks them again, so no thread can take a second one:
 // Asio restores SIG_DFL when its signal_set and io_context go away, and a second SIGTERM in
@@ -67,12 +69,15 @@ void SetControlSignalsBlocked(bool blocked) {
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, nullptr);
 }
 
 void OnFileSignal(int sig) {
   if (sig == SIGUSR1) {
     g_usr1 = 1;
+  } else if (sig == SIGHUP) {
+    g_hup = 1;
   } else {
     g_stop = 1;
   }
@@ -84,10 +89,24 @@ TimeUs NowUs() {
       .count();
 }
 
+// The default raw columns, and those of each configured enrichment source after them (only
+// when --columns is not given: an explicit list is the user's).
+std::string EffectiveColumns(const CollectorOptions& o) {
+  if (!o.columns.empty()) return o.columns;
+  std::string columns(kDefaultCsvColumns);
+  const EnrichmentConfig& e = o.enrichment;
+  if (!e.routes.empty() || !e.asn_db.empty()) columns += ",src_as,dst_as";
+  if (!e.routes.empty()) columns += ",src_mask,dst_mask";
+  if (!e.geo_db.empty()) columns += ",src_country,dst_country";
+  if (!e.interfaces.empty()) columns += ",input_if_name,output_if_name";
+  return columns;
+}
+
 struct Worker {
   Worker(const DecoderOptions& options, CsvSink* csv, std::mutex* csv_mu,
-         clickhouse::ClickHouseWriter* clickhouse, RecordSink* report)
-      : decoder(options), sink(csv, csv_mu, clickhouse, report) {}
+         clickhouse::ClickHouseWriter* clickhouse, RecordSink* report,
+         const Enrichment* enrichment, bool enrich_override)
+      : decoder(options), sink(csv, csv_mu, clickhouse, report, enrichment, enrich_override) {}
   Decoder decoder;
   FanoutSink sink;
   asio::io_context io;
@@ -121,6 +140,17 @@ class CollectorRuntime::Impl {
     } else if (absl::Status s = ValidateListenAddresses(o_.listen); !s.ok()) {
       return s;
     }
+    if (o_.enrichment.any()) {
+      // The files exist (the command line checked); what is in them is this run's problem, so
+      // a bad one fails the run (exit 1), not the usage.
+      absl::StatusOr<std::unique_ptr<Enrichment>> e = Enrichment::Create(o_.enrichment);
+      if (!e.ok()) return absl::FailedPreconditionError(e.status().message());
+      enrichment_ = *std::move(e);
+      if (!o_.quiet) {
+        std::fprintf(stderr, "flowcollect: enrichment: %s\n",
+                     enrichment_->Current()->Summary().c_str());
+      }
+    }
     return OpenOutputs();
   }
 
@@ -132,6 +162,7 @@ class CollectorRuntime::Impl {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGUSR1, &sa, nullptr);
+    if (enrichment_ != nullptr) sigaction(SIGHUP, &sa, nullptr);
     SetControlSignalsBlocked(false);
     if (!DropPrivilegesNow()) return false;
     TimeUs last_tick = 0;
@@ -164,6 +195,10 @@ class CollectorRuntime::Impl {
       if (g_usr1) {
         g_usr1 = 0;
         ReportStats();
+      }
+      if (g_hup) {
+        g_hup = 0;
+        if (enrichment_ != nullptr) enrichment_->RequestReload();
       }
       if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
         ReportStats(Report::kStatus, seconds);
@@ -215,6 +250,14 @@ class CollectorRuntime::Impl {
     // The main thread only waits for signals (and RequestStop, posted to the same context).
     asio::io_context& io = control_io_;
     asio::signal_set signals(io, SIGINT, SIGTERM, SIGUSR1);
+    // SIGHUP reloads the enrichment sources (on the enrichment's own thread: workers never
+    // wait). Without them it stays ignored (RunCollector).
+    if (enrichment_ != nullptr) {
+      boost::system::error_code ec;
+      signals.add(SIGHUP, ec);
+      if (ec) std::fprintf(stderr, "flowcollect: SIGHUP reloads unavailable: %s\n",
+                           ec.message().c_str());
+    }
     stop_live_ = [this, &io] {
       SetControlSignalsBlocked(true);  // a second stop signal must not interrupt the flush
       // Each worker reads what is already queued on its sockets, then stops.
@@ -233,6 +276,11 @@ class CollectorRuntime::Impl {
           if (ec) return;
           if (sig == SIGUSR1) {
             ReportStats();
+            signals.async_wait(on_signal);
+            return;
+          }
+          if (sig == SIGHUP) {
+            enrichment_->RequestReload();
             signals.async_wait(on_signal);
             return;
           }
@@ -385,6 +433,13 @@ class CollectorRuntime::Impl {
     }
     if (!o_.stats_json.empty()) {
       if (clickhouse_ != nullptr) out.clickhouse_json = clickhouse::SinkStatsJson(*clickhouse_);
+      if (enrichment_ != nullptr) {
+        const EnrichmentStats e = enrichment_->stats();
+        out.enrichment_json = absl::StrCat(
+            "{\"generation\":", e.generation, ",\"reloads\":", e.reloads,
+            ",\"reload_failures\":", e.reload_failures, ",\"lookup_errors\":", e.lookup_errors,
+            "}");
+      }
       AtomicFile f;
       absl::Status st = f.Open(o_.stats_json);
       if (st.ok()) st = f.Write(StatsJson(summary, in, out));
@@ -492,7 +547,7 @@ class CollectorRuntime::Impl {
       sopts.output = o.output;
       sopts.directory = o.write_dir;
       sopts.rotate_seconds = o.rotate_s;
-      sopts.columns = o.columns;
+      sopts.columns = EffectiveColumns(o);
       sopts.aggregate.keys = o.aggregate;
       sopts.aggregate.bin_seconds = o.bin_s;
       sopts.aggregate.top = o.top;
@@ -531,7 +586,8 @@ class CollectorRuntime::Impl {
 
     for (int w = 0; w < o.workers; ++w) {
       workers_.push_back(std::make_unique<Worker>(dopts, csv_.get(), csv_mu_, clickhouse_.get(),
-                                                  report_.get()));
+                                                  report_.get(), enrichment_.get(),
+                                                  o.enrich_override));
       if (!o.template_store.empty()) {
         Decoder& decoder = workers_.back()->decoder;
         size_t loaded = 0;
@@ -552,6 +608,7 @@ class CollectorRuntime::Impl {
       publisher_storage_->Register(registry_);
       publisher_ = publisher_storage_.get();
       if (clickhouse_ != nullptr) metrics::RegisterClickHouseMetrics(registry_, *clickhouse_);
+      if (enrichment_ != nullptr) metrics::RegisterEnrichmentMetrics(registry_, *enrichment_);
       auto server = metrics::MetricsServer::Start(registry_, o.metrics_listen);
       if (!server.ok()) return server.status();
       metrics_server_ = *std::move(server);
@@ -570,6 +627,7 @@ class CollectorRuntime::Impl {
     // double Ctrl-C) must not kill the process with a rotation file half written.
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     if (!ok && o_.read_files.empty()) {
       // No socket bound or no privilege drop: nothing was received, so nothing is written (the
       // sink's destructor abandons its output).
@@ -614,6 +672,8 @@ class CollectorRuntime::Impl {
   std::mutex* csv_mu_ = &csv_mu_storage_;
   std::unique_ptr<clickhouse::ClickHouseWriter> clickhouse_;
   std::unique_ptr<report::ReportAccumulator> report_;
+  // Before workers_: every worker's sink reads its snapshots.
+  std::unique_ptr<Enrichment> enrichment_;
   std::vector<std::unique_ptr<Worker>> workers_;
   metrics::Registry registry_;
   std::unique_ptr<metrics::CollectorStatsPublisher> publisher_storage_;
@@ -639,6 +699,9 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
   if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
   if (!o.write_dir.empty() && o.output_given) return usage("use either -o or -w, not both");
   if (o.aggregate.empty() && (o.top > 0 || o.bin_s > 0)) return usage("--top and -t need -A");
+  if (o.enrich_override && !o.enrichment.any()) {
+    return usage("--enrich-override needs --routes, --asn-db, --geo-db or --interfaces");
+  }
   auto impl = std::make_unique<Impl>(o);
   if (absl::Status s = impl->Open(); !s.ok()) return s;
   return std::unique_ptr<CollectorRuntime>(new CollectorRuntime(std::move(impl)));
@@ -650,9 +713,11 @@ int CollectorRuntime::Run() { return impl_->Run(); }
 void CollectorRuntime::RequestStop() { impl_->RequestStop(); }
 
 int RunCollector(const CollectorOptions& o) {
-  // SIGINT, SIGTERM and SIGUSR1 stay blocked in every thread this process starts from here on;
-  // see SetControlSignalsBlocked.
+  // SIGINT, SIGTERM, SIGUSR1 and SIGHUP stay blocked in every thread this process starts from
+  // here on (the enrichment's reload thread too); see SetControlSignalsBlocked. Without
+  // enrichment SIGHUP means nothing, and a service manager's reload must not kill the collector.
   SetControlSignalsBlocked(true);
+  if (!o.enrichment.any()) signal(SIGHUP, SIG_IGN);
   if (o.list_columns) {
     for (const CsvColumnInfo& c : AllCsvColumns()) {
       std::printf("%-16s %s\n", std::string(c.name).c_str(), std::string(c.description).c_str());

@@ -9,6 +9,8 @@
 // get a template), CSV (committed atomically), ClickHouse (a few seconds, the rest spooled),
 // the template store, the report page, the statistics. A second SIGINT/SIGTERM during that
 // flush is ignored: an impatient service manager must not leave a half-written file.
+// SIGHUP reloads the enrichment sources (--routes, --asn-db, --geo-db, --interfaces) without
+// stopping the workers; without them it is ignored.
 //
 // --workers N (live): N threads, each with its own SO_REUSEPORT sockets, Decoder and
 // ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink and the
@@ -27,6 +29,9 @@
 //   clickhouse         with --clickhouse only: the sink's counters (keys in
 //                       collector/output/clickhouse/sink_stats.h: batches, records, retries, spool
 //                       bytes/files/records, drops by reason, last_error)
+//   enrichment         with an enrichment option only: {generation (1 after the first load,
+//                       +1 per reload), reloads, reload_failures (reloads that kept the old
+//                       data), lookup_errors (MaxMind lookups that met a corrupt database)}
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
 //   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,
 //   templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,

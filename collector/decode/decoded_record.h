@@ -3,12 +3,17 @@
 //
 // It is a plain value (no owning members) so the decoder can fill one on the stack per record
 // and sinks (CSV writer, aggregator, tests) can copy it freely: nothing is allocated per record.
+// The enrichment fields (countries, interface names) are filled after decoding, before the
+// outputs see the record; the names point into the enrichment snapshot, which outlives every
+// OnRecord call (and any record a worker holds until the end of its datagram), never longer.
 #ifndef NF_COLLECTOR_DECODE_DECODED_RECORD_H_
 #define NF_COLLECTOR_DECODE_DECODED_RECORD_H_
 
+#include <array>
 #include <cstdint>
 #include <limits>
 
+#include "absl/strings/string_view.h"
 #include "common/ip_address.h"
 #include "common/time_format.h"
 
@@ -64,6 +69,12 @@ struct DecodedRecord {
   // OUT_PKTS/OUT_BYTES (IE 24/23): reported separately, never added to packets/bytes.
   uint64_t out_packets = 0;
   uint64_t out_bytes = 0;
+  // Enrichment (flowcollect --geo-db, --interfaces): ISO 3166 two-letter codes, {0, 0} when
+  // unknown; interface names, empty when unknown. Sinks copy what they keep.
+  std::array<char, 2> src_country{};
+  std::array<char, 2> dst_country{};
+  absl::string_view input_if_name;
+  absl::string_view output_if_name;
 };
 
 // Receives decoded records. Implementations must not keep the reference past the call.

@@ -214,6 +214,9 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
   }
   out += "]";
   if (!output.clickhouse_json.empty()) absl::StrAppend(&out, ",\"clickhouse\":", output.clickhouse_json);
+  if (!output.enrichment_json.empty()) {
+    absl::StrAppend(&out, ",\"enrichment\":", output.enrichment_json);
+  }
   out += "}\n";
   return out;
 }

@@ -36,6 +36,9 @@ struct OutputStats {
   // The ClickHouse sink's JSON object (clickhouse::SinkStatsJson), written under the key
   // "clickhouse"; empty without --clickhouse (the key is then absent).
   std::string clickhouse_json;
+  // The enrichment counters' JSON object, written under the key "enrichment"; empty without an
+  // enrichment option (the key is then absent).
+  std::string enrichment_json;
 };
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);

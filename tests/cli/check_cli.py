@@ -42,10 +42,12 @@ EXPECTED_EXAMPLES = {
     "flowexport": [
         "flowexport -i igb0 -c 10.0.0.5:1234",
         "flowexport -r trace.pcap -c 127.0.0.1:2055",
+        "flowexport -i igb0 -c 10.0.0.5:1234 -T ng_netflow --routes /var/db/rib.mrt.bz2",
         "flowexport --ng-netflow -i igb0 -c 10.0.0.5:1234 --emit bootstrap",
     ],
     "flowcollect": [
         "flowcollect -l 2055 -A src_addr -t 300 --top 10",
+        "flowcollect -l 2055 --routes rib.mrt.gz --geo-db GeoLite2-Country.mmdb -A dst_country,dst_port",
     ],
 }
 

@@ -49,6 +49,9 @@ DecodedRecord Record(uint64_t i) {
   r.packets = i + 1;
   r.bytes = (i + 1) * 1500;
   r.sampling = 1;
+  // Enrichment columns: a country on one side only, a name with a comma on one interface.
+  r.dst_country = {'S', 'E'};
+  r.input_if_name = "xe-0/0/1, uplink";
   return r;
 }
 
@@ -119,13 +122,14 @@ TEST_F(ClickHouseServerTest, EveryRecordArrivesOnceWithItsValues) {
       "SELECT IPv6NumToString(exporter), exporter_port, version, source_id, template_id, "
       "toUnixTimestamp(first), first_msec, toUnixTimestamp(last), last_msec, "
       "IPv6NumToString(src_addr), IPv6NumToString(dst_addr), src_port, dst_port, protocol, "
-      "tcp_flags, input_if, output_if, bytes, sampling, toUnixTimestamp(receive_time) "
+      "tcp_flags, input_if, output_if, bytes, sampling, toUnixTimestamp(receive_time), "
+      "hex(src_country), dst_country, input_if_name, output_if_name "
       "FROM flows WHERE packets = 3 FORMAT TabSeparated");
   ASSERT_TRUE(row.ok()) << row.status();
   EXPECT_EQ(*row,
             "::ffff:192.0.2.1\t40000\t9\t7\t260\t1699999999\t250\t1700000000\t750\t"
             "::ffff:10.0.0.2\t::ffff:198.51.100.1\t1026\t443\t6\t27\t3\t4\t4500\t1\t"
-            "1700000000\n");
+            "1700000000\t0000\tSE\txe-0/0/1, uplink\t\n");
 }
 
 TEST_F(ClickHouseServerTest, StopAndRestartMidStreamLosesAndDuplicatesNothing) {

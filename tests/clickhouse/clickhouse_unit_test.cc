@@ -81,12 +81,16 @@ TEST(SchemaTest, DdlHasEveryColumnAndTheCsvNames) {
                                 "Distributed(c, netflow, flows_local, batch_id)"));
 }
 
-size_t TypeSize(absl::string_view type) {
+// Bytes of one value; a String is its length byte plus `text_bytes` (every test string is
+// shorter than 128 bytes).
+size_t TypeSize(absl::string_view type, size_t text_bytes = 0) {
   if (type == "UInt8") return 1;
   if (type == "UInt16") return 2;
   if (type == "UInt32" || type == "DateTime") return 4;
   if (type == "UInt64") return 8;
+  if (type == "FixedString(2)") return 2;
   if (type == "FixedString(16)") return 16;
+  if (type == "String") return 1 + text_bytes;
   ADD_FAILURE() << "unknown type " << type;
   return 0;
 }
@@ -111,6 +115,38 @@ TEST(SchemaTest, RowBinaryMatchesTheColumnTypes) {
   std::string row2;
   AppendRowBinary(r, 1, row2);
   EXPECT_EQ(row2.size(), expected);
+}
+
+TEST(SchemaTest, EnrichmentColumnsAtTheEnd) {
+  // The four enrichment columns follow every earlier column, so a row's prefix keeps the
+  // layout of version 1.
+  const auto columns = Columns();
+  ASSERT_GE(columns.size(), 4u);
+  const size_t n = columns.size();
+  EXPECT_EQ(columns[n - 4].name, "src_country");
+  EXPECT_EQ(columns[n - 4].type, "FixedString(2)");
+  EXPECT_EQ(columns[n - 3].name, "dst_country");
+  EXPECT_EQ(columns[n - 2].name, "input_if_name");
+  EXPECT_EQ(columns[n - 2].type, "String");
+  EXPECT_EQ(columns[n - 1].name, "output_if_name");
+  EXPECT_GE(kLayoutVersion, 2u);
+  const std::string ddl = CreateTableSql("flows");
+  EXPECT_TRUE(absl::StrContains(ddl, "    src_country "));
+  EXPECT_TRUE(absl::StrContains(ddl, "FixedString(2)"));
+  EXPECT_TRUE(absl::StrContains(ddl, "    output_if_name "));
+
+  DecodedRecord r = Record(1);
+  r.src_country = {'G', 'B'};
+  r.input_if_name = "ge-0/0/0";
+  std::string row;
+  AppendRowBinary(r, 1, row);
+  size_t expected = 0;
+  for (size_t i = 0; i < n; ++i) {
+    expected += TypeSize(columns[i].type, columns[i].name == "input_if_name" ? 8 : 0);
+  }
+  ASSERT_EQ(row.size(), expected);
+  // ... GB, then 2 zero bytes (no destination country), then "\x08ge-0/0/0", then "\x00".
+  EXPECT_EQ(row.substr(row.size() - 14), std::string("GB\0\0\x08ge-0/0/0\0", 14));
 }
 
 TEST(SpoolTest, StoresOldestFirstAcrossReopenAndHonoursTheBound) {

@@ -403,6 +403,73 @@ TEST(HtmlReportTest, PageHasChartsTotalsAndNoExternalReferences) {
   EXPECT_EQ(page.find("url("), std::string::npos);
 }
 
+TEST(HtmlReportTest, AsAndCountryRankingsOnlyWithEnrichedData) {
+  ReportAccumulator plain;
+  plain.OnRecord(Rec(1, 2, 6, 443, 1000, kT0));
+  const std::string without = RenderHtmlReport(plain, ReportPageInfo{});
+  for (const char* id : {"top-source-as", "top-destination-as", "top-source-countries",
+                         "top-destination-countries"}) {
+    EXPECT_EQ(without.find(id), std::string::npos) << id;
+  }
+
+  ReportAccumulator acc;
+  auto enriched = [](uint32_t src_as, uint32_t dst_as, const char* dst_country, uint64_t bytes) {
+    DecodedRecord r = Rec(1, 2, 6, 443, bytes, kT0);
+    r.src_as = src_as;
+    r.dst_as = dst_as;
+    if (dst_country != nullptr) r.dst_country = {dst_country[0], dst_country[1]};
+    return r;
+  };
+  acc.OnRecord(enriched(3333, 1221, "GB", 5000));
+  acc.OnRecord(enriched(3333, 0, "SE", 3000));
+  acc.OnRecord(enriched(64500, 1221, "GB", 1000));
+  acc.OnRecord(enriched(0, 0, nullptr, 100000));  // unknown: never ranked
+  const auto src_as = acc.TopSourceAs(10);
+  ASSERT_EQ(src_as.size(), 2u);
+  EXPECT_EQ(src_as[0].key, 3333u);
+  EXPECT_EQ(src_as[0].count, 8000u);
+  EXPECT_EQ(src_as[1].key, 64500u);
+  const auto dst_countries = acc.TopDestinationCountries(10);
+  ASSERT_EQ(dst_countries.size(), 2u);
+  EXPECT_EQ(CountryLabel(dst_countries[0].key), "GB");
+  EXPECT_EQ(dst_countries[0].count, 6000u);
+  EXPECT_EQ(CountryLabel(dst_countries[1].key), "SE");
+  EXPECT_TRUE(acc.TopSourceCountries(10).empty());
+
+  const std::string page = RenderHtmlReport(acc, ReportPageInfo{});
+  for (const char* needle :
+       {"<section id=\"top-source-as\">", "<svg id=\"top-source-as-chart\"",
+        "<section id=\"top-destination-as\">", "<section id=\"top-destination-countries\">",
+        "Top 10 source AS by bytes", "Top 10 destination countries by bytes", ">AS3333<",
+        ">AS1221<", ">GB<", ">SE<"}) {
+    EXPECT_NE(page.find(needle), std::string::npos) << needle;
+  }
+  // No source country was known: that ranking is left out, not drawn empty.
+  EXPECT_EQ(page.find("top-source-countries"), std::string::npos);
+}
+
+TEST(ReportAccumulatorTest, AsAndCountrySketchesDoNotAllocatePerRecord) {
+  ReportOptions options;
+  options.top_capacity = 256;
+  ReportAccumulator acc(options);
+  std::mt19937 rng(11);
+  auto record = [&](uint32_t i) {
+    DecodedRecord r = Rec(rng(), rng(), 6, 443, 100 + i % 900, kT0 + i);
+    r.src_as = rng() % 100'000 + 1;
+    r.dst_as = rng() % 100'000 + 1;
+    r.src_country = {static_cast<char>('A' + rng() % 26), static_cast<char>('A' + rng() % 26)};
+    r.dst_country = r.src_country;
+    return r;
+  };
+  for (uint32_t i = 0; i < 5000; ++i) acc.OnRecord(record(i));  // every sketch full
+  const size_t before = g_allocations;
+  for (uint32_t i = 0; i < 50'000; ++i) acc.OnRecord(record(i));
+  EXPECT_EQ(g_allocations, before) << "OnRecord allocated in the steady state";
+  EXPECT_LE(acc.TopSourceAs(100'000).size(), 256u);
+  EXPECT_GT(acc.SourceAsRanking().evictions, 0u);
+  EXPECT_TRUE(acc.SourceCountryRanking().exact);  // 676 codes fit the country sketch
+}
+
 TEST(HtmlReportTest, LongInputListIsShortened) {
   ReportAccumulator acc;
   ReportPageInfo info;

@@ -45,6 +45,10 @@ constexpr Column kColumns[] = {
     {"out_packets", "UInt64", "OUT_PKTS (IE 24), not in packets"},
     {"out_bytes", "UInt64", "OUT_BYTES (IE 23), not in bytes"},
     {"early", "UInt8", "1 when decoded from data buffered before its template arrived"},
+    {"src_country", "FixedString(2)", "source country, ISO 3166 (--geo-db; zero bytes = unknown)"},
+    {"dst_country", "FixedString(2)", "destination country, ISO 3166 (--geo-db)"},
+    {"input_if_name", "String", "input interface name (--interfaces; empty = unknown)"},
+    {"output_if_name", "String", "output interface name (--interfaces; empty = unknown)"},
 };
 
 template <typename T>
@@ -65,6 +69,17 @@ inline void PutAddress(const IpAddress& a, std::string& out) {
     std::memcpy(b, a.bytes.data(), 16);
   }
   out.append(b, 16);
+}
+
+// RowBinary String: LEB128 length, then the bytes.
+inline void PutString(absl::string_view text, std::string& out) {
+  size_t n = text.size();
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+  out.append(text.data(), text.size());
 }
 
 inline uint32_t ClampSeconds(int64_t seconds) {
@@ -190,6 +205,10 @@ void AppendRowBinary(const DecodedRecord& r, uint64_t batch_id, std::string& out
   Put<uint64_t>(r.out_packets, out);
   Put<uint64_t>(r.out_bytes, out);
   Put<uint8_t>(r.from_early_buffer ? 1 : 0, out);
+  out.append(r.src_country.data(), 2);
+  out.append(r.dst_country.data(), 2);
+  PutString(r.input_if_name, out);
+  PutString(r.output_if_name, out);
 }
 
 }  // namespace nf::clickhouse

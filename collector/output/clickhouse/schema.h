@@ -6,11 +6,16 @@
 //   knows are used: no DateTime64, no IPv6/IPv4 types, no LowCardinality. Addresses are
 //   FixedString(16) holding IPv6 or IPv4-mapped IPv6 (::ffff:a.b.c.d), byte-compatible with the
 //   IPv6 type of current releases; times are DateTime (seconds) plus a millisecond column.
+//   Countries are FixedString(2) (zero bytes when unknown) and interface names String; on
+//   current releases both can become LowCardinality in place.
 // - It is partitioned by day of `receive_time` and ordered by (receive_time, exporter), the
 //   layout goflow2 and akvorado use, so time-range queries read only the parts they need.
 // - `batch_id` identifies the insert each row came from; the sink uses it to make re-sends
 //   idempotent (a batch is re-sent only when `count() WHERE batch_id = X` is 0).
-// Columns carry the CSV column names (docs/csv.md) wherever the meaning is the same.
+// Columns carry the CSV column names (docs/csv.md) wherever the meaning is the same. New columns
+// go at the end; a table made by an older release needs them added (docs/clickhouse.md):
+//   ALTER TABLE flows ADD COLUMN src_country FixedString(2), ADD COLUMN dst_country
+//   FixedString(2), ADD COLUMN input_if_name String, ADD COLUMN output_if_name String
 #ifndef NF_COLLECTOR_OUTPUT_CLICKHOUSE_SCHEMA_H_
 #define NF_COLLECTOR_OUTPUT_CLICKHOUSE_SCHEMA_H_
 
@@ -35,7 +40,8 @@ std::span<const Column> Columns();
 std::string ColumnList();
 // Bumped whenever Columns() or the encoding changes; spool files carry it so a newer binary
 // never replays rows of another layout.
-inline constexpr uint32_t kLayoutVersion = 1;
+// 2: src_country, dst_country, input_if_name, output_if_name at the end.
+inline constexpr uint32_t kLayoutVersion = 2;
 
 // Table names: [db.]name, each part [A-Za-z_][A-Za-z0-9_]*.
 absl::Status ValidateTableName(absl::string_view table);

@@ -3,13 +3,28 @@
 namespace nf {
 
 FanoutSink::FanoutSink(CsvSink* csv, std::mutex* shared_mu,
-                       clickhouse::ClickHouseWriter* clickhouse, RecordSink* report)
-    : csv_(csv), shared_mu_(shared_mu), report_(report) {
+                       clickhouse::ClickHouseWriter* clickhouse, RecordSink* report,
+                       const Enrichment* enrichment, bool enrich_override)
+    : csv_(csv), shared_mu_(shared_mu), report_(report), enricher_(enrichment, enrich_override) {
   if (clickhouse != nullptr) batcher_ = std::make_unique<clickhouse::ClickHouseBatcher>(*clickhouse);
   if (shared_mu_ != nullptr) pending_.reserve(4096);
 }
 
 void FanoutSink::OnRecord(const DecodedRecord& r) {
+  if (!enricher_.active()) {
+    Forward(r);
+    return;
+  }
+  // A reloaded snapshot is taken only while this worker holds no record enriched from the
+  // previous one (its names point into it): always when records go straight through, at the
+  // first record of a datagram when they wait for EndDatagram.
+  if (pending_.empty()) enricher_.Refresh();
+  DecodedRecord enriched = r;  // a plain value on the stack: no allocation
+  enricher_.Enrich(enriched);
+  Forward(enriched);
+}
+
+void FanoutSink::Forward(const DecodedRecord& r) {
   if (csv_ != nullptr || report_ != nullptr) {
     if (shared_mu_ == nullptr) {
       Deliver(r);

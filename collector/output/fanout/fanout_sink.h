@@ -1,9 +1,14 @@
-// One decode worker's record sink: it fans every decoded record out to the outputs.
+// One decode worker's record sink: it enriches every decoded record (record_enricher.h) and
+// fans it out to the outputs.
 //
 // The CSV sink and the --report accumulator are shared by all workers (and read by the
 // statistics report), so the records of one datagram are collected and handed over under one
 // lock per datagram, not one per record. Each worker has its own ClickHouse batcher, which
 // needs no lock. With one worker and no lock the records go straight through.
+//
+// Enriched records may point into the enrichment snapshot (interface names), so the worker
+// takes a reloaded snapshot only while it holds no pending record: a reload never frees what
+// a pending record points to.
 #ifndef NF_COLLECTOR_OUTPUT_FANOUT_FANOUT_SINK_H_
 #define NF_COLLECTOR_OUTPUT_FANOUT_FANOUT_SINK_H_
 
@@ -14,6 +19,7 @@
 #include "collector/decode/decoded_record.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/csv/csv_sink.h"
+#include "collector/output/fanout/record_enricher.h"
 #include "common/time_format.h"
 
 namespace nf {
@@ -21,8 +27,10 @@ namespace nf {
 class FanoutSink : public RecordSink {
  public:
   // Any output may be null. `shared_mu` guards `csv` and `report` (null: one worker, no lock).
+  // `enrichment` (null: none) must outlive the sink; `enrich_override` is --enrich-override.
   FanoutSink(CsvSink* csv, std::mutex* shared_mu, clickhouse::ClickHouseWriter* clickhouse,
-             RecordSink* report);
+             RecordSink* report, const Enrichment* enrichment = nullptr,
+             bool enrich_override = false);
 
   void OnRecord(const DecodedRecord& r) override;
   // Hands the datagram's records to the shared outputs; call after each datagram.
@@ -34,12 +42,14 @@ class FanoutSink : public RecordSink {
 
  private:
   void Deliver(const DecodedRecord& r);
+  void Forward(const DecodedRecord& r);
 
   CsvSink* csv_;
   std::mutex* shared_mu_;
   RecordSink* report_;
   std::vector<DecodedRecord> pending_;
   std::unique_ptr<clickhouse::ClickHouseBatcher> batcher_;
+  RecordEnricher enricher_;
 };
 
 }  // namespace nf

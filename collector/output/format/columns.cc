@@ -1,6 +1,8 @@
 #include "collector/output/format/columns.h"
 
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string>
 
@@ -34,6 +36,39 @@ char* KeyTime(int64_t ms, char* out) { return WriteNumberKey(static_cast<uint64_
   {name, desc, false, true, [](const DecodedRecord& r, char* out) {         \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
    }, nullptr}
+// Country codes print as their two letters, nothing when unknown ({0, 0}).
+char* WriteCountry(const std::array<char, 2>& c, char* out) {
+  if (c[0] == 0) return out;
+  *out++ = c[0];
+  *out++ = c[1];
+  return out;
+}
+
+// A text value as one CSV field, quoted as AppendCsvField does (csv_format.h): interface
+// names come from an operator's file and may hold commas or quotes.
+char* WriteTextField(absl::string_view text, char* out) {
+  if (text.size() > kMaxTextColumnBytes) text = text.substr(0, kMaxTextColumnBytes);
+  if (text.find_first_of(",\"\r\n") == absl::string_view::npos) {
+    if (!text.empty()) std::memcpy(out, text.data(), text.size());
+    return out + text.size();
+  }
+  *out++ = '"';
+  for (char c : text) {
+    if (c == '"') *out++ = '"';
+    *out++ = c;
+  }
+  *out++ = '"';
+  return out;
+}
+
+#define NF_COUNTRY_COLUMN(name, expr, desc)                                \
+  {name, desc, false, false,                                               \
+   [](const DecodedRecord& r, char* out) { return WriteCountry(expr, out); }, \
+   [](const DecodedRecord& r, char* out) { return WriteNumberKey(CountryKey(expr), out); }, 16}
+#define NF_TEXT_COLUMN(name, expr, desc)                                   \
+  {name, desc, false, false,                                               \
+   [](const DecodedRecord& r, char* out) { return WriteTextField(expr, out); }, \
+   [](const DecodedRecord& r, char* out) { return WriteTextKey(expr, out); }}
 #define NF_ADDR_COLUMN(name, expr, desc)                                   \
   {name, desc, true, false,                                                \
    [](const DecodedRecord& r, char* out) { return WriteAddress(expr, out); }, \
@@ -70,10 +105,10 @@ const CsvColumnInfo kColumns[] = {
        return WriteIso8601Ms(r.receive_time_us / 1000, out);
      },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.receive_time_us / 1000, out); }},
-    NF_UINT_COLUMN_BITS("src_mask", r.src_mask, 8, "source prefix length"),
-    NF_UINT_COLUMN_BITS("dst_mask", r.dst_mask, 8, "destination prefix length"),
-    NF_UINT_COLUMN("src_as", r.src_as, "source AS"),
-    NF_UINT_COLUMN("dst_as", r.dst_as, "destination AS"),
+    NF_UINT_COLUMN_BITS("src_mask", r.src_mask, 8, "source prefix length (the exporter's, else --routes)"),
+    NF_UINT_COLUMN_BITS("dst_mask", r.dst_mask, 8, "destination prefix length (the exporter's, else --routes)"),
+    NF_UINT_COLUMN("src_as", r.src_as, "source AS (the exporter's, else --routes / --asn-db)"),
+    NF_UINT_COLUMN("dst_as", r.dst_as, "destination AS (the exporter's, else --routes / --asn-db)"),
     NF_ADDR_COLUMN("next_hop", r.next_hop, "next-hop address"),
     NF_UINT_COLUMN_BITS("direction", r.direction, 8, "0 ingress, 1 egress"),
     NF_UINT_COLUMN_BITS("vlan", r.vlan, 16, "VLAN ID"),
@@ -94,12 +129,22 @@ const CsvColumnInfo kColumns[] = {
      }},
     NF_UINT_COLUMN_BITS("early", r.from_early_buffer ? 1 : 0, 1,
                    "1 when decoded from data buffered before its template arrived"),
+    NF_COUNTRY_COLUMN("src_country", r.src_country,
+                      "source country, ISO 3166 code (--geo-db; empty when unknown)"),
+    NF_COUNTRY_COLUMN("dst_country", r.dst_country,
+                      "destination country, ISO 3166 code (--geo-db; empty when unknown)"),
+    NF_TEXT_COLUMN("input_if_name", r.input_if_name,
+                   "input interface name (--interfaces; empty when unknown)"),
+    NF_TEXT_COLUMN("output_if_name", r.output_if_name,
+                   "output interface name (--interfaces; empty when unknown)"),
 };
 
 #undef NF_UINT_COLUMN
 #undef NF_UINT_COLUMN_BITS
 #undef NF_COUNTER_COLUMN
 #undef NF_ADDR_COLUMN
+#undef NF_COUNTRY_COLUMN
+#undef NF_TEXT_COLUMN
 
 }  // namespace
 

@@ -5,6 +5,7 @@
 #ifndef NF_COLLECTOR_OUTPUT_FORMAT_COLUMNS_H_
 #define NF_COLLECTOR_OUTPUT_FORMAT_COLUMNS_H_
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -35,15 +36,20 @@ struct CsvColumnInfo {
   uint8_t key_bits = 0;
 };
 inline constexpr int kMaxDirectKeyBits = 16;
-// Longest group key of one column (an address: a byte count and 16 bytes).
-inline constexpr size_t kMaxGroupKeyBytes = 17;
+// Longest text value a column holds (interface names, InterfaceTable::kMaxNameBytes); longer
+// ones are cut here so a column's text and key stay bounded whatever the source gave.
+inline constexpr size_t kMaxTextColumnBytes = 64;
+// Longest group key of one column (a text: a byte count and kMaxTextColumnBytes bytes; an
+// address: a byte count and 16 bytes).
+inline constexpr size_t kMaxGroupKeyBytes = 1 + kMaxTextColumnBytes;
 
 void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::string& out);
 // Every column `--columns` and `-A` accept.
 std::span<const CsvColumnInfo> AllCsvColumns();
 const CsvColumnInfo* FindCsvColumn(absl::string_view name);
 
-// Group keys (CsvColumnInfo::key): a number as its 8 bytes; an address as the count of bytes
+// Group keys (CsvColumnInfo::key): a number as its 8 bytes; a text as its length and bytes; an
+// address as the count of bytes
 // WriteAddress prints (4, 16 or 0) and then those bytes, so bytes an address does not use
 // never split a group, and the count keeps a list of keys unambiguous. Public so that -A can
 // key a masked address the same way; inline because -A runs them for every record.
@@ -56,6 +62,18 @@ inline char* WriteAddressKey(const IpAddress& a, char* out) {
   *out++ = static_cast<char>(n);
   std::memcpy(out, a.bytes.data(), n);
   return out + n;
+}
+// A text (interface name): its byte count (cut at kMaxTextColumnBytes) and its bytes.
+inline char* WriteTextKey(absl::string_view text, char* out) {
+  const size_t n = text.size() < kMaxTextColumnBytes ? text.size() : kMaxTextColumnBytes;
+  *out++ = static_cast<char>(n);
+  if (n != 0) std::memcpy(out, text.data(), n);
+  return out + n;
+}
+// A country code as a number below 2^16 (so -A on countries can index an array directly).
+inline uint64_t CountryKey(const std::array<char, 2>& c) {
+  return static_cast<uint64_t>(static_cast<uint8_t>(c[0])) |
+         static_cast<uint64_t>(static_cast<uint8_t>(c[1])) << 8;
 }
 
 }  // namespace nf

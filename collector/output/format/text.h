@@ -15,8 +15,9 @@
 namespace nf {
 
 // Longest text one formatter, and so one output column, produces (an IPv6 address is 45
-// characters); callers size their buffers with it.
-inline constexpr size_t kMaxCsvColumnChars = 64;
+// characters; an interface name of 64 bytes, CSV-quoted with every byte a doubled quote, is
+// 130); callers size their buffers with it.
+inline constexpr size_t kMaxCsvColumnChars = 132;
 
 // Writes `v` in decimal at `out` (at most 20 characters) and returns the end. Inline: it is
 // on every row's path for most columns.

@@ -400,6 +400,10 @@ std::string FormatDuration(int64_t ms) {
   return out;
 }
 
+std::string CountryLabel(uint16_t key) {
+  return std::string{static_cast<char>(key >> 8), static_cast<char>(key & 0xff)};
+}
+
 std::string PortLabel(const PortKey& key) {
   switch (key.protocol) {
     case 6: return absl::StrCat(key.port, "/tcp");
@@ -615,6 +619,34 @@ std::string RenderHtmlReport(const ReportAccumulator& acc, const ReportPageInfo&
   AppendRankingNote(acc.PortRanking(), out);
   out += "<p class=\"note\">Port per protocol; ICMP shows type/code; protocols without ports "
          "are one entry each.</p>\n</section>\n";
+
+  // ---- enrichment rankings: only when some record carried an AS / a country ----
+  auto ranking_section = [&](absl::string_view id, absl::string_view what,
+                             const std::vector<Bar>& bars, const Ranking& ranking,
+                             absl::string_view note) {
+    if (bars.empty()) return;
+    const std::string title = absl::StrCat("Top ", n, " ", what, " by bytes");
+    absl::StrAppend(&out, "<section id=\"", id, "\">\n<h2>", title, "</h2>\n");
+    AppendBarChart(id, title, bars, t.bytes, out);
+    AppendRankingNote(ranking, out);
+    absl::StrAppend(&out, "<p class=\"note\">", note, "</p>\n</section>\n");
+  };
+  auto as_label = [](uint32_t as) { return absl::StrCat("AS", as); };
+  auto country_label = [](uint16_t key) { return CountryLabel(key); };
+  constexpr absl::string_view kAsNote =
+      "Records without an AS (0) are not ranked; shares are of all bytes.";
+  constexpr absl::string_view kCountryNote =
+      "ISO 3166 codes; records without a country are not ranked; shares are of all bytes.";
+  ranking_section("top-source-as", "source AS", ToBars(acc.TopSourceAs(n), as_label),
+                  acc.SourceAsRanking(), kAsNote);
+  ranking_section("top-destination-as", "destination AS",
+                  ToBars(acc.TopDestinationAs(n), as_label), acc.DestinationAsRanking(), kAsNote);
+  ranking_section("top-source-countries", "source countries",
+                  ToBars(acc.TopSourceCountries(n), country_label), acc.SourceCountryRanking(),
+                  kCountryNote);
+  ranking_section("top-destination-countries", "destination countries",
+                  ToBars(acc.TopDestinationCountries(n), country_label),
+                  acc.DestinationCountryRanking(), kCountryNote);
 
   // ---- exporters ----
   out += "<section id=\"exporters\">\n<h2>Exporters</h2>\n<table id=\"exporter-table\">\n"

@@ -4,6 +4,8 @@
 //   - a header with totals (time span, exporters, records, packets, bytes, distinct flows),
 //   - traffic over time by protocol (stacked bars of bytes per bin, bit/s on the right axis),
 //   - top 10 source and destination addresses and top 10 destination ports by bytes,
+//   - top 10 source and destination AS numbers and countries by bytes, each only when some
+//     record carried one (enrichment or the exporter),
 //   - a per-exporter table (joined with the decoder's counters when given).
 // Every text that came from the network or the command line is HTML-escaped. Totals carry
 // machine-readable `data-value` attributes (ids `total-records`, `total-packets`,
@@ -49,6 +51,8 @@ std::string FormatBitRate(double bits_per_second);
 std::string FormatCount(uint64_t v);
 // "1 h 2 min", "45 s", "250 ms"
 std::string FormatDuration(int64_t ms);
+// Country ranking label: the two-letter code of a CountryKeyOf key.
+std::string CountryLabel(uint16_t key);
 // Port ranking label: "443/tcp", "53/udp", "icmp 8/0", "gre" or "proto 99".
 std::string PortLabel(const PortKey& key);
 

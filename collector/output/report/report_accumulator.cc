@@ -127,7 +127,11 @@ ReportAccumulator::ReportAccumulator(const ReportOptions& options)
       scratch_(new ProtocolBytes[kMaxStoredBins]()),
       sources_(options.top_capacity),
       destinations_(options.top_capacity),
-      ports_(options.top_capacity) {
+      ports_(options.top_capacity),
+      src_as_(options.top_capacity),
+      dst_as_(options.top_capacity),
+      src_countries_(options.country_capacity),
+      dst_countries_(options.country_capacity) {
   options_.max_exporters = std::max<size_t>(options_.max_exporters, 1);
   exporters_.reserve(options_.max_exporters);
   exporter_index_.reserve(options_.max_exporters);
@@ -255,6 +259,10 @@ void ReportAccumulator::OnRecord(const DecodedRecord& r) {
   sources_.Add(r.src_addr, r.bytes);
   destinations_.Add(r.dst_addr, r.bytes);
   ports_.Add(PortKeyFor(r), r.bytes);
+  if (r.src_as != 0) src_as_.Add(r.src_as, r.bytes);
+  if (r.dst_as != 0) dst_as_.Add(r.dst_as, r.bytes);
+  if (r.src_country[0] != 0) src_countries_.Add(CountryKeyOf(r.src_country), r.bytes);
+  if (r.dst_country[0] != 0) dst_countries_.Add(CountryKeyOf(r.dst_country), r.bytes);
 
   auto it = exporter_index_.find(r.exporter.address);
   ExporterTotals* e = nullptr;

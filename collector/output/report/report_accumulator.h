@@ -13,6 +13,8 @@
 //   - top source addresses, destination addresses and (protocol, destination port) by bytes:
 //     weighted Space-Saving sketches (space_saving.h) of `top_capacity` keys each, exact until
 //     a key is evicted, otherwise approximate with a known error bound;
+//   - with enrichment (or exporters that fill them): top source and destination AS numbers and
+//     countries by bytes, the same sketches over the records whose AS (country) is known;
 //   - per exporter (by address) records, packets, bytes and NetFlow versions, for up to
 //     `max_exporters` exporters (records of further exporters are summed as "other");
 //   - HyperLogLog estimates of distinct flows (5-tuples), sources and destinations.
@@ -52,6 +54,7 @@ inline constexpr int64_t kLatestPlausibleMs = 16'725'225'600'000LL;
 
 struct ReportOptions {
   size_t top_capacity = 4096;  // keys per ranking sketch
+  size_t country_capacity = 1024;  // keys per country sketch: above every ISO 3166 code
   size_t max_exporters = 1024;
 };
 
@@ -71,6 +74,11 @@ struct PortKey {
     return H::combine(std::move(h), k.protocol, k.port);
   }
 };
+// A country ranking's key: the two letters, first in the high byte (so keys sort as the codes
+// do); 0 for unknown. CountryLabel turns it back into the code.
+inline uint16_t CountryKeyOf(const std::array<char, 2>& c) {
+  return static_cast<uint16_t>(static_cast<uint8_t>(c[0]) << 8 | static_cast<uint8_t>(c[1]));
+}
 // The port ranking's key for a record (ports kept for TCP, UDP, SCTP, DCCP, UDP-Lite, ICMP).
 PortKey PortKeyFor(const DecodedRecord& r);
 
@@ -144,6 +152,22 @@ class ReportAccumulator : public RecordSink {
     return destinations_.Top(n);
   }
   std::vector<SpaceSaving<PortKey>::Entry> TopPorts(size_t n) const { return ports_.Top(n); }
+  // AS numbers (0, unknown, never counted) and countries (CountryKeyOf) by bytes. Empty when no
+  // record carried one.
+  std::vector<SpaceSaving<uint32_t>::Entry> TopSourceAs(size_t n) const { return src_as_.Top(n); }
+  std::vector<SpaceSaving<uint32_t>::Entry> TopDestinationAs(size_t n) const {
+    return dst_as_.Top(n);
+  }
+  std::vector<SpaceSaving<uint16_t>::Entry> TopSourceCountries(size_t n) const {
+    return src_countries_.Top(n);
+  }
+  std::vector<SpaceSaving<uint16_t>::Entry> TopDestinationCountries(size_t n) const {
+    return dst_countries_.Top(n);
+  }
+  Ranking SourceAsRanking() const { return RankingOf(src_as_); }
+  Ranking DestinationAsRanking() const { return RankingOf(dst_as_); }
+  Ranking SourceCountryRanking() const { return RankingOf(src_countries_); }
+  Ranking DestinationCountryRanking() const { return RankingOf(dst_countries_); }
   Ranking SourceRanking() const { return RankingOf(sources_); }
   Ranking DestinationRanking() const { return RankingOf(destinations_); }
   Ranking PortRanking() const { return RankingOf(ports_); }
@@ -183,6 +207,10 @@ class ReportAccumulator : public RecordSink {
   SpaceSaving<IpAddress, IpAddressLess> sources_;
   SpaceSaving<IpAddress, IpAddressLess> destinations_;
   SpaceSaving<PortKey> ports_;
+  SpaceSaving<uint32_t> src_as_;
+  SpaceSaving<uint32_t> dst_as_;
+  SpaceSaving<uint16_t> src_countries_;
+  SpaceSaving<uint16_t> dst_countries_;
 
   absl::flat_hash_map<IpAddress, uint32_t> exporter_index_;
   std::vector<ExporterTotals> exporters_;
