@@ -64,6 +64,11 @@ int main(int argc, char** argv) {
 
 #if NF_HAVE_NGNETFLOW
   if (o.ng_netflow) {
+    if (o.enrichment.any()) {
+      std::cerr << "flowexport: --routes and --asn-db do not apply to --ng-netflow: the kernel "
+                   "exports, so enrich at the collector (flowcollect --routes ...)\n";
+      return nf::kExitUsage;
+    }
     // Shared options are copied only when given: ng_netflow has its own sensible defaults
     // (e.g. a 120 s active timeout, templates by time only) that flowexport's must not mask.
     ng.interfaces = o.interfaces;

@@ -415,6 +415,13 @@ def check_exits(_src, fe, fc, tg):
         with open(junk, "w") as f:
             f.write("this is not a capture file\n" * 10)
         out_csv = os.path.join(d, "out.csv")
+        # Routes files: one that parses, one that does not (bad data: a failed run).
+        routes = os.path.join(d, "routes.txt")
+        with open(routes, "w") as f:
+            f.write("192.0.2.0/24 64500\n")
+        bad_routes = os.path.join(d, "bad-routes.txt")
+        with open(bad_routes, "w") as f:
+            f.write("192.0.2.0/24 64500\n192.0.2.0/40 1\n")
         # A port someone else holds: binding it is a failed run, not a usage error.
         held = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         held.bind(("127.0.0.1", 0))
@@ -436,6 +443,11 @@ def check_exits(_src, fe, fc, tg):
             (2, [fe, "-r", trace, "-c", "127.0.0.1:9", "--mtu", "ten"]),
             (2, [fc, "-r", trace, "-A", "no_such_column"]),
             (2, [fc, "-r", trace, "-l", "2055"]),
+            (2, [fe, "-r", trace, "-c", "127.0.0.1:9", "--routes", missing]),
+            (2, [fc, "-r", trace, "--enrich-override"]),
+            (1, [fe, "-r", trace, "-c", "127.0.0.1:9", "--routes", bad_routes]),
+            (2, [fe, "--ng-netflow", "-i", "igb0", "-c", "127.0.0.1:9", "--routes", routes]),
+            (1, [fc, "-r", trace, "--routes", bad_routes, "-o", out_csv]),
             (1, [fe, "-r", junk, "-c", "127.0.0.1:9"]),
             (1, [fc, "-r", junk]),
             (1, [fc, "-r", junk, "-o", out_csv]),
