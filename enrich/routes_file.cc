@@ -603,6 +603,16 @@ absl::Status ParsePrefix(absl::string_view text, PrefixKey& key) {
   key.version = address->version;
   key.length = static_cast<uint8_t>(length);
   key.bytes = address->bytes;
+  // An IPv4 network written IPv4-mapped (::ffff:192.0.2.0/120) is an IPv4 route: lookups of
+  // IPv4 and IPv4-mapped addresses go to the IPv4 table, so as IPv6 it could never match.
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (key.version == 6 && key.length >= 96 &&
+      std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), key.bytes.begin())) {
+    key.version = 4;
+    key.length = static_cast<uint8_t>(key.length - 96);
+    std::copy(key.bytes.begin() + 12, key.bytes.end(), key.bytes.begin());
+    std::fill(key.bytes.begin() + 4, key.bytes.end(), 0);
+  }
   MaskKey(key);
   return absl::OkStatus();
 }

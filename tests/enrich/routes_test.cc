@@ -454,6 +454,31 @@ TEST(RoutesTextTest, BothSyntaxesCommentsAndIpv6) {
   EXPECT_EQ(builder.stats().text_lines, 10u);
 }
 
+// An IPv4 network written IPv4-mapped is an IPv4 route (mapped addresses are looked up in the
+// IPv4 table, so an IPv6 route there could never match); a short or non-mapped one stays IPv6.
+TEST(RoutesTextTest, Ipv4MappedPrefixesBecomeIpv4Routes) {
+  RoutesBuilder builder;
+  ASSERT_TRUE(builder
+                  .AddBytes("nets", "::ffff:192.0.2.0/120 64500\n"
+                                    "::ffff:198.51.100.7/128 64501\n"
+                                    "::ffff:0:0/96 64502\n"
+                                    "::ffff:0:0/95 64503\n"
+                                    "::fffe:c000:200/120 64504\n")
+                  .ok());
+  const std::vector<Route> routes = builder.Finish();
+  EXPECT_EQ(OriginOf(routes, "192.0.2.0/24"), 64500);
+  EXPECT_EQ(OriginOf(routes, "198.51.100.7/32"), 64501);
+  EXPECT_EQ(OriginOf(routes, "0.0.0.0/0"), 64502);
+  EXPECT_EQ(OriginOf(routes, "::fffe:0:0/95"), 64503);
+  EXPECT_EQ(OriginOf(routes, "::fffe:c000:200/120"), 64504);
+  absl::StatusOr<PrefixTable> table = PrefixTable::Build(routes);
+  ASSERT_TRUE(table.ok()) << table.status();
+  const PrefixMatch m = table->Lookup(*ParseIpAddress("::ffff:192.0.2.9"));
+  EXPECT_TRUE(m.found);
+  EXPECT_EQ(m.origin_as, 64500u);
+  EXPECT_EQ(m.length, 24);
+}
+
 TEST(RoutesTextTest, NetworksFileBeatsMrtInEitherOrder) {
   const std::string mrt =
       PeerTable({1}) +
