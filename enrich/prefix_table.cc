@@ -53,7 +53,9 @@ inline uint64_t Load64(const uint8_t* p) {
   return v;
 }
 
-inline U128 Load128(const IpAddress& a) { return {Load64(a.bytes.data()), Load64(a.bytes.data() + 8)}; }
+inline U128 Load128(const IpAddress& a) {
+  return {Load64(a.bytes.data()), Load64(a.bytes.data() + 8)};
+}
 
 // Bits past `length` set (the host part of a prefix).
 inline U128 HostMask(int length) {

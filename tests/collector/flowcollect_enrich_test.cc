@@ -38,7 +38,8 @@ uint32_t V4(const char* text) {
 }
 
 // One TCP packet per address pair, all in 2024, so flowexport -r makes one flow of each.
-bool WriteInput(const std::string& path, const std::vector<std::pair<std::string, std::string>>& pairs,
+bool WriteInput(const std::string& path,
+                const std::vector<std::pair<std::string, std::string>>& pairs,
                 std::string* error) {
   std::vector<testing::PcapFrame> frames;
   int64_t t = 1'706'702'400'000'000;
