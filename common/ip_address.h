@@ -45,6 +45,13 @@ struct IpAddress {
   }
   bool is_v4() const { return version == 4; }
   bool is_v6() const { return version == 6; }
+  // ::ffff:a.b.c.d, an IPv4 address in IPv6 form (dual-stack sockets, some exporters' files).
+  bool is_v4_mapped() const {
+    static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return is_v6() && std::memcmp(bytes.data(), kPrefix, sizeof(kPrefix)) == 0;
+  }
+  // The IPv4 address of an IPv4-mapped one; any other address unchanged.
+  IpAddress Unmapped() const { return is_v4_mapped() ? V4(bytes.data() + 12) : *this; }
   uint32_t v4_host_order() const {
     return (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) | (uint32_t{bytes[2]} << 8) |
            bytes[3];

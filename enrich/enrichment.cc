@@ -122,17 +122,7 @@ uint64_t EnrichmentData::lookup_errors() const {
 Enrichment::Enrichment(EnrichmentConfig config) : config_(std::move(config)) {}
 
 absl::StatusOr<std::unique_ptr<Enrichment>> Enrichment::Create(const EnrichmentConfig& config) {
-  absl::StatusOr<std::shared_ptr<const EnrichmentData>> loaded = EnrichmentData::Load(config);
-  if (!loaded.ok()) {
-    // A file that exists but does not parse is bad data, not a command-line mistake: the
-    // tools map InvalidArgument to the usage exit status (2), so it becomes DataLoss (1). A
-    // missing file stays NotFound.
-    if (absl::IsInvalidArgument(loaded.status())) {
-      return absl::DataLossError(loaded.status().message());
-    }
-    return loaded.status();
-  }
-  std::shared_ptr<const EnrichmentData> data = *std::move(loaded);
+  NF_ASSIGN_OR_RETURN(std::shared_ptr<const EnrichmentData> data, EnrichmentData::Load(config));
   std::unique_ptr<Enrichment> enrichment(new Enrichment(config));
   enrichment->current_ = std::move(data);
   enrichment->generation_.store(1, std::memory_order_release);

@@ -92,8 +92,9 @@ struct EnrichmentStats {
 class Enrichment {
  public:
   // Loads every source once (a failure here is the caller's clear error and exit) and starts
-  // the reload thread. A missing file is NotFound; a file that does not parse or is not what
-  // its option asks for is DataLoss, so the tools exit 1, not with the usage status.
+  // the reload thread. A missing file is NotFound and a database of the wrong type for its
+  // option InvalidArgument (usage mistakes, exit 2); a file that does not parse is DataLoss,
+  // as a corrupt capture is (a failed run, exit 1).
   static absl::StatusOr<std::unique_ptr<Enrichment>> Create(const EnrichmentConfig& config);
   ~Enrichment();  // stops the reload thread (a load in progress finishes first)
 
@@ -109,7 +110,6 @@ class Enrichment {
   std::shared_ptr<const EnrichmentData> Current() const;
   uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
   EnrichmentStats stats() const;
-  const EnrichmentConfig& config() const { return config_; }
 
  private:
   explicit Enrichment(EnrichmentConfig config);

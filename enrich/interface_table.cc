@@ -19,16 +19,6 @@ namespace {
 
 constexpr size_t kMaxFields = 5;
 
-// Keys hold IPv4 exporters as IPv4 whichever way they were written, so a flow from
-// ::ffff:192.0.2.1 and a file line for 192.0.2.1 meet.
-IpAddress Normalize(const IpAddress& a) {
-  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (a.is_v6() && std::memcmp(a.bytes.data(), kPrefix, sizeof(kPrefix)) == 0) {
-    return IpAddress::V4(a.bytes.data() + 12);
-  }
-  return a;
-}
-
 // One CSV record: its fields and the line it starts on.
 struct Record {
   std::vector<std::string> fields;
@@ -80,7 +70,7 @@ class CsvReader {
         ++pos_;
         while (true) {
           if (pos_ >= text_.size()) {
-            status = absl::InvalidArgumentError(
+            status = absl::DataLossError(
                 absl::StrCat(name_, ":", open_line, ": unterminated quoted field"));
             return false;
           }
@@ -101,7 +91,7 @@ class CsvReader {
           ++pos_;
         }
         if (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n') {
-          status = absl::InvalidArgumentError(
+          status = absl::DataLossError(
               absl::StrCat(name_, ":", line_, ": text after a closing quote"));
           return false;
         }
@@ -109,7 +99,7 @@ class CsvReader {
         const size_t start = pos_;
         while (pos_ < text_.size() && text_[pos_] != ',' && text_[pos_] != '\n') {
           if (text_[pos_] == '"') {
-            status = absl::InvalidArgumentError(absl::StrCat(
+            status = absl::DataLossError(absl::StrCat(
                 name_, ":", line_, ": a quote inside an unquoted field (quote the whole field)"));
             return false;
           }
@@ -140,7 +130,7 @@ class CsvReader {
 absl::StatusOr<InterfaceTable> InterfaceTable::Load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    return absl::ErrnoToStatus(errno, absl::StrCat(path, ": cannot open"));
   }
   std::ostringstream buffer;
   buffer << in.rdbuf();
@@ -169,26 +159,26 @@ absl::StatusOr<InterfaceTable> InterfaceTable::Parse(absl::string_view name,
     }
     first = false;
     if (f.size() > kMaxFields) {
-      return absl::InvalidArgumentError(absl::StrCat(
+      return absl::DataLossError(absl::StrCat(
           where(), f.size(), " fields; expected exporter,ifindex,name[,description[,speed]]"));
     }
     if (f.size() < 3 || f[2].empty()) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(where(), "missing interface name; expected "
                                 "exporter,ifindex,name[,description[,speed]]"));
     }
     absl::StatusOr<IpAddress> exporter = ParseIpAddress(f[0]);
     if (!exporter.ok()) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(where(), "exporter '", f[0], "' is not an IPv4 or IPv6 address"));
     }
     uint32_t ifindex = 0;
     if (f[1].empty() || !absl::SimpleAtoi(f[1], &ifindex) || f[1][0] == '-' || f[1][0] == '+') {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(where(), "ifindex '", f[1], "' is not a number from 0 to 4294967295"));
     }
     if (f[2].size() > kMaxNameBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "interface name is ", f[2].size(),
+      return absl::DataLossError(absl::StrCat(where(), "interface name is ", f[2].size(),
                                                      " bytes long; the limit is ", kMaxNameBytes));
     }
     InterfaceInfo info;
@@ -196,14 +186,14 @@ absl::StatusOr<InterfaceTable> InterfaceTable::Parse(absl::string_view name,
     if (f.size() > 3) info.description = f[3];
     if (f.size() > 4 && !f[4].empty()) {
       if (!absl::SimpleAtoi(f[4], &info.speed) || f[4][0] == '-' || f[4][0] == '+') {
-        return absl::InvalidArgumentError(
+        return absl::DataLossError(
             absl::StrCat(where(), "speed '", f[4], "' is not a number of bits per second"));
       }
     }
-    Key key{Normalize(*exporter), ifindex};
+    Key key{exporter->Unmapped(), ifindex};
     auto [it, inserted] = lines.emplace(key, record.line);
     if (!inserted) {
-      return absl::InvalidArgumentError(absl::StrCat(where(), "exporter ",
+      return absl::DataLossError(absl::StrCat(where(), "exporter ",
                                                      key.exporter.ToString(), " ifindex ", ifindex,
                                                      " was already given on line ", it->second));
     }
@@ -215,7 +205,7 @@ absl::StatusOr<InterfaceTable> InterfaceTable::Parse(absl::string_view name,
 
 const InterfaceInfo* InterfaceTable::Find(const IpAddress& exporter, uint32_t ifindex) const {
   if (entries_.empty()) return nullptr;
-  auto it = entries_.find(Key{Normalize(exporter), ifindex});
+  auto it = entries_.find(Key{exporter.Unmapped(), ifindex});
   return it == entries_.end() ? nullptr : &it->second;
 }
 

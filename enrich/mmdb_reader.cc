@@ -29,11 +29,6 @@ namespace {
 constexpr const char* kAsnPath[] = {"autonomous_system_number", nullptr};
 constexpr const char* kCountryPath[] = {"country", "iso_code", nullptr};
 
-bool IsV4Mapped(const IpAddress& a) {
-  static constexpr uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return a.is_v6() && std::memcmp(a.bytes.data(), kPrefix, sizeof(kPrefix)) == 0;
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MmdbReader>> MmdbReader::Open(const std::string& path) {
@@ -45,11 +40,11 @@ absl::StatusOr<std::unique_ptr<MmdbReader>> MmdbReader::Open(const std::string& 
   struct stat st;
   if (stat(path.c_str(), &st) == 0) {
     if (!S_ISREG(st.st_mode)) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(path, ": cannot open MaxMind database: not a regular file"));
     }
     if (st.st_size == 0) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(path, ": not a valid MaxMind database: the file is empty"));
     }
   }
@@ -59,22 +54,21 @@ absl::StatusOr<std::unique_ptr<MmdbReader>> MmdbReader::Open(const std::string& 
     if (rc == MMDB_IO_ERROR || rc == MMDB_FILE_OPEN_ERROR) {
       // libmaxminddb leaves errno set for I/O failures, which says more than its own text.
       const int err = errno;
-      const std::string detail =
-          err != 0 ? absl::StrCat(" (", std::strerror(err), ")") : std::string();
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": cannot open MaxMind database: ", MMDB_strerror(rc), detail));
+      const std::string message = absl::StrCat(path, ": cannot open MaxMind database");
+      if (err != 0) return absl::ErrnoToStatus(err, message);  // ENOENT: NotFound, ...
+      return absl::DataLossError(absl::StrCat(message, ": ", MMDB_strerror(rc)));
     }
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrCat(path, ": not a valid MaxMind database: ", MMDB_strerror(rc)));
   }
   reader->impl_->open = true;
   const MMDB_s& db = reader->impl_->mmdb;
   if (db.metadata.ip_version != 4 && db.metadata.ip_version != 6) {
-    return absl::InvalidArgumentError(absl::StrCat(
+    return absl::DataLossError(absl::StrCat(
         path, ": not a valid MaxMind database: ip_version ", db.metadata.ip_version));
   }
   if (db.metadata.node_count == 0) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrCat(path, ": not a valid MaxMind database: empty search tree"));
   }
   if (db.metadata.database_type != nullptr) reader->database_type_ = db.metadata.database_type;
@@ -92,7 +86,7 @@ bool LookupValue(const MMDB_s& mmdb, const IpAddress& address, const char* const
   sockaddr_in sin{};
   sockaddr_in6 sin6{};
   const sockaddr* sa = nullptr;
-  if (address.is_v4() || IsV4Mapped(address)) {
+  if (address.is_v4() || address.is_v4_mapped()) {
     // libmaxminddb walks an IPv6 tree from its IPv4 subtree when given AF_INET, which is where
     // MaxMind puts IPv4 data; a mapped address looked up as IPv6 would depend on the file
     // carrying the ::ffff:0:0/96 alias.

@@ -371,9 +371,9 @@ absl::Status SummarisePath(std::span<const uint8_t> path, size_t asn_size, uint3
     uint8_t count = 0;
     std::span<const uint8_t> ases;
     if (!r.ReadU8(type) || !r.ReadU8(count))
-      return absl::InvalidArgumentError("segment header truncated");
+      return absl::DataLossError("segment header truncated");
     if (!r.ReadSpan(size_t{count} * asn_size, ases)) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrFormat("segment of %d ASes overruns the attribute", count));
     }
     switch (type) {
@@ -395,7 +395,7 @@ absl::Status SummarisePath(std::span<const uint8_t> path, size_t asn_size, uint3
       case kSegConfedSet:
         break;  // RFC 5065: confederation segments do not count in the path length
       default:
-        return absl::InvalidArgumentError(absl::StrFormat("unknown segment type %d", type));
+        return absl::DataLossError(absl::StrFormat("unknown segment type %d", type));
     }
   }
   return absl::OkStatus();
@@ -415,27 +415,27 @@ absl::Status ParseAttributes(std::span<const uint8_t> attrs, size_t asn_size, ui
     uint8_t flags = 0;
     uint8_t type = 0;
     if (!r.ReadU8(flags) || !r.ReadU8(type)) {
-      return absl::InvalidArgumentError("attribute header truncated");
+      return absl::DataLossError("attribute header truncated");
     }
     size_t length = 0;
     if (flags & kAttrFlagExtendedLength) {
       uint16_t l = 0;
-      if (!r.ReadU16(l)) return absl::InvalidArgumentError("attribute length truncated");
+      if (!r.ReadU16(l)) return absl::DataLossError("attribute length truncated");
       length = l;
     } else {
       uint8_t l = 0;
-      if (!r.ReadU8(l)) return absl::InvalidArgumentError("attribute length truncated");
+      if (!r.ReadU8(l)) return absl::DataLossError("attribute length truncated");
       length = l;
     }
     std::span<const uint8_t> value;
     if (!r.ReadSpan(length, value)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
+      return absl::DataLossError(absl::StrFormat(
           "attribute %d of %d bytes overruns the %d bytes left", type, length, r.remaining()));
     }
     switch (type) {
       case kAttrOrigin:
         if (length != 1 || value[0] > kOriginIncomplete) {
-          return absl::InvalidArgumentError("bad ORIGIN attribute");
+          return absl::DataLossError("bad ORIGIN attribute");
         }
         out.origin = value[0];
         break;
@@ -443,11 +443,11 @@ absl::Status ParseAttributes(std::span<const uint8_t> attrs, size_t asn_size, ui
         as_path = value;
         break;
       case kAttrMed:
-        if (length != 4) return absl::InvalidArgumentError("MED attribute is not 4 bytes");
+        if (length != 4) return absl::DataLossError("MED attribute is not 4 bytes");
         out.med = ByteReader::LoadBe32(value.data());
         break;
       case kAttrLocalPref:
-        if (length != 4) return absl::InvalidArgumentError("LOCAL_PREF attribute is not 4 bytes");
+        if (length != 4) return absl::DataLossError("LOCAL_PREF attribute is not 4 bytes");
         out.local_pref = ByteReader::LoadBe32(value.data());
         break;
       case kAttrAggregator:
@@ -470,7 +470,7 @@ absl::Status ParseAttributes(std::span<const uint8_t> attrs, size_t asn_size, ui
   PathSummary path;
   if (absl::Status s = SummarisePath(as_path, asn_size, std::numeric_limits<uint32_t>::max(), path);
       !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("AS_PATH: ", s.message()));
+    return absl::DataLossError(absl::StrCat("AS_PATH: ", s.message()));
   }
   // RFC 6793 4.2.3: a 2-byte AS_PATH stands for AS_TRANS where AS4_PATH has the real 4-byte
   // ASNs; the AS4_PATH is ignored when longer than the AS_PATH, or when an AGGREGATOR that is
@@ -480,7 +480,7 @@ absl::Status ParseAttributes(std::span<const uint8_t> attrs, size_t asn_size, ui
     PathSummary path4;
     if (absl::Status s = SummarisePath(as4_path, 4, std::numeric_limits<uint32_t>::max(), path4);
         !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat("AS4_PATH: ", s.message()));
+      return absl::DataLossError(absl::StrCat("AS4_PATH: ", s.message()));
     }
     if (path4.length <= path.length) {
       PathSummary head;
@@ -583,12 +583,12 @@ size_t SplitFields(absl::string_view text, absl::string_view separators, bool sk
 absl::Status ParsePrefix(absl::string_view text, PrefixKey& key) {
   const size_t slash = text.find('/');
   if (slash == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrCat("'", text, "' is not a prefix (expected ADDRESS/LENGTH)"));
   }
   absl::StatusOr<IpAddress> address = ParseIpAddress(text.substr(0, slash));
   if (!address.ok()) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrCat("bad prefix '", text, "': ", address.status().message()));
   }
   const absl::string_view len_text = text.substr(slash + 1);
@@ -597,22 +597,18 @@ absl::Status ParsePrefix(absl::string_view text, PrefixKey& key) {
   const unsigned max_length = address->is_v4() ? 32 : 128;
   if (len_text.empty() || ec != std::errc() || ptr != len_text.data() + len_text.size() ||
       length > max_length) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrFormat("bad prefix length in '%s' (expected 0..%d)", text, max_length));
+  }
+  // An IPv4 network written IPv4-mapped (::ffff:192.0.2.0/120) is an IPv4 route: lookups of
+  // IPv4 and IPv4-mapped addresses go to the IPv4 table, so as IPv6 it could never match.
+  if (address->is_v4_mapped() && length >= 96) {
+    *address = address->Unmapped();
+    length -= 96;
   }
   key.version = address->version;
   key.length = static_cast<uint8_t>(length);
   key.bytes = address->bytes;
-  // An IPv4 network written IPv4-mapped (::ffff:192.0.2.0/120) is an IPv4 route: lookups of
-  // IPv4 and IPv4-mapped addresses go to the IPv4 table, so as IPv6 it could never match.
-  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (key.version == 6 && key.length >= 96 &&
-      std::equal(std::begin(kMappedPrefix), std::end(kMappedPrefix), key.bytes.begin())) {
-    key.version = 4;
-    key.length = static_cast<uint8_t>(key.length - 96);
-    std::copy(key.bytes.begin() + 12, key.bytes.end(), key.bytes.begin());
-    std::fill(key.bytes.begin() + 4, key.bytes.end(), 0);
-  }
   MaskKey(key);
   return absl::OkStatus();
 }
@@ -665,14 +661,14 @@ absl::Status RoutesBuilder::Impl::AddSource(const std::string& name, RawInput& r
   NF_RETURN_IF_ERROR(window.Fill(kSniffBytes));
   const uint8_t* d = window.data();
   const size_t n = window.available();
-  if (n == 0) return absl::InvalidArgumentError(absl::StrCat(name, ": no routes (empty file)"));
+  if (n == 0) return absl::DataLossError(absl::StrCat(name, ": no routes (empty file)"));
 
   // MRT records open with a 4-byte timestamp and a 2-byte type whose high byte is 0; a
   // networks file is text, which never holds a NUL.
   if (n >= 12 && d[4] == 0 && IsMrtType(ByteReader::LoadBe16(d + 4))) {
     NF_RETURN_IF_ERROR(ReadMrt(name, window));
     if (routes_in_file == 0) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat(name, ": no routes (an MRT file without IPv4/IPv6 unicast RIB entries)"));
     }
     return absl::OkStatus();
@@ -680,14 +676,14 @@ absl::Status RoutesBuilder::Impl::AddSource(const std::string& name, RawInput& r
   // Binary data nearly always has a NUL within its first few KiB; a stray control character
   // in an otherwise text file is reported with its line number instead.
   if (std::memchr(d, 0, std::min(n, kSniffBytes)) != nullptr) {
-    return absl::InvalidArgumentError(absl::StrFormat(
+    return absl::DataLossError(absl::StrFormat(
         "%s: neither an MRT RIB dump nor a networks file (starts with bytes %s)", name,
         absl::BytesToHexString(
             absl::string_view(reinterpret_cast<const char*>(d), std::min<size_t>(n, 8)))));
   }
   NF_RETURN_IF_ERROR(ReadText(name, window));
   if (routes_in_file == 0) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrCat(name, ": no routes (a text file without a prefix line)"));
   }
   return absl::OkStatus();
@@ -700,21 +696,21 @@ absl::Status RoutesBuilder::Impl::ReadMrt(const std::string& name, Window& windo
     if (available == 0) return absl::OkStatus();
     const uint64_t offset = window.offset();
     if (available < 12) {
-      return absl::InvalidArgumentError(absl::StrFormat(
+      return absl::DataLossError(absl::StrFormat(
           "%s: offset %d: MRT record header truncated (%d of 12 bytes)", name, offset, available));
     }
     const uint16_t type = ByteReader::LoadBe16(window.data() + 4);
     const uint16_t subtype = ByteReader::LoadBe16(window.data() + 6);
     const uint32_t length = ByteReader::LoadBe32(window.data() + 8);
     if (length > kMaxRecordLength) {
-      return absl::InvalidArgumentError(absl::StrFormat(
+      return absl::DataLossError(absl::StrFormat(
           "%s: offset %d: MRT record (type %d subtype %d) claims %d bytes, more than any real "
           "record",
           name, offset, type, subtype, length));
     }
     NF_RETURN_IF_ERROR(window.Fill(size_t{12} + length));
     if (window.available() < size_t{12} + length) {
-      return absl::InvalidArgumentError(absl::StrFormat(
+      return absl::DataLossError(absl::StrFormat(
           "%s: offset %d: MRT record (type %d subtype %d) truncated: its header says %d bytes, "
           "%d are left",
           name, offset, type, subtype, length, window.available() - 12));
@@ -734,7 +730,7 @@ absl::Status RoutesBuilder::Impl::ReadMrt(const std::string& name, Window& windo
       ++stats.skipped;  // multicast, generic, BGP4MP updates, IGP dumps: not a unicast RIB
     }
     if (!status.ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat("%s: offset %d: %s record: %s", name,
+      return absl::DataLossError(absl::StrFormat("%s: offset %d: %s record: %s", name,
                                                         offset, RecordName(type, subtype),
                                                         status.message()));
     }
@@ -753,14 +749,14 @@ absl::Status RoutesBuilder::Impl::TableDump(uint16_t subtype, std::span<const ui
   // view, sequence | prefix | length | status, originated time | peer IP | peer AS | attr len
   if (!r.Skip(4) || !r.ReadSpan(address_size, prefix) || !r.ReadU8(length) || !r.Skip(5) ||
       !r.Skip(address_size) || !r.ReadU16(peer) || !r.ReadU16(attr_length)) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrFormat("%d bytes, shorter than the fixed fields", body.size()));
   }
   if (length > address_size * 8) {
-    return absl::InvalidArgumentError(absl::StrFormat("prefix length %d", length));
+    return absl::DataLossError(absl::StrFormat("prefix length %d", length));
   }
   if (attr_length != r.remaining()) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrFormat("attribute length %d but %d bytes follow", attr_length, r.remaining()));
   }
   PrefixKey key;
@@ -780,7 +776,7 @@ absl::Status RoutesBuilder::Impl::PeerIndexTable(std::span<const uint8_t> body) 
   uint16_t name_length = 0;
   uint16_t count = 0;
   if (!r.Skip(4) || !r.ReadU16(name_length) || !r.Skip(name_length) || !r.ReadU16(count)) {
-    return absl::InvalidArgumentError("header truncated");
+    return absl::DataLossError("header truncated");
   }
   peer_as.clear();
   peer_as.reserve(count);
@@ -796,12 +792,12 @@ absl::Status RoutesBuilder::Impl::PeerIndexTable(std::span<const uint8_t> body) 
       as = as16;
     }
     if (!ok) {
-      return absl::InvalidArgumentError(absl::StrFormat("peer entry %d of %d truncated", i, count));
+      return absl::DataLossError(absl::StrFormat("peer entry %d of %d truncated", i, count));
     }
     peer_as.push_back(as);
   }
   if (!r.empty()) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrFormat("%d bytes after the %d peer entries", r.remaining(), count));
   }
   have_peer_table = true;
@@ -810,7 +806,7 @@ absl::Status RoutesBuilder::Impl::PeerIndexTable(std::span<const uint8_t> body) 
 
 absl::Status RoutesBuilder::Impl::Rib(uint16_t subtype, std::span<const uint8_t> body) {
   if (!have_peer_table) {
-    return absl::InvalidArgumentError("RIB record before any PEER_INDEX_TABLE");
+    return absl::DataLossError("RIB record before any PEER_INDEX_TABLE");
   }
   const bool v6 = subtype == kTd2RibIpv6Unicast || subtype == kTd2RibIpv6UnicastAddPath;
   const bool add_path =
@@ -819,12 +815,12 @@ absl::Status RoutesBuilder::Impl::Rib(uint16_t subtype, std::span<const uint8_t>
   uint8_t length = 0;
   std::span<const uint8_t> prefix;
   uint16_t count = 0;
-  if (!r.Skip(4) || !r.ReadU8(length)) return absl::InvalidArgumentError("header truncated");
+  if (!r.Skip(4) || !r.ReadU8(length)) return absl::DataLossError("header truncated");
   if (length > (v6 ? 128 : 32)) {
-    return absl::InvalidArgumentError(absl::StrFormat("prefix length %d", length));
+    return absl::DataLossError(absl::StrFormat("prefix length %d", length));
   }
   if (!r.ReadSpan((length + 7) / 8, prefix) || !r.ReadU16(count)) {
-    return absl::InvalidArgumentError("header truncated");
+    return absl::DataLossError("header truncated");
   }
   PrefixKey key;
   key.version = v6 ? 6 : 4;
@@ -839,22 +835,22 @@ absl::Status RoutesBuilder::Impl::Rib(uint16_t subtype, std::span<const uint8_t>
     // peer index | originated time | [path identifier] | attribute length | attributes
     if (!r.ReadU16(peer_index) || !r.Skip(add_path ? 8 : 4) || !r.ReadU16(attr_length) ||
         !r.ReadSpan(attr_length, attrs)) {
-      return absl::InvalidArgumentError(absl::StrFormat("entry %d of %d truncated", i, count));
+      return absl::DataLossError(absl::StrFormat("entry %d of %d truncated", i, count));
     }
     if (peer_index >= peer_as.size()) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrFormat("entry %d: peer index %d, but the PEER_INDEX_TABLE has %d peers", i,
                           peer_index, peer_as.size()));
     }
     Candidate candidate;
     if (absl::Status s = ParseAttributes(attrs, 4, peer_as[peer_index], candidate); !s.ok()) {
-      return absl::InvalidArgumentError(absl::StrFormat("entry %d: %s", i, s.message()));
+      return absl::DataLossError(absl::StrFormat("entry %d: %s", i, s.message()));
     }
     ++stats.rib_entries;
     Offer(key, candidate);
   }
   if (!r.empty()) {
-    return absl::InvalidArgumentError(
+    return absl::DataLossError(
         absl::StrFormat("%d bytes after the %d entries", r.remaining(), count));
   }
   return absl::OkStatus();
@@ -876,7 +872,7 @@ absl::Status RoutesBuilder::Impl::ReadText(const std::string& name, Window& wind
       line_length = static_cast<const char*>(newline) - d;
       consumed = line_length + 1;
     } else if (available > kMaxLineLength) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrFormat("%s:%d: line longer than %d bytes", name, line_number, kMaxLineLength));
     } else {
       line_length = consumed = available;  // last line without a newline
@@ -884,7 +880,7 @@ absl::Status RoutesBuilder::Impl::ReadText(const std::string& name, Window& wind
     absl::string_view line(d, line_length);
     if (line_number == 1 && line.substr(0, 3) == "\xef\xbb\xbf") line.remove_prefix(3);  // BOM
     if (absl::Status s = TextLine(line); !s.ok()) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrFormat("%s:%d: %s", name, line_number, s.message()));
     }
     window.Consume(consumed);
@@ -897,7 +893,7 @@ absl::Status RoutesBuilder::Impl::TextLine(absl::string_view line) {
   for (const char c : line) {
     const auto u = static_cast<unsigned char>(c);
     if ((u < 0x20 && c != '\t' && c != '\r' && c != '\f' && c != '\v') || u == 0x7f) {
-      return absl::InvalidArgumentError(absl::StrFormat("control character 0x%02x", u));
+      return absl::DataLossError(absl::StrFormat("control character 0x%02x", u));
     }
   }
   if (const size_t hash = line.find('#'); hash != absl::string_view::npos) {
@@ -917,19 +913,19 @@ absl::Status RoutesBuilder::Impl::TextLine(absl::string_view line) {
       empty_field |= fields[i].empty();
     }
     if (n > 3 || empty_field) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat("'", line, "' is not [PEER_AS,]AS,PREFIX (e.g. 65001,192.0.2.0/24)"));
     }
     uint32_t unused = 0;
     if (n == 3 && !ParseAsNumber(fields[0], unused)) {
-      return absl::InvalidArgumentError(absl::StrCat("bad peer AS number '", fields[0], "'"));
+      return absl::DataLossError(absl::StrCat("bad peer AS number '", fields[0], "'"));
     }
     as_text = fields[n - 2];
     prefix_text = fields[n - 1];
   } else {
     const size_t n = SplitFields(line, " \t\r\f\v", /*skip_empty=*/true, fields);
     if (n > 2) {
-      return absl::InvalidArgumentError(
+      return absl::DataLossError(
           absl::StrCat("'", line, "' is not PREFIX [AS] (e.g. 192.0.2.0/24 65001)"));
     }
     prefix_text = fields[0];
@@ -940,7 +936,7 @@ absl::Status RoutesBuilder::Impl::TextLine(absl::string_view line) {
   Candidate candidate;
   candidate.from_text = true;
   if (!as_text.empty() && !ParseAsNumber(as_text, candidate.origin_as)) {
-    return absl::InvalidArgumentError(absl::StrCat("bad AS number '", as_text, "'"));
+    return absl::DataLossError(absl::StrCat("bad AS number '", as_text, "'"));
   }
   ++stats.text_lines;
   Offer(key, candidate);

@@ -302,6 +302,44 @@ void WriteExportPcap(const std::string& path, const std::vector<Bytes>& datagram
   ASSERT_TRUE(WritePcap(path, frames));
 }
 
+// tshark's reading of every flow record in export.pcap: source address -> the fields asked for.
+std::map<std::string, std::vector<std::string>> TsharkRecords(
+    const std::string& pcap, const std::vector<std::string>& fields) {
+  std::string cmd = "tshark -n -r " + pcap + " -T fields -E occurrence=a -E aggregator=,";
+  for (const std::string& f : fields) cmd += " -e " + f;
+  std::string out;
+  EXPECT_EQ(RunCommand(cmd + " 2>/dev/null", &out), 0);
+  std::map<std::string, std::vector<std::string>> records;
+  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+    std::vector<std::string> cols = absl::StrSplit(line, '\t');
+    if (cols.size() != fields.size() || cols[0].empty()) continue;  // template-only datagram
+    std::vector<std::vector<std::string>> values;
+    for (const std::string& c : cols) values.push_back(absl::StrSplit(c, ','));
+    for (size_t i = 0; i < values[0].size(); ++i) {
+      std::vector<std::string>& rec = records[values[0][i]];
+      rec.clear();
+      for (size_t f = 1; f < values.size(); ++f) {
+        rec.push_back(i < values[f].size() ? values[f][i] : "");
+      }
+    }
+  }
+  return records;
+}
+
+// tshark decodes every datagram as NetFlow/IPFIX, with no malformed packet, no expert error or
+// warning, and no data record whose template it did not see.
+void ExpectCleanTshark(const std::string& pcap) {
+  std::string verbose;
+  ASSERT_EQ(RunCommand("tshark -n -r " + pcap + " -V 2>&1", &verbose), 0);
+  EXPECT_THAT(verbose, ::testing::HasSubstr("Cisco NetFlow/IPFIX"));
+  for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
+    EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
+    EXPECT_EQ(line.find("[Data (no template found)"), absl::string_view::npos) << line;
+  }
+}
+
 class TsharkInteropTest
     : public ::testing::TestWithParam<std::tuple<const char*, bool, bool, const char*>> {};
 
@@ -317,15 +355,7 @@ TEST_P(TsharkInteropTest, DecodesCleanlyAndSumsMatch) {
   ASSERT_FALSE(r.datagrams.empty());
   WriteExportPcap(dir.File("export.pcap"), r.datagrams);
 
-  std::string verbose;
-  ASSERT_EQ(RunCommand("tshark -n -r " + dir.File("export.pcap") + " -V 2>&1", &verbose), 0);
-  EXPECT_THAT(verbose, ::testing::HasSubstr("Cisco NetFlow/IPFIX"));
-  for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
-    EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
-    EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
-    EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
-    EXPECT_EQ(line.find("[Data (no template found)"), absl::string_view::npos) << line;
-  }
+  ExpectCleanTshark(dir.File("export.pcap"));
   std::string fields;
   ASSERT_EQ(RunCommand("tshark -n -r " + dir.File("export.pcap") +
                            " -T fields -E occurrence=a -E aggregator=, -e cflow.packets"
@@ -368,40 +398,6 @@ INSTANTIATE_TEST_SUITE_P(
                                       "-v 10 -T softflowd --sampling 3 --mtu 700"),
                       std::make_tuple("v5_mixed", true, true, "-v 5 --sampling 3")),
     [](const auto& param_info) { return std::string(std::get<0>(param_info.param)); });
-
-// tshark's reading of every flow record in export.pcap: source address -> the fields asked for.
-std::map<std::string, std::vector<std::string>> TsharkRecords(
-    const std::string& pcap, const std::vector<std::string>& fields) {
-  std::string cmd = "tshark -n -r " + pcap + " -T fields -E occurrence=a -E aggregator=,";
-  for (const std::string& f : fields) cmd += " -e " + f;
-  std::string out;
-  EXPECT_EQ(RunCommand(cmd + " 2>/dev/null", &out), 0);
-  std::map<std::string, std::vector<std::string>> records;
-  for (absl::string_view line : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
-    std::vector<std::string> cols = absl::StrSplit(line, '\t');
-    if (cols.size() != fields.size() || cols[0].empty()) continue;  // template-only datagram
-    std::vector<std::vector<std::string>> values;
-    for (const std::string& c : cols) values.push_back(absl::StrSplit(c, ','));
-    for (size_t i = 0; i < values[0].size(); ++i) {
-      std::vector<std::string>& rec = records[values[0][i]];
-      rec.clear();
-      for (size_t f = 1; f < values.size(); ++f) {
-        rec.push_back(i < values[f].size() ? values[f][i] : "");
-      }
-    }
-  }
-  return records;
-}
-
-void ExpectCleanTshark(const std::string& pcap) {
-  std::string verbose;
-  ASSERT_EQ(RunCommand("tshark -n -r " + pcap + " -V 2>&1", &verbose), 0);
-  for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
-    EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
-    EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
-    EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
-  }
-}
 
 // --routes with the real 2002 RIB and ng_netflow's layout: SRC_AS/DST_AS and the masks decode in
 // tshark as bgpdump reads the RIB (../shared/corpus/enrich/README.md): 193.0.0.0/21 has origin
