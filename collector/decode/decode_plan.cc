@@ -70,6 +70,9 @@ FieldOp FieldOpFor(uint16_t type, uint16_t len) {
     case f::kSamplingPacketSpace: return u ? kSamplingSpace : kSkip;
     case f::kFlowSamplerId: case f::kSamplerId: return u ? kSamplerId : kSkip;
     case f::kSystemInitTimeMilliseconds: return u ? kSystemInit : kSkip;
+    case f::kEngineType: return u ? kEngineType : kSkip;
+    case f::kEngineId: return u ? kEngineId : kSkip;
+    case f::kFlows: return u ? kFlows : kSkip;
     default: return kSkip;
   }
 }
@@ -145,6 +148,9 @@ void CompilePlan(CachedTemplate& t) {
       case kIpVersion: Set8(plan, o, w, &DecodedRecord::ip_version, shared); break;
       case kDirection: Set8(plan, o, w, &DecodedRecord::direction, shared); break;
       case kFlowEndReason: Set8(plan, o, w, &DecodedRecord::flow_end_reason, shared); break;
+      case kEngineType: Set8(plan, o, w, &DecodedRecord::engine_type, shared); break;
+      case kEngineId: Set8(plan, o, w, &DecodedRecord::engine_id, shared); break;
+      case kFlows: Set32(plan, o, w, &DecodedRecord::flows, shared); break;
       case kTcpFlags: Set16(plan, o, w, &DecodedRecord::tcp_flags, shared); break;
       case kSrcPort: Set16(plan, o, w, &DecodedRecord::src_port, shared); break;
       case kDstPort: Set16(plan, o, w, &DecodedRecord::dst_port, shared); break;

@@ -65,6 +65,9 @@ enum class FieldOp : uint8_t {
   kSamplingSpace,      // 306 (packets not selected between selections)
   kSamplerId,          // 48, 302
   kSystemInit,         // 160
+  kEngineType,         // 38
+  kEngineId,           // 39
+  kFlows,              // 3 (v9 FLOWS, IPFIX deltaFlowCount)
 };
 
 // The op for an information element of the given wire length (kSkip for lengths the

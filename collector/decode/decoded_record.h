@@ -50,6 +50,9 @@ struct DecodedRecord {
   uint8_t dst_mask = 0;
   uint8_t direction = 0;
   uint8_t flow_end_reason = 0;
+  // ENGINE_TYPE/ENGINE_ID (IE 38/39), or the v5 header's; 0 when the exporter never said.
+  uint8_t engine_type = 0;
+  uint8_t engine_id = 0;
   uint16_t tcp_flags = 0;
   uint16_t src_port = 0;
   uint16_t dst_port = 0;  // ICMP: type * 256 + code when the record carries no port
@@ -69,6 +72,8 @@ struct DecodedRecord {
   // OUT_PKTS/OUT_BYTES (IE 24/23): reported separately, never added to packets/bytes.
   uint64_t out_packets = 0;
   uint64_t out_bytes = 0;
+  // Flows this record stands for: FLOWS (IE 3) when the exporter aggregates, else 1.
+  uint32_t flows = 1;
   // Enrichment (flowcollect --geo-db, --interfaces): ISO 3166 two-letter codes, {0, 0} when
   // unknown; interface names, empty when unknown. Sinks copy what they keep.
   std::array<char, 2> src_country{};

@@ -49,8 +49,10 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
     Count(overflow_state_, DecodeError::kExporterLimit);
     return;
   }
-  ++st->stats.datagrams;
-  st->stats.datagram_bytes += datagram.size();
+  if (!stored_templates_) {
+    ++st->stats.datagrams;
+    st->stats.datagram_bytes += datagram.size();
+  }
   if (!st->early.empty()) st->early.Age(early_limits_, receive_time, st->stats);
   if (datagram.size() < 2) {
     Count(*st, DecodeError::kShortDatagram);
@@ -63,6 +65,13 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
     case kIpfixVersion: DecodeIpfix(datagram, *st, exporter, receive_time, sink); break;
     default: Count(*st, DecodeError::kBadVersion); break;
   }
+}
+
+void Decoder::LearnStoredTemplates(std::span<const uint8_t> datagram, const ExporterId& exporter,
+                                   TimeUs receive_time, RecordSink& sink) {
+  stored_templates_ = true;
+  DecodeDatagram(datagram, exporter, receive_time, sink);
+  stored_templates_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------

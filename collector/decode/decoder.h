@@ -67,6 +67,12 @@ class Decoder {
   // files, so runs are deterministic). Records go to `sink`; problems are counted.
   void DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId& exporter,
                       TimeUs receive_time, RecordSink& sink);
+  // Learns the templates of a flow store's synthetic template datagram (collector/store: every
+  // store file begins with the templates in force). Unlike DecodeDatagram it counts no datagram
+  // and checks no sequence number or uptime: those belong to the exporter's own datagrams, and a
+  // replayed copy would read as loss or a restart.
+  void LearnStoredTemplates(std::span<const uint8_t> datagram, const ExporterId& exporter,
+                            TimeUs receive_time, RecordSink& sink);
 
   // Ages out buffered early data and expired templates; call periodically with "now".
   void Expire(TimeUs now);
@@ -133,6 +139,7 @@ class Decoder {
   absl::flat_hash_map<ExporterId, size_t> index_;
   std::vector<std::unique_ptr<ExporterState>> states_;
   uint64_t exporters_refused_ = 0;
+  bool stored_templates_ = false;  // inside LearnStoredTemplates
   ExporterState overflow_state_;  // counts for datagrams from refused exporters
   uint64_t shared_seen_ = 0;      // shared template store generation already applied
   std::vector<SharedTemplateStore::Entry> shared_changes_;  // reused by SyncSharedTemplates

@@ -54,7 +54,7 @@ bool IsTemplateSet(uint8_t version, uint16_t set_id) {
 
 void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                        TimeUs now, RecordSink& sink) {
-  ++st.stats.v9_datagrams;
+  if (!stored_templates_) ++st.stats.v9_datagrams;
   ByteReader r(d);
   V9Header h;
   if (!V9Header::Decode(r, h)) {
@@ -62,7 +62,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
     return;
   }
   const SequenceTracker::Key seq_key{exporter.port, kNetflowV9Version, h.source_id};
-  st.sequence.NoteV9Uptime(seq_key, h.sys_uptime_ms, st.stats);
+  if (!stored_templates_) st.sequence.NoteV9Uptime(seq_key, h.sys_uptime_ms, st.stats);
   const Context ctx{&st, &exporter, kNetflowV9Version, h.source_id, h.sys_uptime_ms,
                     h.unix_secs, now, false};
   const uint64_t records_before = st.stats.records;
@@ -74,6 +74,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
   // v9 sequence numbers count datagrams (RFC 3954); the flow count is passed for exporters
   // that number flows instead. Replayed early records are not this datagram's.
   const uint64_t flows = st.stats.records - records_before;
+  if (stored_templates_) return;
   st.sequence.Check(seq_key, h.sequence, 1, true,
                     walk.uncertain ? -1 : static_cast<int64_t>(flows), options_.reorder_window,
                     st.stats);
@@ -81,7 +82,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
 
 void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
                           const ExporterId& exporter, TimeUs now, RecordSink& sink) {
-  ++st.stats.ipfix_datagrams;
+  if (!stored_templates_) ++st.stats.ipfix_datagrams;
   IpfixHeader h;
   if (!IpfixHeader::Decode(d, h)) {
     Count(st, DecodeError::kShortDatagram);
@@ -94,6 +95,7 @@ void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
   }
   const Context ctx{&st, &exporter, kIpfixVersion, h.domain, 0, h.export_secs, now, false};
   const SetWalk walk = WalkSets(ctx, d.subspan(kIpfixMessageHeaderSize), sink);
+  if (stored_templates_) return;
   // IPFIX sequence numbers count data records, so only a fully decoded message can advance it.
   st.sequence.Check(SequenceTracker::Key{exporter.port, kIpfixVersion, h.domain}, h.sequence,
                     static_cast<uint32_t>(walk.records), !walk.uncertain, -1,

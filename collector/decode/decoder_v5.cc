@@ -41,6 +41,8 @@ void Decoder::DecodeV5(std::span<const uint8_t> d, ExporterState& st, const Expo
     r.exporter = exporter;
     r.version = kNetflowV5Version;
     r.source_id = domain;
+    r.engine_type = h.engine_type;
+    r.engine_id = h.engine_id;
     r.receive_time_us = now;
     r.ip_version = 4;
     r.src_addr = IpAddress::V4(p + f::kSrcAddr);

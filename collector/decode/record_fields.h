@@ -137,6 +137,9 @@ struct FieldState {
     case kDirection: r.direction = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
     case kVlan: r.vlan = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
     case kFlowEndReason: r.flow_end_reason = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kEngineType: r.engine_type = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kEngineId: r.engine_id = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kFlows: r.flows = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
     case kSamplingInterval:
       s.opt.interval = LoadUnsigned(p, len);
       s.opt.has_interval = true;

@@ -633,7 +633,48 @@ TEST(DecoderV5Test, RecordsAndSequence) {
   EXPECT_EQ(c.records[0].sampling, 50u);
   EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'000 - 1000);
   EXPECT_EQ(c.records[0].protocol, 17);
+  EXPECT_EQ(c.records[0].engine_type, 0);
+  EXPECT_EQ(c.records[0].engine_id, 3);
+  EXPECT_EQ(c.records[0].flows, 1u);
   EXPECT_EQ(d.Totals().sequence_lost, 3u);
+}
+
+TEST(DecoderV9Test, EngineFieldsAndFlowCount) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  Buf t;
+  t.U16(256).U16(4).U16(38).U16(1).U16(39).U16(1).U16(3).U16(4).U16(1).U16(4);
+  Buf r;
+  r.U8(7).U8(9).U32(12).U32(1500);
+  d.DecodeDatagram(V9(2, 5000, 1, 1, 0, {Set(0, t), Set(256, r)}).bytes(), Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].engine_type, 7);
+  EXPECT_EQ(c.records[0].engine_id, 9);
+  EXPECT_EQ(c.records[0].flows, 12u);
+  EXPECT_EQ(c.records[0].bytes, 1500u);
+}
+
+// A flow store file's leading template datagrams teach templates but are not traffic: no
+// datagram counted, no sequence or uptime checked (a replayed sequence number would otherwise
+// read as reordering or loss, and its uptime as a restart).
+TEST(DecoderV9Test, StoredTemplatesAreLearnedWithoutCountingTraffic) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  d.DecodeDatagram(V9(1, 100000, 1, 41, 0, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
+  Decoder fresh{DecoderOptions{}};
+  // The store writes the last sequence seen and an uptime of its own.
+  fresh.LearnStoredTemplates(V9(1, 5, 1, 41, 0, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
+  fresh.DecodeDatagram(V9(1, 101000, 1, 42, 0, {Set(256, V4Record(2, 200, 0, 0))}).bytes(),
+                       Exp(), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].bytes, 200u);
+  const ExporterStats t = fresh.Totals();
+  EXPECT_EQ(t.datagrams, 1u);
+  EXPECT_EQ(t.v9_datagrams, 1u);
+  EXPECT_EQ(t.sequence_lost, 0u);
+  EXPECT_EQ(t.sequence_reordered, 0u);
+  EXPECT_EQ(t.restarts, 0u);
+  EXPECT_EQ(t.early_sets_buffered, 0u);
 }
 
 TEST(DecoderTest, RandomMutationsNeverCrash) {
