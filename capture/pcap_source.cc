@@ -52,6 +52,50 @@ void OnPacket(u_char* user, const pcap_pkthdr* h, const u_char* bytes) {
   (*ctx->handler)(pkt);
 }
 
+// The DLT_ value libpcap reports for a file's LINKTYPE_ value (its linktype_to_dlt, which it
+// does not export), for the link types whose two numbers differ on some platform. The others
+// are equal, or ones we refuse anyway.
+int DltFromLinktype(uint32_t linktype) {
+  switch (linktype) {
+    case 101:  // LINKTYPE_RAW
+      return DLT_RAW;
+    case 108:  // LINKTYPE_LOOP
+      return DLT_LOOP;
+    default:
+      return static_cast<int>(linktype);
+  }
+}
+
+// Delivers packets of a classic pcap reader (MappedPcapReader, ZstdPcapReader), filtered by
+// `prog` when it is not null.
+template <typename Reader>
+absl::StatusOr<int> DeliverClassic(Reader& reader, const bpf_program* prog, LinkType link,
+                                   int max_packets, const volatile int& stop,
+                                   absl::FunctionRef<void(const RawPacket&)> handler) {
+  int delivered = 0;
+  MappedPacket pkt;
+  RawPacket raw;
+  raw.link = link;
+  while (delivered < max_packets && !stop) {
+    absl::StatusOr<bool> more = reader.Next(pkt);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+    if (prog != nullptr) {
+      pcap_pkthdr h{};
+      h.caplen = pkt.caplen;
+      h.len = pkt.wire_len;
+      if (pcap_offline_filter(prog, &h, pkt.data) == 0) continue;
+    }
+    raw.data = pkt.data;
+    raw.caplen = pkt.caplen;
+    raw.wire_len = pkt.wire_len;
+    raw.time_us = pkt.time_us;
+    handler(raw);
+    ++delivered;
+  }
+  return delivered;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
@@ -78,6 +122,37 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
                              : absl::InvalidArgumentError(
                                    absl::StrCat("bad filter '", filter, "': ", pcap_geterr(dead)));
         if (ok) pcap_freecode(&prog);
+        pcap_close(dead);
+        if (!st.ok()) return st;
+      }
+      continue;
+    }
+    // zstd before libpcap, which cannot read it (and would call it an unknown format).
+    absl::StatusOr<std::unique_ptr<ZstdPcapReader>> zstd = ZstdPcapReader::OpenIfZstd(file);
+    if (!zstd.ok()) return zstd.status();
+    if (*zstd != nullptr) {
+      const uint32_t snaplen = (*zstd)->snaplen();
+      const int dlt = DltFromLinktype((*zstd)->link_type());
+      Input in;
+      in.name = file;
+      in.zstd = std::move(*zstd);
+      src->inputs_.push_back(std::move(in));
+      Input& input = src->inputs_.back();
+      absl::StatusOr<LinkType> link = LinkTypeFromDlt(dlt);
+      if (!link.ok()) {
+        return absl::UnimplementedError(absl::StrCat(file, ": ", link.status().message()));
+      }
+      input.link = *link;
+      if (!filter.empty()) {
+        auto* prog = new bpf_program{};
+        input.mapped_filter = prog;  // owned from here on (freed by the destructor)
+        pcap_t* dead = pcap_open_dead(dlt, static_cast<int>(snaplen));
+        if (dead == nullptr) return absl::ResourceExhaustedError("cannot allocate a pcap handle");
+        absl::Status st = absl::OkStatus();
+        if (pcap_compile(dead, prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+          st = absl::InvalidArgumentError(
+              absl::StrCat("bad filter '", filter, "': ", pcap_geterr(dead)));
+        }
         pcap_close(dead);
         if (!st.ok()) return st;
       }
@@ -213,7 +288,9 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
     }
     return static_cast<const void*>(f.program);
   }
-  pcap_t* dead = pcap_open_dead(dlt, snaplen == 0 ? 262144 : static_cast<int>(snaplen));
+  // pcapng names LINKTYPE_ values; libpcap wants the DLT_ one (LINKTYPE_RAW 101 is DLT_RAW).
+  pcap_t* dead = pcap_open_dead(DltFromLinktype(static_cast<uint32_t>(dlt)),
+                                snaplen == 0 ? 262144 : static_cast<int>(snaplen));
   auto* prog = new bpf_program{};
   if (pcap_compile(dead, prog, filter_.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
     absl::Status st =
@@ -229,33 +306,15 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
   return static_cast<const void*>(prog);
 }
 
-absl::StatusOr<int> PcapSource::DispatchMapped(Input& in, int max_packets,
-                                               absl::FunctionRef<void(const RawPacket&)> handler) {
+absl::StatusOr<int> PcapSource::DispatchClassic(Input& in, int max_packets,
+                                                absl::FunctionRef<void(const RawPacket&)> handler) {
+  const auto* prog = static_cast<const bpf_program*>(in.mapped_filter);
+  if (in.zstd != nullptr) {
+    return DeliverClassic(*in.zstd, prog, in.link, max_packets, break_, handler);
+  }
   // Pages of the previous batch are no longer referenced by anyone: drop them.
   in.mapped->ReleaseConsumed();
-  const auto* prog = static_cast<const bpf_program*>(in.mapped_filter);
-  int delivered = 0;
-  MappedPacket pkt;
-  RawPacket raw;
-  raw.link = in.link;
-  while (delivered < max_packets && !break_) {
-    absl::StatusOr<bool> more = in.mapped->Next(pkt);
-    if (!more.ok()) return more.status();
-    if (!*more) break;
-    if (prog != nullptr) {
-      pcap_pkthdr h{};
-      h.caplen = pkt.caplen;
-      h.len = pkt.wire_len;
-      if (pcap_offline_filter(prog, &h, pkt.data) == 0) continue;
-    }
-    raw.data = pkt.data;
-    raw.caplen = pkt.caplen;
-    raw.wire_len = pkt.wire_len;
-    raw.time_us = pkt.time_us;
-    handler(raw);
-    ++delivered;
-  }
-  return delivered;
+  return DeliverClassic(*in.mapped, prog, in.link, max_packets, break_, handler);
 }
 
 absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
@@ -324,9 +383,9 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
   }
   while (current_ < inputs_.size()) {
     Input& in = inputs_[current_];
-    if (in.ng != nullptr || in.mapped != nullptr) {
+    if (in.ng != nullptr || in.mapped != nullptr || in.zstd != nullptr) {
       absl::StatusOr<int> n = in.ng != nullptr ? DispatchPcapng(in, max_packets, handler)
-                                               : DispatchMapped(in, max_packets, handler);
+                                               : DispatchClassic(in, max_packets, handler);
       if (!n.ok()) return n.status();
       received_ += static_cast<uint64_t>(*n);
       if (*n > 0 || break_) {
@@ -383,6 +442,8 @@ uint64_t PcapSource::BytesRead() const {
     const Input& in = inputs_[i];
     if (in.mapped != nullptr) {
       total += in.mapped->offset();
+    } else if (in.zstd != nullptr) {
+      total += in.zstd->offset();  // compressed bytes: the files' sizes on disk are the total
     } else if (in.ng != nullptr) {
       total += in.ng->offset();
     } else if (in.handle != nullptr) {

@@ -2,8 +2,9 @@
 // live interfaces.
 //
 // The source hands out packets in batches as views: into libpcap's buffer for live capture, into
-// a memory mapping for classic pcap files (MappedPcapReader), so the per-packet path costs no
-// allocation, no copy and no system call beyond libpcap's own. All set-up
+// a memory mapping for classic pcap files (MappedPcapReader), into a decompression buffer for
+// zstd-compressed ones (ZstdPcapReader), so the per-packet path costs no allocation, no copy
+// and no system call beyond libpcap's own. All set-up
 // errors a user can cause (unreadable file, unsupported link type, no such interface, no
 // permission, bad BPF filter) come back as absl::Status with one clear line naming the cause.
 #ifndef NF_CAPTURE_PCAP_SOURCE_H_
@@ -19,6 +20,7 @@
 #include "capture/mapped_pcap_reader.h"
 #include "capture/packet_parser.h"
 #include "capture/pcapng_reader.h"
+#include "capture/zstd_pcap_reader.h"
 
 struct pcap;  // libpcap handle (pcap_t)
 
@@ -57,7 +59,8 @@ struct CaptureStats {
 class PcapSource {
  public:
   // Opens every file up front (so a bad path in the list fails before any work) and reads
-  // them in order. An empty `filter` means no filter.
+  // them in order: pcap, pcapng, and zstd-compressed pcap (known by its content, not its
+  // name). An empty `filter` means no filter.
   static absl::StatusOr<std::unique_ptr<PcapSource>> OpenOffline(
       const std::vector<std::string>& files, const std::string& filter = {});
   // Opens and activates a live capture.
@@ -101,7 +104,10 @@ class PcapSource {
     // Classic pcap regular files: libpcap's handle above still validates the header, names the
     // link type and compiles the filter; packets come from this zero-copy mapping.
     std::unique_ptr<MappedPcapReader> mapped;
-    void* mapped_filter = nullptr;  // bpf_program* for `mapped`, null = no filter
+    // zstd-compressed classic pcap, which libpcap cannot open: no handle; the filter is
+    // compiled for the file's link type and snaplen on a pcap_open_dead handle.
+    std::unique_ptr<ZstdPcapReader> zstd;
+    void* mapped_filter = nullptr;  // bpf_program* for `mapped` or `zstd`, null = no filter
     LinkType link = LinkType::kEthernet;
   };
   // A BPF program compiled for one (link type, snaplen) of a pcapng file.
@@ -111,8 +117,9 @@ class PcapSource {
     void* program = nullptr;  // bpf_program*
   };
   PcapSource() = default;
-  absl::StatusOr<int> DispatchMapped(Input& in, int max_packets,
-                                     absl::FunctionRef<void(const RawPacket&)> handler);
+  // Classic pcap through our readers (`mapped` or `zstd`).
+  absl::StatusOr<int> DispatchClassic(Input& in, int max_packets,
+                                      absl::FunctionRef<void(const RawPacket&)> handler);
   absl::StatusOr<int> DispatchPcapng(Input& in, int max_packets,
                                      absl::FunctionRef<void(const RawPacket&)> handler);
   // The compiled filter for a pcapng interface, or an error when the filter does not apply.

@@ -6,7 +6,7 @@ namespace nf {
 
 void AddExportOptions(CLI::App& app, ExportOptions& o) {
   app.add_option("-r,--read", o.files,
-                 "Read packets from a pcap/pcapng FILE (repeatable; "
+                 "Read packets from a pcap/pcapng FILE or a zstd-compressed pcap (repeatable; "
                  "read in order; the file clock drives time)")
       ->group("Input")
       ->type_name("FILE")
