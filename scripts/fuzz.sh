@@ -15,7 +15,7 @@ RUNS=${FUZZ_RUNS:--1}
 MAX_LEN=${FUZZ_MAX_LEN:-65536}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-targets=${*:-"packet_parser decoder template_spec address routes"}
+targets=${*:-"packet_parser decoder template_spec address routes filter"}
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
   scripts/setup-deps.sh fuzz
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -30,7 +30,7 @@ if [ ! -d "$seeds/decoder" ]; then
   # shellcheck disable=SC2086
   "$BUILD/tests/fuzz/nf-fuzz-seeds" "$seeds" $captures
 fi
-mkdir -p "$seeds/template_spec" "$seeds/address" "$seeds/routes"
+mkdir -p "$seeds/template_spec" "$seeds/address" "$seeds/routes" "$seeds/filter"
 cp templates/*.tmpl "$seeds/template_spec/" 2>/dev/null || true
 # Routing tables: the corpus MRT dumps, compressed as shipped and unpacked (so mutations reach
 # the MRT parser rather than only zlib's checks).
@@ -40,6 +40,11 @@ for f in ../shared/corpus/enrich/bgpdump/*.gz ../shared/corpus/enrich/mrtparse/*
   cp "$f" "$seeds/routes/$b"
   case $f in *.gz) gzip -dc "$f" | head -c 65536 >"$seeds/routes/$b.head.mrt" ;; esac
 done
+# Filter expressions: every line of the code blocks in docs/filters.md (examples and error
+# messages alike), one per file, and the whole page as one input.
+awk -v dir="$seeds/filter" '/^```/ { inside = !inside; next }
+  inside && NF { n++; print > (dir "/docs-" n); close(dir "/docs-" n) }' docs/filters.md
+cp docs/filters.md "$seeds/filter/docs-page"
 
 status=0
 mkdir -p "$BUILD/logs"
