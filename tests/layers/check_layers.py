@@ -24,6 +24,8 @@ LAYERS = [
     "exporter/app",
     "exporter",
     "collector/decode",
+    "collector/filter",
+    "collector/store",
     "collector/receive",
     "collector/stats",
     "collector/output/format",
