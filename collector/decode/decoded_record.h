@@ -50,7 +50,8 @@ struct DecodedRecord {
   uint8_t dst_mask = 0;
   uint8_t direction = 0;
   uint8_t flow_end_reason = 0;
-  // ENGINE_TYPE/ENGINE_ID (IE 38/39), or the v5 header's; 0 when the exporter never said.
+  // ENGINE_TYPE/ENGINE_ID (IE 38/39), or the v5 header's. v9 without them (or with 0): the
+  // source ID's second and first bytes, as nfcapd has it. IPFIX: 0 unless sent.
   uint8_t engine_type = 0;
   uint8_t engine_id = 0;
   uint16_t tcp_flags = 0;

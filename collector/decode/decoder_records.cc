@@ -70,6 +70,12 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
     r.sampling = (s.opt.has_sampler || s.opt.has_interval)
                      ? st.sampling.For(ctx.domain, s.opt.has_sampler, s.opt.sampler, s.opt.Rate())
                      : set_sampling;
+    if (ctx.version == kNetflowV9Version) {
+      // v9 engines: the source ID's two low bytes unless the record says otherwise (as
+      // nfcapd reads them, so filters and columns agree with nfdump's).
+      if (r.engine_type == 0) r.engine_type = static_cast<uint8_t>(ctx.domain >> 8);
+      if (r.engine_id == 0) r.engine_id = static_cast<uint8_t>(ctx.domain);
+    }
     DeliverRecord(options_.apply_sampling, r, st.stats, sink);
   };
   auto set_identity = [&](DecodedRecord& r) {

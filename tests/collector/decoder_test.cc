@@ -652,6 +652,13 @@ TEST(DecoderV9Test, EngineFieldsAndFlowCount) {
   EXPECT_EQ(c.records[0].engine_id, 9);
   EXPECT_EQ(c.records[0].flows, 12u);
   EXPECT_EQ(c.records[0].bytes, 1500u);
+  // Without the fields (or with 0), v9 takes them from the source ID as nfcapd does; IPFIX not.
+  d.DecodeDatagram(V9(1, 5000, 1, 2, 0x0305, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
+  d.DecodeDatagram(V9(1, 5000, 1, 3, 0x0305, {Set(256, V4Record(1, 1, 0, 0))}).bytes(), Exp(),
+                   kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[1].engine_type, 3);
+  EXPECT_EQ(c.records[1].engine_id, 5);
 }
 
 // A flow store file's leading template datagrams teach templates but are not traffic: no
