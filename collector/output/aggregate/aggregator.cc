@@ -225,27 +225,56 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
   };
   std::vector<Row> rows;
   rows.reserve(groups_.size());
-  for (size_t i = 0; i < groups_.size(); ++i) {
-    const Group& g = groups_[i];
-    const uint64_t metric = options_.order_by == OrderBy::kPackets ? g.packets
-                            : options_.order_by == OrderBy::kFlows ? g.flows
-                                                                   : g.bytes;
-    uint8_t head[16] = {};
-    const absl::string_view text = TextOf(g);
-    std::memcpy(head, text.data(), std::min(text.size(), sizeof(head)));
-    uint64_t hi = 0, lo = 0;
-    for (int k = 0; k < 8; ++k) {
-      hi = (hi << 8) | head[k];
-      lo = (lo << 8) | head[8 + k];
-    }
-    rows.push_back(Row{g.bin, metric, absl::MakeUint128(hi, lo), static_cast<uint32_t>(i)});
-  }
-  std::sort(rows.begin(), rows.end(), [&](const Row& a, const Row& b) {
+  const auto metric_of = [this](const Group& g) {
+    return options_.order_by == OrderBy::kPackets ? g.packets
+           : options_.order_by == OrderBy::kFlows ? g.flows
+                                                  : g.bytes;
+  };
+  const auto order = [this](const Row& a, const Row& b) {
     if (a.bin != b.bin) return a.bin < b.bin;
     if (a.metric != b.metric) return a.metric > b.metric;
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
     return TextOf(groups_[a.group]) < TextOf(groups_[b.group]);  // deterministic ties
-  });
+  };
+  if (options_.top > 0) {
+    // --top N: only N rows per bin are printed, so each bin's N are selected (nth_element)
+    // and only they are sorted. Their text prefix is not precomputed: ties at the top are
+    // rare, and reading every group's text would touch all of them once more.
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      rows.push_back(Row{groups_[i].bin, metric_of(groups_[i]), 0, static_cast<uint32_t>(i)});
+    }
+    std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.bin < b.bin; });
+    std::vector<Row> kept;
+    for (size_t begin = 0; begin < rows.size();) {
+      size_t end = begin;
+      while (end < rows.size() && rows[end].bin == rows[begin].bin) ++end;
+      const auto first = rows.begin() + static_cast<ptrdiff_t>(begin);
+      auto last = rows.begin() + static_cast<ptrdiff_t>(end);
+      if (end - begin > options_.top) {
+        const auto nth = first + static_cast<ptrdiff_t>(options_.top);
+        std::nth_element(first, nth, last, order);
+        last = nth;
+      }
+      std::sort(first, last, order);
+      kept.insert(kept.end(), first, last);
+      begin = end;
+    }
+    rows.swap(kept);
+  } else {
+    for (size_t i = 0; i < groups_.size(); ++i) {
+      const Group& g = groups_[i];
+      uint8_t head[16] = {};
+      const absl::string_view text = TextOf(g);
+      std::memcpy(head, text.data(), std::min(text.size(), sizeof(head)));
+      uint64_t hi = 0, lo = 0;
+      for (int k = 0; k < 8; ++k) {
+        hi = (hi << 8) | head[k];
+        lo = (lo << 8) | head[8 + k];
+      }
+      rows.push_back(Row{g.bin, metric_of(g), absl::MakeUint128(hi, lo), static_cast<uint32_t>(i)});
+    }
+    std::sort(rows.begin(), rows.end(), order);
+  }
   size_t in_bin = 0;
   int64_t current_bin = 0;
   constexpr size_t kAhead = 8;  // rows are in sorted order, groups are not: fetch ahead
