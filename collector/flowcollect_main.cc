@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   nf::CollectorOptions options;
   CLI::App app{
       "flowcollect: collect NetFlow v5, v9 and IPFIX export datagrams (UDP or capture files) and "
-      "write flow records or aggregates as CSV.",
+      "write flow records or aggregates as CSV; keep the datagrams in a store and query it.",
       "flowcollect"};
   app.get_formatter()->column_width(34);
   app.set_version_flag("--version", "flowcollect " NF_VERSION, "print the version and exit");
@@ -28,7 +28,11 @@ int main(int argc, char** argv) {
       "-A dst_country,dst_port\n"
       "      add origin AS, prefix lengths and countries to every record (from a BGP table dump\n"
       "      and a MaxMind database; kill -HUP reloads them); bytes per destination country\n"
-      "      and port");
+      "      and port\n"
+      "  flowcollect -l 2055 --store /var/db/flows --store-compress --store-retention 30d\n"
+      "      keep every datagram, raw, in 5-minute zstd pcap files for 30 days\n"
+      "  flowcollect -r /var/db/flows --from -1h 'proto tcp and dst port 443' -A src_addr --top 10\n"
+      "      the 10 sources with the most HTTPS bytes in the last hour (nfdump's filter language)");
   nf::AddCollectorOptions(app, options);
   try {
     app.parse(argc, argv);

@@ -13,17 +13,36 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
   app.add_option("-l,--listen", o.listen,
                  "UDP address to receive on, [ADDR:]PORT, IPv6 as [ADDR]:PORT; repeatable "
                  "(default 0.0.0.0:2055 and [::]:2055)")
+      ->allow_extra_args(false)
       ->group(in);
   app.add_option("-r,--read", o.read_files,
-                 "read export traffic from a pcap/pcapng file instead of the network; repeatable, "
-                 "read in order; exits at end of input")
-      ->check(CLI::ExistingFile)
+                 "read export traffic from a pcap/pcapng file, a zstd-compressed pcap, or a "
+                 "--store directory (every file under it, in time order) instead of the "
+                 "network; repeatable; exits at end of input")
+      ->check(CLI::ExistingPath)
+      ->allow_extra_args(false)  // one path per -r: `-r DIR 'proto tcp'` leaves the filter
+      ->group(in);
+  app.add_option("--from", o.from,
+                 "with -r: only datagrams received at or after TIME (ISO 8601 in UTC, e.g. "
+                 "2026-12-02T13:00, or relative: -2h, -30m, -1d); a store's files are chosen "
+                 "by name first")
+      ->type_name("TIME")
+      ->group(in);
+  app.add_option("--to", o.to, "with -r: only datagrams received before TIME (as --from)")
+      ->type_name("TIME")
+      ->group(in);
+  app.add_option("--read-threads", o.read_threads,
+                 "with -r over several files: decode on N threads and merge (0 = as many as "
+                 "useful, up to the CPUs)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 256))
       ->group(in);
   app.add_option("--port", o.port, "with -r: only UDP datagrams to this destination port")
       ->group(in);
   app.add_option("--allow", o.allow,
                  "only accept datagrams from this prefix (CIDR); repeatable; others are dropped "
                  "and counted")
+      ->allow_extra_args(false)
       ->group(in);
   app.add_option("--rcvbuf", o.rcvbuf, "socket receive buffer in bytes")
       ->capture_default_str()
@@ -75,6 +94,32 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
                  "sequence numbers this far behind are reordering, not loss")
       ->capture_default_str()
       ->group(dec);
+
+  const std::string sel = "Selection";
+  app.add_option("-f,--filter", o.filter,
+                 "only records matching EXPR, in nfdump's filter language (see "
+                 "docs/filters.md); the filter may also follow the options as words")
+      ->type_name("EXPR")
+      ->group(sel);
+  app.add_option("filter", o.filter_words, "filter words (as -f)")->group(sel);
+
+  const std::string sto = "Store";
+  app.add_option("--store", o.store_dir,
+                 "keep every received datagram, before decoding, in rotated pcap files under "
+                 "DIR/YYYY/MM/DD/ (read back with -r DIR; see docs/store.md)")
+      ->type_name("DIR")
+      ->group(sto);
+  app.add_option("--store-rotate", o.store_rotate_s, "seconds per --store file")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86400}))
+      ->group(sto);
+  app.add_flag("--store-compress", o.store_compress, "compress --store files with zstd")
+      ->group(sto);
+  app.add_option("--store-retention", o.store_retention,
+                 "remove the oldest --store files beyond an age (30d, 12h, 90m) or a total size "
+                 "(200G, 500M)")
+      ->type_name("AGE|SIZE")
+      ->group(sto);
 
   const std::string outg = "Output";
   app.add_option("-o,--output", o.output, "CSV output file ('-' = stdout), written atomically")
@@ -202,6 +247,8 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
 void NoteGivenOptions(const CLI::App& app, CollectorOptions& o) {
   o.output_given = app.count("--output") > 0;
   o.columns_given = app.count("--columns") > 0;
+  o.store_tuning_given = app.count("--store-rotate") > 0 || app.count("--store-compress") > 0 ||
+                         app.count("--store-retention") > 0;
   o.clickhouse_tuning_given = app.count("--clickhouse-batch-rows") > 0 ||
                               app.count("--clickhouse-batch-age") > 0 ||
                               app.count("--spool-max-bytes") > 0;

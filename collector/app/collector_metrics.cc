@@ -208,4 +208,25 @@ void RegisterEnrichmentMetrics(Registry& registry, const Enrichment& enrichment)
   });
 }
 
+void RegisterStoreMetrics(Registry& registry, const StoreWriter& store) {
+  registry.AddCallback([&store](SampleWriter& w) {
+    const StoreCounters& c = store.counters();
+    auto counter = [&w](const char* name, const char* help, const std::atomic<uint64_t>& v) {
+      w.Add(name, help, MetricType::kCounter, {}, D(v.load(std::memory_order_relaxed)));
+    };
+    counter("flowcollect_store_datagrams_total", "Received datagrams written to the store.",
+            c.datagrams);
+    counter("flowcollect_store_bytes_total", "Bytes written to store files (after compression).",
+            c.bytes);
+    counter("flowcollect_store_files_total", "Store files completed.", c.files);
+    counter("flowcollect_store_datagrams_lost_total",
+            "Datagrams not stored because of a write error (a full disk).", c.datagrams_lost);
+    counter("flowcollect_store_write_errors_total",
+            "Store write failures (open, write, fsync, rename), once per file and cause.",
+            c.write_errors);
+    counter("flowcollect_store_files_removed_total", "Store files removed by --store-retention.",
+            c.files_removed);
+  });
+}
+
 }  // namespace nf::metrics

@@ -18,6 +18,7 @@
 #include "collector/decode/decoder.h"
 #include "metrics/metrics_http.h"
 #include "collector/receive/udp_server.h"
+#include "collector/store/store_writer.h"
 #include "enrich/enrichment.h"
 
 namespace nf::metrics {
@@ -60,6 +61,8 @@ void RegisterClickHouseMetrics(Registry& registry, const clickhouse::ClickHouseW
 // Registers flowcollect_enrichment_* metrics (reloads, failures, generation, MaxMind lookup
 // errors), read at each scrape from `enrichment`, which must outlive the registry's use.
 void RegisterEnrichmentMetrics(Registry& registry, const Enrichment& enrichment);
+// flowcollect_store_*: the --store writer's counters.
+void RegisterStoreMetrics(Registry& registry, const StoreWriter& store);
 
 }  // namespace nf::metrics
 

@@ -16,7 +16,9 @@ namespace nf {
 struct CollectorOptions {
   // Input.
   std::vector<std::string> listen;      // -l; empty with no -r: 0.0.0.0:2055 and [::]:2055
-  std::vector<std::string> read_files;  // -r
+  std::vector<std::string> read_files;  // -r: capture files, or flow store directories
+  std::string from;                     // --from: with -r, records received at or after
+  std::string to;                       // --to: with -r, records received before
   uint16_t port = 0;                    // --port (with -r)
   std::vector<std::string> allow;       // --allow CIDRs
   int rcvbuf = 32 << 20;
@@ -35,6 +37,20 @@ struct CollectorOptions {
   size_t max_exporters = 65536;
   double early_max_age_s = 120;
   uint32_t reorder_window = 64;
+
+  // Selection: -f/--filter, or the filter words after the options (nfdump's language).
+  std::string filter;
+  std::vector<std::string> filter_words;
+
+  // The raw flow store (collector/store/store_writer.h).
+  std::string store_dir;  // --store
+  int64_t store_rotate_s = 300;
+  bool store_compress = false;
+  std::string store_retention;  // "30d" or "200G"
+  bool store_tuning_given = false;  // --store-rotate, --store-compress or --store-retention
+
+  // -r over several files: decode on this many threads (0: as many as useful, up to the CPUs).
+  int read_threads = 0;
 
   // Output.
   std::string output = "-";

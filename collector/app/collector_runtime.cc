@@ -4,9 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <memory>
@@ -30,6 +34,7 @@
 #include "collector/app/run_status.h"
 #include "collector/decode/decoder.h"
 #include "collector/decode/shared_templates.h"
+#include "collector/filter/flow_filter.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/clickhouse/schema.h"
 #include "collector/output/clickhouse/sink_stats.h"
@@ -40,6 +45,8 @@
 #include "collector/output/report/html_report.h"
 #include "collector/output/report/report_accumulator.h"
 #include "collector/receive/udp_server.h"
+#include "collector/store/store_files.h"
+#include "collector/store/store_writer.h"
 #include "collector/stats/stats_report.h"
 #include "common/atomic_file.h"
 #include "common/exit_status.h"
@@ -105,14 +112,68 @@ std::string EffectiveColumns(const CollectorOptions& o) {
 struct Worker {
   Worker(const DecoderOptions& options, CsvSink* csv, std::mutex* csv_mu,
          clickhouse::ClickHouseWriter* clickhouse, RecordSink* report,
-         const Enrichment* enrichment, bool enrich_override)
-      : decoder(options), sink(csv, csv_mu, clickhouse, report, enrichment, enrich_override) {}
+         const Enrichment* enrichment, bool enrich_override, const FlowFilter* filter)
+      : decoder(options),
+        sink(csv, csv_mu, clickhouse, report, enrichment, enrich_override, filter) {}
   Decoder decoder;
   FanoutSink sink;
   asio::io_context io;
   std::unique_ptr<UdpServer> server;
   std::thread thread;
+  size_t index = 0;
+  InputStats input;      // -r: this worker's share of the file counters
+  TimeUs last_tick = 0;  // -r: packet time of the last periodic work
 };
+
+// One -r input: a capture file as given, or a file of a flow store directory.
+struct ReadInput {
+  std::string path;
+  uint64_t size = 0;
+  // A flow store file: its leading template datagrams are learned, not counted as traffic.
+  bool store = false;
+};
+
+void AddInputStats(InputStats& into, const InputStats& from) {
+  into.receive.datagrams += from.receive.datagrams;
+  into.receive.bytes += from.receive.bytes;
+  into.receive.denied += from.receive.denied;
+  into.file_packets += from.file_packets;
+  into.file_not_udp += from.file_not_udp;
+  into.file_port_filtered += from.file_port_filtered;
+  into.file_truncated += from.file_truncated;
+  into.file_out_of_range += from.file_out_of_range;
+  into.store_templates += from.store_templates;
+}
+
+// --store-retention: an age ("30d", "12h", "90m", "3600s", "2w") or a size ("200G", "500M",
+// "1T", "64k"; powers of 1024). Lower-case m is minutes, upper-case M mebibytes.
+absl::Status ParseRetention(const std::string& text, StoreOptions& o) {
+  const auto bad = [&text] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--store-retention: '", text, "' is neither an age (30d, 12h, 90m) nor a size (200G, 500M)"));
+  };
+  if (text.size() < 2) return bad();
+  const char unit = text.back();
+  const std::string digits = text.substr(0, text.size() - 1);
+  if (digits.find_first_not_of("0123456789") != std::string::npos) return bad();
+  const uint64_t n = std::strtoull(digits.c_str(), nullptr, 10);
+  if (n == 0 || n > (uint64_t{1} << 40)) return bad();
+  switch (unit) {
+    case 's': o.retention_seconds = static_cast<int64_t>(n); return absl::OkStatus();
+    case 'm': o.retention_seconds = static_cast<int64_t>(n) * 60; return absl::OkStatus();
+    case 'h': o.retention_seconds = static_cast<int64_t>(n) * 3600; return absl::OkStatus();
+    case 'd': o.retention_seconds = static_cast<int64_t>(n) * 86400; return absl::OkStatus();
+    case 'w': o.retention_seconds = static_cast<int64_t>(n) * 7 * 86400; return absl::OkStatus();
+    case 'k': case 'K': o.retention_bytes = n << 10; return absl::OkStatus();
+    case 'M': o.retention_bytes = n << 20; return absl::OkStatus();
+    case 'g': case 'G': o.retention_bytes = n << 30; return absl::OkStatus();
+    case 't': case 'T':
+      if (n > (uint64_t{1} << 20)) return bad();
+      o.retention_bytes = n << 40;
+      return absl::OkStatus();
+    default: return bad();
+  }
+}
 
 }  // namespace
 
@@ -122,6 +183,7 @@ class CollectorRuntime::Impl {
 
   // The part of Create after the options were checked; see CollectorRuntime::Create.
   absl::Status Open() {
+    if (absl::Status s = CompileSelection(); !s.ok()) return s;
     // Looked up before anything is opened, so a typo costs nothing.
     absl::StatusOr<Identity> identity = ResolveIdentity(o_.user, o_.group);
     if (!identity.ok()) return identity.status();
@@ -134,9 +196,7 @@ class CollectorRuntime::Impl {
     }
     // Inputs before outputs: a bad -l or -r fails with nothing written to stdout or -o.
     if (!o_.read_files.empty()) {
-      absl::StatusOr<std::unique_ptr<PcapSource>> opened = PcapSource::OpenOffline(o_.read_files);
-      if (!opened.ok()) return opened.status();
-      source_ = *std::move(opened);
+      if (absl::Status s = ExpandReadInputs(); !s.ok()) return s;
     } else if (absl::Status s = ValidateListenAddresses(o_.listen); !s.ok()) {
       return s;
     }
@@ -151,10 +211,111 @@ class CollectorRuntime::Impl {
                      enrichment_->Current()->Summary().c_str());
       }
     }
+    if (!o_.store_dir.empty()) {
+      StoreOptions so;
+      so.directory = o_.store_dir;
+      so.rotate_seconds = o_.store_rotate_s;
+      so.compress = o_.store_compress;
+      if (!o_.store_retention.empty()) {
+        if (absl::Status s = ParseRetention(o_.store_retention, so); !s.ok()) return s;
+      }
+      // Disk full, permission: said at once, once per file (the run goes on, see ROBUSTNESS.md).
+      so.on_error = [](const absl::Status& e) {
+        std::fprintf(stderr, "flowcollect: store error: %s\n", std::string(e.message()).c_str());
+      };
+      absl::StatusOr<std::unique_ptr<StoreWriter>> store = StoreWriter::Create(so);
+      if (!store.ok()) return store.status();
+      store_ = *std::move(store);
+    }
     return OpenOutputs();
   }
 
-  // Reads every -r file in order (worker 0). Returns false on a read error.
+  // -f and --from/--to, before anything is opened: a typo in either is a usage error.
+  absl::Status CompileSelection() {
+    const auto usage = [](absl::string_view msg) { return absl::InvalidArgumentError(msg); };
+    if (!o_.filter.empty() && !o_.filter_words.empty()) {
+      return usage(absl::StrCat("give the filter either with -f or as words after the options, "
+                                "not both (unexpected '", o_.filter_words[0], "')"));
+    }
+    filter_text_ = o_.filter.empty() ? absl::StrJoin(o_.filter_words, " ") : o_.filter;
+    absl::StatusOr<FlowFilter> filter = FlowFilter::Compile(filter_text_);
+    if (!filter.ok()) return usage(absl::StrCat("filter: ", filter.status().message()));
+    filter_ = *std::move(filter);
+    if (filter_.uses_country() && o_.enrichment.geo_db.empty()) {
+      return usage("filter: country terms need --geo-db");
+    }
+    if (filter_.uses_interface_names() && o_.enrichment.interfaces.empty()) {
+      return usage("filter: interface names need --interfaces");
+    }
+    if ((!o_.from.empty() || !o_.to.empty()) && o_.read_files.empty()) {
+      return usage("--from and --to need -r");
+    }
+    const TimeUs now = NowUs();
+    if (!o_.from.empty()) {
+      absl::StatusOr<TimeUs> t = ParseTimeArgument(o_.from, now);
+      if (!t.ok()) return usage(absl::StrCat("--from: ", t.status().message()));
+      from_us_ = *t;
+    }
+    if (!o_.to.empty()) {
+      absl::StatusOr<TimeUs> t = ParseTimeArgument(o_.to, now);
+      if (!t.ok()) return usage(absl::StrCat("--to: ", t.status().message()));
+      to_us_ = *t;
+    }
+    if (from_us_ >= to_us_) return usage("--from must be before --to");
+    return absl::OkStatus();
+  }
+
+  // -r: directories become their store files (time order, chosen by --from/--to), files stay
+  // as given. The first input is opened here, so the usual mistakes fail before any output;
+  // the others only have to be readable (they are opened one at a time: a store may hold
+  // thousands).
+  absl::Status ExpandReadInputs() {
+    for (const std::string& arg : o_.read_files) {
+      struct stat st {};
+      if (stat(arg.c_str(), &st) != 0) {
+        return absl::NotFoundError(absl::StrCat(arg, ": ", std::strerror(errno)));
+      }
+      if (S_ISDIR(st.st_mode)) {
+        absl::StatusOr<std::vector<StoreFile>> files = ListStoreFiles(arg, from_us_, to_us_);
+        if (!files.ok()) return files.status();
+        for (StoreFile& f : *files) inputs_.push_back({std::move(f.path), f.size, true});
+        continue;
+      }
+      if (access(arg.c_str(), R_OK) != 0) {
+        return absl::PermissionDeniedError(absl::StrCat(arg, ": ", std::strerror(errno)));
+      }
+      const std::string base = arg.substr(arg.find_last_of('/') + 1);
+      inputs_.push_back({arg, static_cast<uint64_t>(st.st_size), StoreFileStart(base) >= 0});
+    }
+    if (inputs_.empty()) {
+      if (!o_.quiet) std::fprintf(stderr, "flowcollect: no store files in the time range\n");
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::unique_ptr<PcapSource>> opened = PcapSource::OpenOffline({inputs_[0].path});
+    if (!opened.ok()) return opened.status();
+    first_source_ = *std::move(opened);
+    return absl::OkStatus();
+  }
+
+  // -r on more than one thread: store files only (each decodes alone, so no thread needs
+  // another's templates), and only for outputs that do not depend on record order (raw CSV
+  // rows keep the files' time order, --store keeps the datagrams').
+  size_t FileThreads() const {
+    if (inputs_.size() < 2 || !o_.store_dir.empty()) return 1;
+    const bool raw_csv = o_.aggregate.empty() &&
+                         ((o_.clickhouse_url.empty() && o_.report.empty()) || o_.output_given ||
+                          !o_.write_dir.empty());
+    if (raw_csv) return 1;
+    for (const ReadInput& in : inputs_) {
+      if (!in.store) return 1;
+    }
+    size_t n = o_.read_threads > 0 ? static_cast<size_t>(o_.read_threads)
+                                   : std::min<size_t>(std::thread::hardware_concurrency(), 8);
+    return std::max<size_t>(1, std::min(n, inputs_.size()));
+  }
+
+  // Reads the -r inputs: in order on one thread, or (FileThreads) each worker taking the next
+  // file. Returns false on a read error.
   bool RunFiles() {
     struct sigaction sa {};
     sa.sa_handler = OnFileSignal;
@@ -165,15 +326,10 @@ class CollectorRuntime::Impl {
     if (enrichment_ != nullptr) sigaction(SIGHUP, &sa, nullptr);
     SetControlSignalsBlocked(false);
     if (!DropPrivilegesNow()) return false;
-    TimeUs last_tick = 0;
-    bool ok = true;
     // Display only (wall clock, never decoding): progress bar on a terminal, -v status.
     ProgressOptions po;
     po.label = "flowcollect";
-    for (const std::string& f : o_.read_files) {
-      struct stat st {};
-      if (stat(f.c_str(), &st) == 0 && S_ISREG(st.st_mode)) po.total_bytes += st.st_size;
-    }
+    for (const ReadInput& in : inputs_) po.total_bytes += in.size;
     po.width = TerminalColumns(STDERR_FILENO);
     po.final_line_always = o_.progress == ProgressMode::kAlways;
     ProgressBar progress(po, ProgressEnabled(o_.progress, isatty(STDERR_FILENO) == 1),
@@ -181,36 +337,88 @@ class CollectorRuntime::Impl {
                            std::fwrite(t.data(), 1, t.size(), stderr);
                          });
     progress_ = &progress;
-    StatusTicker ticker(o_.verbose > 0 ? o_.status_interval_s : 0, MonotonicMicros());
-    while (!g_stop && !stop_requested_.load()) {
-      auto n = source_->Dispatch(512, [&](const RawPacket& p) { OnFrame(p, last_tick); });
-      if (!n.ok()) {
-        if (!absl::IsOutOfRange(n.status())) {
-          std::fprintf(stderr, "flowcollect: %s\n", std::string(n.status().message()).c_str());
-          ok = false;
-        }
-        break;
-      }
-      progress.Update(source_->BytesRead(), input_.file_packets);
-      if (g_usr1) {
-        g_usr1 = 0;
-        ReportStats();
-      }
-      if (g_hup) {
-        g_hup = 0;
-        if (enrichment_ != nullptr) enrichment_->RequestReload();
-      }
-      if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
-        ReportStats(Report::kStatus, seconds);
+    std::vector<std::thread> threads;
+    std::vector<char> thread_ok(workers_.size(), 1);
+    for (size_t w = 1; w < workers_.size(); ++w) {
+      threads.emplace_back([this, w, &thread_ok] { thread_ok[w] = ReadFiles(w) ? 1 : 0; });
+    }
+    thread_ok[0] = ReadFiles(0) ? 1 : 0;
+    for (std::thread& t : threads) t.join();
+    progress.Finish(bytes_done_.load(), FileInputStats().file_packets);
+    progress_ = nullptr;
+    for (size_t w = 0; w < workers_.size(); ++w) {
+      // End of input: data still waiting for a template will never get one.
+      workers_[w]->decoder.DiscardEarly();
+      workers_[w]->sink.Flush();
+      if (publisher_ != nullptr) {
+        publisher_->Publish(w, workers_[w]->decoder, &workers_[w]->input.receive);
       }
     }
-    progress.Finish(source_->BytesRead(), input_.file_packets);
-    progress_ = nullptr;
-    // End of input: data still waiting for a template will never get one.
-    workers_[0]->decoder.DiscardEarly();
-    workers_[0]->sink.Flush();
-    if (publisher_ != nullptr) publisher_->Publish(0, workers_[0]->decoder, &input_.receive);
+    return std::all_of(thread_ok.begin(), thread_ok.end(), [](char ok) { return ok != 0; });
+  }
+
+  // One reader: takes the next input until none is left, a stop, or a read error. Worker 0
+  // runs on the main thread and alone handles signals, the progress bar and the -v status.
+  bool ReadFiles(size_t w) {
+    Worker& worker = *workers_[w];
+    const bool alone = workers_.size() == 1;
+    StatusTicker ticker(o_.verbose > 0 && alone ? o_.status_interval_s : 0, MonotonicMicros());
+    bool ok = true;
+    while (ok && !stop_requested_.load()) {
+      const size_t i = next_input_.fetch_add(1);
+      if (i >= inputs_.size()) break;
+      std::unique_ptr<PcapSource> source;
+      if (i == 0) {
+        source = std::move(first_source_);
+      } else {
+        absl::StatusOr<std::unique_ptr<PcapSource>> opened =
+            PcapSource::OpenOffline({inputs_[i].path});
+        if (!opened.ok()) {
+          std::fprintf(stderr, "flowcollect: %s\n", std::string(opened.status().message()).c_str());
+          ok = false;
+          break;
+        }
+        source = *std::move(opened);
+      }
+      const bool store = inputs_[i].store;
+      while (true) {
+        if (w == 0 && g_stop) stop_requested_.store(true);
+        if (stop_requested_.load()) break;
+        auto n = source->Dispatch(512, [&](const RawPacket& p) { OnFrame(worker, store, p); });
+        if (!n.ok()) {
+          if (!absl::IsOutOfRange(n.status())) {
+            std::fprintf(stderr, "flowcollect: %s\n", std::string(n.status().message()).c_str());
+            ok = false;
+          }
+          break;
+        }
+        if (w != 0) continue;
+        if (progress_ != nullptr) {
+          progress_->Update(bytes_done_.load() + source->BytesRead(), worker.input.file_packets);
+        }
+        if (g_usr1) {
+          g_usr1 = 0;
+          // Other readers' counters cannot be read while they run: all of them come at the end.
+          if (alone) ReportStats();
+        }
+        if (g_hup) {
+          g_hup = 0;
+          if (enrichment_ != nullptr) enrichment_->RequestReload();
+        }
+        if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
+          ReportStats(Report::kStatus, seconds);
+        }
+      }
+      bytes_done_ += inputs_[i].size;
+    }
+    if (!ok) stop_requested_.store(true);
     return ok;
+  }
+
+  InputStats FileInputStats() const {
+    InputStats in;
+    for (const auto& worker : workers_) AddInputStats(in, worker->input);
+    return in;
   }
 
   // Receives on UDP until SIGINT/SIGTERM, one thread per worker. Returns false when no socket
@@ -225,7 +433,10 @@ class CollectorRuntime::Impl {
       options.allow = allow_;
       options.reuse_port = reuse_port;
       auto server = UdpServer::Create(
-          worker.io, options, [&worker](std::span<const uint8_t> d, const ExporterId& e, TimeUs t) {
+          worker.io, options,
+          [&worker, store = store_.get()](std::span<const uint8_t> d, const ExporterId& e,
+                                          TimeUs t) {
+            if (store != nullptr) store->Append(d, e, t);
             worker.decoder.DecodeDatagram(d, e, t, worker.sink);
             worker.sink.EndDatagram();
           });
@@ -337,6 +548,9 @@ class CollectorRuntime::Impl {
       info.generated_ms = now / 1000;
     } else {
       info.source = absl::StrCat("-r ", absl::StrJoin(o_.read_files, " "));
+      if (!o_.from.empty()) absl::StrAppend(&info.source, " --from ", o_.from);
+      if (!o_.to.empty()) absl::StrAppend(&info.source, " --to ", o_.to);
+      if (!filter_text_.empty()) absl::StrAppend(&info.source, " -f '", filter_text_, "'");
     }
     DecoderSummary summary;
     if (final || workers_.size() == 1) {
@@ -367,7 +581,7 @@ class CollectorRuntime::Impl {
   enum class Report { kDetail, kExit, kStatus };
   void ReportStats(Report kind = Report::kDetail, double seconds = 0) {
     DecoderSummary summary;
-    InputStats in = input_;
+    InputStats in = o_.read_files.empty() ? InputStats{} : FileInputStats();
     if (!workers_.empty() && workers_[0]->server != nullptr) {
       // Shared with the posted handlers, which may outlive a report that gave up waiting.
       auto parts =
@@ -402,9 +616,10 @@ class CollectorRuntime::Impl {
         in.receive.truncated += r.truncated;
       }
     } else {
-      summary.Add(workers_[0]->decoder);
+      for (const auto& worker : workers_) summary.Add(worker->decoder);
     }
     OutputStats out;
+    for (const auto& worker : workers_) out.records_filtered += worker->sink.records_filtered();
     if (csv_ != nullptr) {
       std::unique_lock<std::mutex> lock;
       if (csv_mu_ != nullptr) lock = std::unique_lock<std::mutex>(*csv_mu_);
@@ -433,6 +648,18 @@ class CollectorRuntime::Impl {
     }
     if (!o_.stats_json.empty()) {
       if (clickhouse_ != nullptr) out.clickhouse_json = clickhouse::SinkStatsJson(*clickhouse_);
+      if (store_ != nullptr) {
+        const StoreCounters& c = store_->counters();
+        out.store_json = absl::StrCat(
+            "{\"datagrams\":", c.datagrams.load(), ",\"bytes\":", c.bytes.load(),
+            ",\"files\":", c.files.load(), ",\"template_datagrams\":",
+            c.template_datagrams.load(), ",\"datagrams_lost\":", c.datagrams_lost.load(),
+            ",\"write_errors\":", c.write_errors.load(), ",\"files_removed\":",
+            c.files_removed.load(), ",\"files_recovered\":", c.files_recovered.load(),
+            ",\"templates_untracked\":", c.templates_untracked.load(), ",\"last_error\":");
+        AppendJsonString(store_->last_error(), out.store_json);
+        out.store_json.push_back('}');
+      }
       if (enrichment_ != nullptr) {
         const EnrichmentStats e = enrichment_->stats();
         out.enrichment_json = absl::StrCat(
@@ -473,6 +700,7 @@ class CollectorRuntime::Impl {
           worker.decoder.SyncSharedTemplates(now, worker.sink);
           worker.decoder.Expire(now);
           worker.sink.Tick(now, w == 0);
+          if (w == 0 && store_ != nullptr) store_->Tick(now);
           if (publisher_ != nullptr) publisher_->Publish(w, worker.decoder, &worker.server->stats());
           if (w == 0 && !o_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
           if (w == 0 && report_ != nullptr) {
@@ -491,38 +719,53 @@ class CollectorRuntime::Impl {
     timer.cancel(ignored);
   }
 
-  void OnFrame(const RawPacket& p, TimeUs& last_tick) {
-    Worker& worker = *workers_[0];
-    ++input_.file_packets;
+  void OnFrame(Worker& worker, bool store_file, const RawPacket& p) {
+    InputStats& in = worker.input;
+    ++in.file_packets;
     PacketMeta meta;
     if (ParsePacket(p.data, p.caplen, p.wire_len, p.link, meta) != ParseResult::kOk ||
         meta.protocol != 17 || meta.payload_offset == 0 || meta.is_non_first_fragment()) {
-      ++input_.file_not_udp;
+      ++in.file_not_udp;
       return;
     }
     if (o_.port != 0 && meta.dst_port != o_.port) {
-      ++input_.file_port_filtered;
+      ++in.file_port_filtered;
       return;
     }
     if (meta.payload_offset > p.caplen || meta.payload_length > p.caplen - meta.payload_offset) {
-      ++input_.file_truncated;
+      ++in.file_truncated;
       return;
     }
     if (!Allowed(allow_, meta.src)) {
-      ++input_.receive.denied;
+      ++in.receive.denied;
       return;
     }
-    ++input_.receive.datagrams;
-    input_.receive.bytes += meta.payload_length;
-    worker.decoder.DecodeDatagram(std::span<const uint8_t>(p.data + meta.payload_offset,
-                                                           meta.payload_length),
-                                  ExporterId{meta.src, meta.src_port}, p.time_us, worker.sink);
+    const std::span<const uint8_t> payload(p.data + meta.payload_offset, meta.payload_length);
+    const ExporterId exporter{meta.src, meta.src_port};
+    if (store_file && IsTemplateReplay(meta.ttl)) {
+      // A store file's leading templates: learned whatever --from says (the records after them
+      // need them), never counted as traffic.
+      ++in.store_templates;
+      worker.decoder.LearnStoredTemplates(payload, exporter, p.time_us, worker.sink);
+      worker.sink.EndDatagram();
+      return;
+    }
+    if (p.time_us < from_us_ || p.time_us >= to_us_) {
+      ++in.file_out_of_range;
+      return;
+    }
+    ++in.receive.datagrams;
+    in.receive.bytes += meta.payload_length;
+    if (store_ != nullptr) store_->Append(payload, exporter, p.time_us);
+    worker.decoder.DecodeDatagram(payload, exporter, p.time_us, worker.sink);
     worker.sink.EndDatagram();
-    if (p.time_us - last_tick >= 1'000'000) {
-      last_tick = p.time_us;
+    if (p.time_us - worker.last_tick >= 1'000'000) {
+      worker.last_tick = p.time_us;
       worker.decoder.Expire(p.time_us);
-      worker.sink.Tick(p.time_us, true);
-      if (publisher_ != nullptr) publisher_->Publish(0, worker.decoder, &input_.receive);
+      // CSV rotation (-w) follows packet time on one thread only; -w reads on one thread.
+      worker.sink.Tick(p.time_us, &worker == workers_[0].get());
+      if (store_ != nullptr) store_->Tick(p.time_us);
+      if (publisher_ != nullptr) publisher_->Publish(worker.index, worker.decoder, &in.receive);
     }
   }
 
@@ -584,10 +827,13 @@ class CollectorRuntime::Impl {
 
     if (!o.report.empty()) report_ = std::make_unique<report::ReportAccumulator>();
 
-    for (int w = 0; w < o.workers; ++w) {
+    const size_t worker_count = o.read_files.empty() ? static_cast<size_t>(o.workers)
+                                                     : FileThreads();
+    for (size_t w = 0; w < worker_count; ++w) {
       workers_.push_back(std::make_unique<Worker>(dopts, csv_.get(), csv_mu_, clickhouse_.get(),
                                                   report_.get(), enrichment_.get(),
-                                                  o.enrich_override));
+                                                  o.enrich_override, &filter_));
+      workers_.back()->index = w;
       if (!o.template_store.empty()) {
         Decoder& decoder = workers_.back()->decoder;
         size_t loaded = 0;
@@ -632,7 +878,16 @@ class CollectorRuntime::Impl {
       // No socket bound or no privilege drop: nothing was received, so nothing is written (the
       // sink's destructor abandons its output).
       if (clickhouse_ != nullptr) clickhouse_->Close(0);
+      if (store_ != nullptr) (void)store_->Close();
       return kExitFailure;
+    }
+    if (store_ != nullptr) {
+      // The raw datagrams first: the current interval's file is completed and renamed.
+      absl::Status closed = store_->Close();
+      if (!closed.ok()) {
+        std::fprintf(stderr, "flowcollect: store: %s\n", std::string(closed.message()).c_str());
+        ok = false;
+      }
     }
     if (csv_ != nullptr) {
       absl::Status closed = csv_->Close();
@@ -665,7 +920,17 @@ class CollectorRuntime::Impl {
   Identity identity_storage_;
   const Identity* identity_ = nullptr;
   std::vector<Cidr> allow_;
-  std::unique_ptr<PcapSource> source_;
+  // -r: the inputs, the first one opened by Create, the next one to read, bytes of the inputs
+  // read to the end (progress), the --from/--to window (receive time).
+  std::vector<ReadInput> inputs_;
+  std::unique_ptr<PcapSource> first_source_;
+  std::atomic<size_t> next_input_{0};
+  std::atomic<uint64_t> bytes_done_{0};
+  TimeUs from_us_ = 0;
+  TimeUs to_us_ = kNoTimeLimit;
+  FlowFilter filter_;        // matches everything without -f
+  std::string filter_text_;  // as given, for the report page
+  std::unique_ptr<StoreWriter> store_;
   SharedTemplateStore shared_templates_;
   std::unique_ptr<CsvSink> csv_;
   std::mutex csv_mu_storage_;
@@ -679,7 +944,6 @@ class CollectorRuntime::Impl {
   std::unique_ptr<metrics::CollectorStatsPublisher> publisher_storage_;
   metrics::CollectorStatsPublisher* publisher_ = nullptr;
   std::unique_ptr<metrics::MetricsServer> metrics_server_;
-  InputStats input_;
   ProgressBar* progress_ = nullptr;  // while RunFiles draws one
   CollectorStatusSample status_before_;
   bool live_done_ = false;
@@ -699,6 +963,10 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
   if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
   if (!o.write_dir.empty() && o.output_given) return usage("use either -o or -w, not both");
   if (o.aggregate.empty() && (o.top > 0 || o.bin_s > 0)) return usage("--top and -t need -A");
+  if (o.store_dir.empty() && o.store_tuning_given) {
+    return usage("--store-rotate, --store-compress and --store-retention need --store");
+  }
+  if (o.read_files.empty() && o.read_threads > 0) return usage("--read-threads needs -r");
   if (o.enrich_override && !o.enrichment.any()) {
     return usage("--enrich-override needs --routes, --asn-db, --geo-db or --interfaces");
   }

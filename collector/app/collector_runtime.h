@@ -1,5 +1,6 @@
-// The flowcollect runtime: inputs (UDP sockets with N decode workers, or -r capture files) ->
-// Decoder -> outputs (CSV or -A aggregates, ClickHouse, the HTML report), with signals,
+// The flowcollect runtime: inputs (UDP sockets with N decode workers, or -r capture files and
+// flow store directories) -> [--store: every datagram kept raw] -> Decoder -> enrichment -> the
+// -f filter -> outputs (CSV or -A aggregates, ClickHouse, the HTML report), with signals,
 // periodic maintenance, statistics and the Prometheus endpoint.
 //
 // Order is the contract. Create checks the options against each other, resolves -u/-g, opens
@@ -7,7 +8,8 @@
 // fails with nothing written (stdout empty, no -o file). Run binds the sockets, drops
 // privileges, and at the end flushes in this order: decoders (early data that can no longer
 // get a template), CSV (committed atomically), ClickHouse (a few seconds, the rest spooled),
-// the template store, the report page, the statistics. A second SIGINT/SIGTERM during that
+// the template store, the report page, the statistics. With --store the store's current file is
+// completed first. A second SIGINT/SIGTERM during that
 // flush is ignored: an impatient service manager must not leave a half-written file.
 // SIGHUP reloads the enrichment sources (--routes, --asn-db, --geo-db, --interfaces) without
 // stopping the workers; without them it is ignored.
@@ -16,13 +18,21 @@
 // ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink and the
 // report are shared under one lock taken once per datagram; statistics are summed over workers.
 //
+// -r over a store (or several store files): each file decodes alone (it begins with the
+// templates in force), so with -A, --report or ClickHouse and no raw CSV the files are read on
+// several threads (--read-threads), the outputs shared under the per-datagram lock. Raw CSV rows
+// and --store keep the files' order on one thread. --from/--to choose store files by name and
+// datagrams by receive time.
+//
 // --stats-json FILE (written atomically at exit and on SIGUSR1) is a stable interface:
 //   version            1
 //   receive            {datagrams, bytes, kernel_drops, denied, receive_errors, truncated,
-//                       file_packets, file_not_udp, file_port_filtered, file_truncated}
+//                       file_packets, file_not_udp, file_port_filtered, file_truncated,
+//                       file_out_of_range (outside --from/--to), store_templates (a store
+//                       file's template datagrams, learned but not counted as traffic)}
 //   templates          {cached, added, refreshed, replaced, refused, withdrawn, expired}
 //   output             {rows, files, aggregate_groups, aggregate_overflow, files_failed,
-//                       rows_lost, error}
+//                       rows_lost, records_filtered (left out by -f), error}
 //   exporters_refused  datagrams from exporters beyond the exporter limit
 //   totals             counters summed over exporters (keys below)
 //   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
@@ -32,6 +42,9 @@
 //   enrichment         with an enrichment option only: {generation (1 after the first load,
 //                       +1 per reload), reloads, reload_failures (reloads that kept the old
 //                       data), lookup_errors (MaxMind lookups that met a corrupt database)}
+//   store              with --store only: {datagrams, bytes, files, template_datagrams,
+//                       datagrams_lost, write_errors, files_removed, files_recovered (left
+//                       by a crash, finished at start), templates_untracked, last_error}
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
 //   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,
 //   templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,

@@ -15,20 +15,6 @@ std::string ExporterName(const ExporterId& id) {
                             : absl::StrCat(id.address.ToString(), ":", id.port);
 }
 
-void AppendJsonString(absl::string_view s, std::string& out) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "", absl::Hex(static_cast<int>(c)));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
 
 // The per-exporter counters, shared by the "totals" object and each exporter entry.
 void AppendCounters(const ExporterStats& s, std::string& out) {
@@ -97,6 +83,21 @@ void AddTemplateCounters(TemplateCache::Counters& t, const TemplateCache::Counte
 
 }  // namespace
 
+void AppendJsonString(absl::string_view s, std::string& out) {
+  out.push_back('"');
+  for (char c : s) {
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "", absl::Hex(static_cast<int>(c)));
+    } else {
+      out.push_back(c);
+    }
+  }
+  out.push_back('"');
+}
+
 void DecoderSummary::Add(const Decoder& decoder) {
   DecoderSummary one;
   decoder.ForEachExporter([&](const ExporterId& id, const ExporterStats& s) {
@@ -153,7 +154,8 @@ std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
   if (input.file_packets != 0) {
     absl::StrAppend(&out, "files: packets ", input.file_packets, ", not udp ", input.file_not_udp,
                     ", other ports ", input.file_port_filtered, ", truncated ",
-                    input.file_truncated, "\n");
+                    input.file_truncated, ", out of --from/--to ", input.file_out_of_range,
+                    ", store template datagrams ", input.store_templates, "\n");
   }
   const auto& tc = decoder.templates;
   absl::StrAppend(&out, "templates: cached ", decoder.templates_cached, ", added ", tc.added,
@@ -162,7 +164,8 @@ std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
   absl::StrAppend(&out, "output: rows ", output.rows, ", files ", output.files,
                   ", aggregate groups ", output.aggregate_groups, ", aggregate overflow ",
                   output.aggregate_overflow, ", files failed ", output.files_failed,
-                  ", rows lost ", output.rows_lost, output.error.empty() ? "" : ", error: ",
+                  ", rows lost ", output.rows_lost, ", filtered out ", output.records_filtered,
+                  output.error.empty() ? "" : ", error: ",
                   output.error, "\n");
   if (decoder.exporters_refused != 0) {
     absl::StrAppend(&out, "exporters refused (limit): ", decoder.exporters_refused, "\n");
@@ -187,7 +190,9 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
                   ",\"receive_errors\":", r.receive_errors, ",\"truncated\":", r.truncated,
                   ",\"file_packets\":", input.file_packets, ",\"file_not_udp\":",
                   input.file_not_udp, ",\"file_port_filtered\":", input.file_port_filtered,
-                  ",\"file_truncated\":", input.file_truncated, "},\"templates\":{");
+                  ",\"file_truncated\":", input.file_truncated, ",\"file_out_of_range\":",
+                  input.file_out_of_range, ",\"store_templates\":", input.store_templates,
+                  "},\"templates\":{");
   const auto& tc = decoder.templates;
   absl::StrAppend(&out, "\"cached\":", decoder.templates_cached, ",\"added\":", tc.added,
                   ",\"refreshed\":", tc.refreshed, ",\"replaced\":", tc.replaced,
@@ -197,7 +202,7 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
                   ",\"aggregate_groups\":", output.aggregate_groups,
                   ",\"aggregate_overflow\":", output.aggregate_overflow,
                   ",\"files_failed\":", output.files_failed, ",\"rows_lost\":", output.rows_lost,
-                  ",\"error\":");
+                  ",\"records_filtered\":", output.records_filtered, ",\"error\":");
   AppendJsonString(output.error, out);
   absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused, ",\"totals\":{");
   AppendCounters(decoder.totals, out);
@@ -217,6 +222,7 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
   if (!output.enrichment_json.empty()) {
     absl::StrAppend(&out, ",\"enrichment\":", output.enrichment_json);
   }
+  if (!output.store_json.empty()) absl::StrAppend(&out, ",\"store\":", output.store_json);
   out += "}\n";
   return out;
 }

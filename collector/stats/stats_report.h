@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/string_view.h"
+
 #include "collector/decode/decoder.h"
 #include "collector/receive/udp_server.h"
 
@@ -23,6 +25,8 @@ struct InputStats {
   uint64_t file_not_udp = 0;      // frames that were not unfragmented UDP (skipped)
   uint64_t file_port_filtered = 0;  // UDP to other ports with --port
   uint64_t file_truncated = 0;    // UDP payload cut by the capture snaplen
+  uint64_t file_out_of_range = 0;  // datagrams received outside --from/--to
+  uint64_t store_templates = 0;    // a store file's template datagrams learned (not traffic)
 };
 
 struct OutputStats {
@@ -33,15 +37,21 @@ struct OutputStats {
   uint64_t files_failed = 0;  // output files removed after a write error (disk full, ...)
   uint64_t rows_lost = 0;     // rows (or records) that are in no committed file because of it
   std::string error;  // first output error, empty when fine
+  uint64_t records_filtered = 0;  // records the -f filter left out (before every output)
   // The ClickHouse sink's JSON object (clickhouse::SinkStatsJson), written under the key
   // "clickhouse"; empty without --clickhouse (the key is then absent).
   std::string clickhouse_json;
   // The enrichment counters' JSON object, written under the key "enrichment"; empty without an
   // enrichment option (the key is then absent).
   std::string enrichment_json;
+  // The flow store's counters (collector/store), written under the key "store"; empty without
+  // --store.
+  std::string store_json;
 };
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
+// Appends `s` as a JSON string literal (quoted, escaped).
+void AppendJsonString(absl::string_view s, std::string& out);
 std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output);
 
 // The decoder side of a report, copied out of one or several decoders (--workers): counters

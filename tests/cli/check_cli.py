@@ -26,6 +26,7 @@ nothing else on the machine sees the traffic; otherwise they use the host's loop
 """
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -48,6 +49,8 @@ EXPECTED_EXAMPLES = {
     "flowcollect": [
         "flowcollect -l 2055 -A src_addr -t 300 --top 10",
         "flowcollect -l 2055 --routes rib.mrt.gz --geo-db GeoLite2-Country.mmdb -A dst_country,dst_port",
+        "flowcollect -l 2055 --store /var/db/flows --store-compress --store-retention 30d",
+        "flowcollect -r /var/db/flows --from -1h 'proto tcp and dst port 443' -A src_addr --top 10",
     ],
 }
 
@@ -98,7 +101,7 @@ def help_examples(binary, name):
 def example(binary, name, startswith):
     for cmd, _ in help_examples(binary, name):
         if cmd.startswith(startswith):
-            argv = cmd.split()
+            argv = shlex.split(cmd)
             return cmd, [binary] + argv[1:]
     fail(f"{name} --help has no example starting with {startswith!r}")
 
@@ -364,6 +367,60 @@ def check_collect(_src, fe, fc, tg):
           f"{m.group(1)} records decoded = records sent")
 
 
+def check_store(_src, fe, fc, tg):
+    """The --store example keeps a live stream; the -r query example answers from it alike."""
+    cmd, argv = example(fc, "flowcollect", "flowcollect -l 2055 --store")
+    qcmd, qargv = example(fc, "flowcollect", "flowcollect -r /var/db/flows")
+    reexec_in_netns_if_root()
+    if in_private_netns():
+        netns_setup_lo()
+    elif udp_port_bound(2055):
+        skip(f"'{cmd}': UDP port 2055 is in use on this machine; run as root to use a private "
+             "network namespace")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = os.path.join(tmp, "flows")
+        argv = [store if a == "/var/db/flows" else a for a in argv]
+        qargv = [store if a == "/var/db/flows" else a for a in qargv]
+        trace = os.path.join(tmp, "trace.pcap")
+        make_trace(tg, trace)
+        proc = subprocess.Popen(argv + ["-o", os.path.join(tmp, "live.csv")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
+        try:
+            for _ in range(200):  # bounded wait until the socket is bound
+                if proc.poll() is not None or udp_port_bound(2055):
+                    break
+                time.sleep(0.05)
+            if proc.poll() is not None:
+                out, err = proc.communicate()
+                fail(f"'{cmd}' exited {proc.returncode} at start:\n{err}")
+            r = run([fe, "-r", trace, "-c", "127.0.0.1:2055"])
+            if r.returncode != 0:
+                fail(f"feeding flowexport exited {r.returncode}: {r.stderr}")
+            sent = re.search(r"in ([\d,]*\d) records, ([\d,]*\d) datagrams", r.stderr)
+            time.sleep(0.5)
+        finally:
+            out, err = stop(proc)
+        if proc.returncode != 0:
+            fail(f"'{cmd}' exited {proc.returncode} after SIGTERM:\n{err}")
+        files = [os.path.join(d, f) for d, _, fs in os.walk(store) for f in fs]
+        if not files or not all(re.fullmatch(r"flows-\d{14}\.pcap\.zst", os.path.basename(f))
+                                for f in files):
+            fail(f"'{cmd}': store files {files}")
+        # Every record back from the store, then the example's filtered top 10.
+        everything = run([fc, "-r", store, "-A", "protocol", "-q"])
+        total = sum(int(row.split(",")[1]) for row in everything.stdout.splitlines()[1:])
+        if everything.returncode != 0 or not sent or total != int(sent.group(1).replace(",", "")):
+            fail(f"-r {store}: {total} records, exporter sent {sent.group(1) if sent else '?'}:\n"
+                 f"{everything.stderr}")
+        q = run(qargv)
+        rows = q.stdout.splitlines()
+        if q.returncode != 0 or not rows or rows[0] != "src_addr,flows,packets,bytes" or \
+                not 1 <= len(rows) - 1 <= 10:
+            fail(f"'{qcmd}' exited {q.returncode}: {q.stdout[:500]}\n{q.stderr}")
+    print(f"{cmd}: {len(files)} file(s), {total} records back = records sent; '{qcmd}': "
+          f"{len(rows) - 1} rows")
+
+
 def check_ng(_src, fe, _fc, _tg):
     cmd, argv = example(fe, "flowexport", "flowexport --ng-netflow")
     r = run(argv)
@@ -480,7 +537,7 @@ def main():
     check, src = sys.argv[1:3]
     fe, fc, tg = (os.path.abspath(p) for p in sys.argv[3:])
     {"version": check_version, "help": check_help, "progress": check_progress,
-     "igb0": check_igb0, "read": check_read, "collect": check_collect,
+     "igb0": check_igb0, "read": check_read, "collect": check_collect, "store": check_store,
      "ng": check_ng, "exits": check_exits}[check](src, fe, fc, tg)
     print("PASS")
     return 0

@@ -4,8 +4,13 @@ namespace nf {
 
 FanoutSink::FanoutSink(CsvSink* csv, std::mutex* shared_mu,
                        clickhouse::ClickHouseWriter* clickhouse, RecordSink* report,
-                       const Enrichment* enrichment, bool enrich_override)
-    : csv_(csv), shared_mu_(shared_mu), report_(report), enricher_(enrichment, enrich_override) {
+                       const Enrichment* enrichment, bool enrich_override,
+                       const FlowFilter* filter)
+    : csv_(csv),
+      shared_mu_(shared_mu),
+      report_(report),
+      enricher_(enrichment, enrich_override),
+      filter_(filter != nullptr && !filter->matches_all() ? filter : nullptr) {
   if (clickhouse != nullptr) batcher_ = std::make_unique<clickhouse::ClickHouseBatcher>(*clickhouse);
   if (shared_mu_ != nullptr) pending_.reserve(4096);
 }
@@ -25,6 +30,10 @@ void FanoutSink::OnRecord(const DecodedRecord& r) {
 }
 
 void FanoutSink::Forward(const DecodedRecord& r) {
+  if (filter_ != nullptr && !filter_->Matches(r)) {
+    ++filtered_;
+    return;
+  }
   if (csv_ != nullptr || report_ != nullptr) {
     if (shared_mu_ == nullptr) {
       Deliver(r);
@@ -36,6 +45,7 @@ void FanoutSink::Forward(const DecodedRecord& r) {
 }
 
 void FanoutSink::EndDatagram() {
+  filtered_published_.store(filtered_, std::memory_order_relaxed);
   if (pending_.empty()) return;
   std::lock_guard<std::mutex> lock(*shared_mu_);
   for (const DecodedRecord& r : pending_) Deliver(r);

@@ -1,5 +1,6 @@
-// One decode worker's record sink: it enriches every decoded record (record_enricher.h) and
-// fans it out to the outputs.
+// One decode worker's record sink: it enriches every decoded record (record_enricher.h), keeps
+// those the -f filter selects (collector/filter, after enrichment so country and interface-name
+// terms see their values) and fans them out to the outputs.
 //
 // The CSV sink and the --report accumulator are shared by all workers (and read by the
 // statistics report), so the records of one datagram are collected and handed over under one
@@ -12,11 +13,13 @@
 #ifndef NF_COLLECTOR_OUTPUT_FANOUT_FANOUT_SINK_H_
 #define NF_COLLECTOR_OUTPUT_FANOUT_FANOUT_SINK_H_
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "collector/decode/decoded_record.h"
+#include "collector/filter/flow_filter.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/csv/csv_sink.h"
 #include "collector/output/fanout/record_enricher.h"
@@ -30,7 +33,7 @@ class FanoutSink : public RecordSink {
   // `enrichment` (null: none) must outlive the sink; `enrich_override` is --enrich-override.
   FanoutSink(CsvSink* csv, std::mutex* shared_mu, clickhouse::ClickHouseWriter* clickhouse,
              RecordSink* report, const Enrichment* enrichment = nullptr,
-             bool enrich_override = false);
+             bool enrich_override = false, const FlowFilter* filter = nullptr);
 
   void OnRecord(const DecodedRecord& r) override;
   // Hands the datagram's records to the shared outputs; call after each datagram.
@@ -39,6 +42,8 @@ class FanoutSink : public RecordSink {
   void Tick(TimeUs now, bool tick_csv);
   // Hands over what is pending and sends the ClickHouse batch.
   void Flush();
+  // Records the filter left out, as of the end of the last datagram (any thread).
+  uint64_t records_filtered() const { return filtered_published_.load(std::memory_order_relaxed); }
 
  private:
   void Deliver(const DecodedRecord& r);
@@ -50,6 +55,11 @@ class FanoutSink : public RecordSink {
   std::vector<DecodedRecord> pending_;
   std::unique_ptr<clickhouse::ClickHouseBatcher> batcher_;
   RecordEnricher enricher_;
+  const FlowFilter* filter_;  // null: every record
+  uint64_t filtered_ = 0;
+  // filtered_ as of the last EndDatagram: one plain store per datagram, not an atomic
+  // increment per record.
+  std::atomic<uint64_t> filtered_published_{0};
 };
 
 }  // namespace nf

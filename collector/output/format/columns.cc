@@ -113,6 +113,8 @@ const CsvColumnInfo kColumns[] = {
     NF_UINT_COLUMN_BITS("direction", r.direction, 8, "0 ingress, 1 egress"),
     NF_UINT_COLUMN_BITS("vlan", r.vlan, 16, "VLAN ID"),
     NF_UINT_COLUMN_BITS("flow_end_reason", r.flow_end_reason, 8, "IPFIX flowEndReason"),
+    NF_UINT_COLUMN_BITS("engine_type", r.engine_type, 8, "ENGINE_TYPE (IE 38; v5 header)"),
+    NF_UINT_COLUMN_BITS("engine_id", r.engine_id, 8, "ENGINE_ID (IE 39; v5 header)"),
     NF_COUNTER_COLUMN("out_packets", r.out_packets, "OUT_PKTS (IE 24), not in packets"),
     NF_COUNTER_COLUMN("out_bytes", r.out_bytes, "OUT_BYTES (IE 23), not in bytes"),
     {"duration_ms", "last - first in ms (empty when unknown)", false, false,
