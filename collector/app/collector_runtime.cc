@@ -299,9 +299,10 @@ class CollectorRuntime::Impl {
 
   // -r on more than one thread: store files only (each decodes alone, so no thread needs
   // another's templates), and only for outputs that do not depend on record order (raw CSV
-  // rows keep the files' time order, --store keeps the datagrams').
+  // rows keep the files' time order, --store the datagrams', -w its rotation).
   size_t FileThreads() const {
-    if (inputs_.size() < 2 || !o_.store_dir.empty()) return 1;
+    // -w rotates its files by packet time, which must advance in one order.
+    if (inputs_.size() < 2 || !o_.store_dir.empty() || !o_.write_dir.empty()) return 1;
     const bool raw_csv = o_.aggregate.empty() &&
                          ((o_.clickhouse_url.empty() && o_.report.empty()) || o_.output_given ||
                           !o_.write_dir.empty());
