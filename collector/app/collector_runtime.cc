@@ -752,7 +752,12 @@ class CollectorRuntime::Impl {
       return;
     }
     if (p.time_us < from_us_ || p.time_us >= to_us_) {
+      // Outside --from/--to: its records are not wanted, but a template it carries may be the
+      // one the records inside the window need (a file opens only with the templates known
+      // when it started).
       ++in.file_out_of_range;
+      worker.decoder.LearnStoredTemplates(payload, exporter, p.time_us, worker.sink);
+      worker.sink.EndDatagram();
       return;
     }
     ++in.receive.datagrams;

@@ -67,10 +67,13 @@ class Decoder {
   // files, so runs are deterministic). Records go to `sink`; problems are counted.
   void DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId& exporter,
                       TimeUs receive_time, RecordSink& sink);
-  // Learns the templates of a flow store's synthetic template datagram (collector/store: every
-  // store file begins with the templates in force). Unlike DecodeDatagram it counts no datagram
-  // and checks no sequence number or uptime: those belong to the exporter's own datagrams, and a
-  // replayed copy would read as loss or a restart.
+  // Learns the templates (and options data: sampling intervals) of a datagram whose flow
+  // records are not wanted: a flow store's synthetic template datagram (collector/store: every
+  // store file begins with the templates in force), or a stored datagram outside -r's
+  // --from/--to, whose templates the records inside the window may need. Flow data sets are
+  // skipped, never buffered. No datagram is counted and no sequence number or uptime checked:
+  // those belong to the traffic the run decodes, and a replayed copy would read as loss or a
+  // restart.
   void LearnStoredTemplates(std::span<const uint8_t> datagram, const ExporterId& exporter,
                             TimeUs receive_time, RecordSink& sink);
 

@@ -68,7 +68,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
   const uint64_t records_before = st.stats.records;
   const SetWalk walk = WalkSets(ctx, r.rest(), sink);
   // The v9 count covers template and data records alike.
-  if (!walk.uncertain && walk.templates + walk.records != h.count) {
+  if (!stored_templates_ && !walk.uncertain && walk.templates + walk.records != h.count) {
     Count(st, DecodeError::kV9CountMismatch);
   }
   // v9 sequence numbers count datagrams (RFC 3954); the flow count is passed for exporters
@@ -143,6 +143,11 @@ Decoder::SetWalk Decoder::WalkSets(const Context& ctx, std::span<const uint8_t> 
     } else {
       const TemplateKey key = cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, id);
       const CachedTemplate* t = cache_.Find(key, ctx.receive_time);
+      if (stored_templates_ && (t == nullptr || !t->record.is_options)) {
+        // Templates only: flow records are not wanted here, and nothing waits for a template.
+        // Options data (sampling intervals, system init time) is still learned.
+        continue;
+      }
       if (t == nullptr) {
         BufferEarly(ctx, key, body);
         walk.uncertain = true;

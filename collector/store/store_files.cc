@@ -122,15 +122,22 @@ absl::StatusOr<std::vector<StoreFile>> ListStoreFiles(const std::string& directo
   });
   // File i holds what was received in [start_i, start of the next later file): keep it when
   // that overlaps [from, to). Files sharing a start (a .pcap and a .pcap.zst after the
-  // compression setting changed within an interval) share their end too.
+  // compression setting changed within an interval) share their end too. The first file
+  // starting at or after `to` is kept as well: a datagram that reached the writer after its
+  // interval's file was completed (workers racing at a rotation) went into the next file with
+  // its own, earlier receive time, which the reader's time check then selects.
   std::vector<StoreFile> out;
   size_t next = 0;  // first file with a later start than file i
+  TimeUs after_to = -1;  // start of the files kept past `to`
   for (size_t i = 0; i < all.size(); ++i) {
     if (next <= i) {
       next = i + 1;
       while (next < all.size() && all[next].start_us == all[i].start_us) ++next;
     }
-    if (all[i].start_us >= to_us) break;
+    if (all[i].start_us >= to_us) {
+      if (after_to >= 0 && all[i].start_us != after_to) break;
+      after_to = all[i].start_us;
+    }
     if (next < all.size() && all[next].start_us <= from_us) continue;
     out.push_back(std::move(all[i]));
   }

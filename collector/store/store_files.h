@@ -33,7 +33,9 @@ TimeUs StoreFileStart(absl::string_view basename);
 std::string StoreFilePath(const std::string& directory, TimeUs start_us, bool compressed);
 
 // Every completed store file under `directory` (recursively), in time order, keeping those
-// that may hold datagrams received in [from_us, to_us). Other files are ignored. Errors: the
+// that may hold datagrams received in [from_us, to_us): those whose interval overlaps it, and
+// the first after it (a datagram that reached the writer just after a rotation is there, with
+// its earlier receive time). Other files are ignored. Errors: the
 // directory cannot be read (NotFound / PermissionDenied with the path).
 absl::StatusOr<std::vector<StoreFile>> ListStoreFiles(const std::string& directory,
                                                       TimeUs from_us = 0,

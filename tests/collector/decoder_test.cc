@@ -682,6 +682,22 @@ TEST(DecoderV9Test, StoredTemplatesAreLearnedWithoutCountingTraffic) {
   EXPECT_EQ(t.sequence_reordered, 0u);
   EXPECT_EQ(t.restarts, 0u);
   EXPECT_EQ(t.early_sets_buffered, 0u);
+  // A datagram outside -r's --from/--to: its template is learned, its flow records are neither
+  // delivered nor kept waiting (also those of a template not known yet).
+  Decoder window{DecoderOptions{}};
+  Collect w;
+  window.LearnStoredTemplates(V9(2, 5, 1, 7, 4, {Set(300, V4Record(9, 9, 0, 0)),
+                                                 Set(0, V4Template(300)),
+                                                 Set(300, V4Record(9, 9, 0, 0))}).bytes(),
+                              Exp(), kT0, w);
+  EXPECT_TRUE(w.records.empty());
+  EXPECT_EQ(window.Totals().early_sets_buffered, 0u);
+  EXPECT_EQ(window.Totals().records, 0u);
+  EXPECT_EQ(Err(window, DecodeError::kV9CountMismatch), 0u);  // the skipped records are no lie
+  window.DecodeDatagram(V9(1, 6, 1, 8, 4, {Set(300, V4Record(3, 30, 0, 0))}).bytes(), Exp(), kT0,
+                        w);
+  ASSERT_EQ(w.records.size(), 1u);
+  EXPECT_EQ(w.records[0].bytes, 30u);
 }
 
 TEST(DecoderTest, RandomMutationsNeverCrash) {
