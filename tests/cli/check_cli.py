@@ -235,6 +235,25 @@ def stop(proc, sig=signal.SIGTERM):
     return out, err
 
 
+def start_collector(argv, cmd, cwd):
+    """Starts the collector `argv` (the example `cmd`) in `cwd` and returns it once UDP 2055 is
+    bound, or after a bounded wait; fails when it exits first."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=cwd)
+    try:
+        for _ in range(200):  # bounded wait until the socket is bound
+            if proc.poll() is not None or udp_port_bound(2055):
+                break
+            time.sleep(0.05)
+    except BaseException:
+        stop(proc)
+        raise
+    if proc.poll() is not None:
+        _, err = proc.communicate()
+        fail(f"'{cmd}' exited {proc.returncode} at start:\n{err}")
+    return proc
+
+
 # ---- The examples.
 
 def check_igb0(_src, fe, _fc, _tg):
@@ -329,16 +348,8 @@ def check_collect(_src, fe, fc, tg):
     with tempfile.TemporaryDirectory() as tmp:
         trace = os.path.join(tmp, "trace.pcap")
         make_trace(tg, trace)
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=tmp)
+        proc = start_collector(argv, cmd, tmp)
         try:
-            for _ in range(200):  # bounded wait until the socket is bound
-                if proc.poll() is not None or udp_port_bound(2055):
-                    break
-                time.sleep(0.05)
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                fail(f"'{cmd}' exited {proc.returncode} at start:\n{err}")
             r = run([fe, "-r", trace, "-c", "127.0.0.1:2055"])
             if r.returncode != 0:
                 fail(f"feeding flowexport exited {r.returncode}: {r.stderr}")
@@ -383,16 +394,8 @@ def check_store(_src, fe, fc, tg):
         qargv = [store if a == "/var/db/flows" else a for a in qargv]
         trace = os.path.join(tmp, "trace.pcap")
         make_trace(tg, trace)
-        proc = subprocess.Popen(argv + ["-o", os.path.join(tmp, "live.csv")],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp)
+        proc = start_collector(argv + ["-o", os.path.join(tmp, "live.csv")], cmd, tmp)
         try:
-            for _ in range(200):  # bounded wait until the socket is bound
-                if proc.poll() is not None or udp_port_bound(2055):
-                    break
-                time.sleep(0.05)
-            if proc.poll() is not None:
-                out, err = proc.communicate()
-                fail(f"'{cmd}' exited {proc.returncode} at start:\n{err}")
             r = run([fe, "-r", trace, "-c", "127.0.0.1:2055"])
             if r.returncode != 0:
                 fail(f"feeding flowexport exited {r.returncode}: {r.stderr}")

@@ -26,7 +26,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "capture/packet_parser.h"
 #include "capture/pcap_source.h"
 #include "collector/decode/decoder.h"
@@ -45,6 +44,7 @@ namespace {
 using ::nf::testing::HaveTool;
 using ::nf::testing::RunCommand;
 using ::nf::testing::TempDir;
+using ::nf::testing::TsharkProblems;
 
 constexpr TimeUs kSec = 1'000'000;
 // 2025-12-02T13:05:00Z, a multiple of 60 s (and of 300 s).
@@ -1136,13 +1136,15 @@ TEST(StoreFilesTest, ListSelectsByTime) {
     return out;
   };
   using V = std::vector<std::string>;
+  // The first files starting at or after `to` come too: a datagram that reached the writer
+  // after its interval's file was completed is in the next file, with its earlier time.
   EXPECT_EQ(starts(0, kNoTimeLimit), (V{"0", "1", "1z", "2", "3"}));
-  EXPECT_EQ(starts(kT0 + m + 1, kT0 + m + 2), (V{"1", "1z"}));
-  EXPECT_EQ(starts(kT0 + m, kT0 + 2 * m), (V{"1", "1z"}));       // [from, to)
-  EXPECT_EQ(starts(kT0 + m - 1, kT0 + 2 * m + 1), (V{"0", "1", "1z", "2"}));
+  EXPECT_EQ(starts(kT0 + m + 1, kT0 + m + 2), (V{"1", "1z", "2"}));
+  EXPECT_EQ(starts(kT0 + m, kT0 + 2 * m), (V{"1", "1z", "2"}));  // [from, to)
+  EXPECT_EQ(starts(kT0 + m - 1, kT0 + 2 * m + 1), (V{"0", "1", "1z", "2", "3"}));
   EXPECT_EQ(starts(kT0 + 10 * m, kNoTimeLimit), (V{"3"}));         // the last runs on
-  EXPECT_EQ(starts(0, kT0), V{});
-  EXPECT_EQ(starts(0, kT0 + 1), (V{"0"}));
+  EXPECT_EQ(starts(0, kT0), (V{"0"}));
+  EXPECT_EQ(starts(0, kT0 + 1), (V{"0", "1", "1z"}));
   absl::StatusOr<std::vector<StoreFile>> all = ListStoreFiles(dir.path());
   ASSERT_TRUE(all.ok());
   EXPECT_EQ((*all)[0].size, 5u);
@@ -1234,12 +1236,7 @@ TEST(StoreTsharkTest, StoreFilesDecodeCleanly) {
     EXPECT_THAT(verbose, ::testing::HasSubstr("Version: 5"));
     EXPECT_THAT(verbose, ::testing::HasSubstr("Version: 9"));
     EXPECT_THAT(verbose, ::testing::HasSubstr("Version: 10"));
-    for (absl::string_view line : absl::StrSplit(verbose, '\n')) {
-      EXPECT_EQ(line.find("Malformed"), absl::string_view::npos) << line;
-      EXPECT_EQ(line.find("Expert Info (Error"), absl::string_view::npos) << line;
-      EXPECT_EQ(line.find("Expert Info (Warning"), absl::string_view::npos) << line;
-      EXPECT_EQ(line.find("no template found"), absl::string_view::npos) << line;
-    }
+    EXPECT_THAT(TsharkProblems(verbose), ::testing::IsEmpty());
     // Every flow is decoded: tshark's packet counts add up to what was sent in this file.
     std::string fields;
     ASSERT_EQ(RunCommand("tshark -n -r " + f.path +

@@ -6,77 +6,21 @@
 #include <pcap/pcap.h>
 #include <sys/stat.h>
 
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "capture/pcap_source.h"
 #include "gtest/gtest.h"
+#include "tests/support/pcap_image.h"
 #include "tests/support/test_support.h"
 
 namespace nf {
 namespace {
 
-struct Rec {
-  uint32_t sec;
-  uint32_t frac;
-  std::vector<uint8_t> data;
-  uint32_t wire_len;
-};
-
-void Put32(std::string& out, uint32_t v, bool swap) {
-  if (swap) v = __builtin_bswap32(v);
-  out.append(reinterpret_cast<const char*>(&v), 4);
-}
-void Put16(std::string& out, uint16_t v, bool swap) {
-  if (swap) v = __builtin_bswap16(v);
-  out.append(reinterpret_cast<const char*>(&v), 2);
-}
-
-// A classic pcap file image; `caplen_override` lets a test write a lying record length.
-std::string PcapImage(const std::vector<Rec>& recs, bool swap, bool nano, uint32_t snaplen,
-                      uint32_t linktype = 1) {
-  std::string out;
-  Put32(out, nano ? 0xa1b23c4d : 0xa1b2c3d4, swap);
-  Put16(out, 2, swap);
-  Put16(out, 4, swap);
-  Put32(out, 0, swap);
-  Put32(out, 0, swap);
-  Put32(out, snaplen, swap);
-  Put32(out, linktype, swap);
-  for (const Rec& r : recs) {
-    Put32(out, r.sec, swap);
-    Put32(out, r.frac, swap);
-    Put32(out, static_cast<uint32_t>(r.data.size()), swap);
-    Put32(out, r.wire_len, swap);
-    out.append(reinterpret_cast<const char*>(r.data.data()), r.data.size());
-  }
-  return out;
-}
-
-std::string WriteFile(const testing::TempDir& dir, const std::string& name, const std::string& bytes) {
-  const std::string path = dir.path() + "/" + name;
-  FILE* f = std::fopen(path.c_str(), "wb");
-  EXPECT_NE(f, nullptr);
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
-  std::fclose(f);
-  return path;
-}
-
-std::vector<Rec> SomeRecords(int n) {
-  std::vector<Rec> recs;
-  for (int i = 0; i < n; ++i) {
-    Rec r;
-    r.sec = 1700000000 + static_cast<uint32_t>(i);
-    r.frac = static_cast<uint32_t>(i * 12345 % 1000000);
-    r.data.resize(14 + static_cast<size_t>(i * 37 % 200));
-    for (size_t j = 0; j < r.data.size(); ++j) r.data[j] = static_cast<uint8_t>(i + j);
-    r.wire_len = static_cast<uint32_t>(r.data.size()) + static_cast<uint32_t>(i % 3) * 100;
-    recs.push_back(r);
-  }
-  return recs;
-}
+using testing::PcapImage;
+using testing::PcapRecord;
+using testing::SomePcapRecords;
+using testing::WriteFile;
 
 struct Seen {
   uint32_t caplen;
@@ -123,12 +67,12 @@ absl::StatusOr<std::vector<Seen>> ReadMapped(const std::string& path) {
 
 TEST(MappedPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
   testing::TempDir dir;
-  const std::vector<Rec> recs = SomeRecords(300);
+  const std::vector<PcapRecord> recs = SomePcapRecords(300);
   for (bool swap : {false, true}) {
     for (bool nano : {false, true}) {
-      std::vector<Rec> r = recs;
+      std::vector<PcapRecord> r = recs;
       if (nano) {
-        for (Rec& x : r) x.frac *= 1000;
+        for (PcapRecord& x : r) x.frac *= 1000;
       }
       const std::string path = WriteFile(dir, "f.pcap", PcapImage(r, swap, nano, 65535));
       absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
@@ -142,7 +86,8 @@ TEST(MappedPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
 
 TEST(MappedPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "snap.pcap", PcapImage(SomeRecords(20), false, false, 64));
+  const std::string path =
+      WriteFile(dir, "snap.pcap", PcapImage(SomePcapRecords(20), false, false, 64));
   absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
   ASSERT_TRUE(mapped.ok()) << mapped.status();
   const std::vector<Seen> ref = ReadWithLibpcap(path);
@@ -153,7 +98,7 @@ TEST(MappedPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
 
 TEST(MappedPcapReaderTest, TruncatedAndCorruptRecordsAreErrors) {
   testing::TempDir dir;
-  const std::string whole = PcapImage(SomeRecords(5), false, false, 65535);
+  const std::string whole = PcapImage(SomePcapRecords(5), false, false, 65535);
   // Cut inside the last record's data, then inside a record header.
   const std::string in_data = WriteFile(dir, "a.pcap", whole.substr(0, whole.size() - 3));
   absl::StatusOr<std::vector<Seen>> r = ReadMapped(in_data);
@@ -161,13 +106,13 @@ TEST(MappedPcapReaderTest, TruncatedAndCorruptRecordsAreErrors) {
   EXPECT_NE(r.status().message().find("truncated dump file"), std::string::npos);
   EXPECT_NE(r.status().message().find("a.pcap"), std::string::npos);
 
-  std::string header_cut = PcapImage(SomeRecords(2), false, false, 65535);
+  std::string header_cut = PcapImage(SomePcapRecords(2), false, false, 65535);
   header_cut += std::string(9, '\0');  // 9 bytes of a 16-byte record header
   r = ReadMapped(WriteFile(dir, "b.pcap", header_cut));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("header bytes"), std::string::npos);
 
-  std::string huge = PcapImage(SomeRecords(1), false, false, 65535);
+  std::string huge = PcapImage(SomePcapRecords(1), false, false, 65535);
   const uint32_t lie = 0x7fffffff;
   huge.replace(24 + 8, 4, reinterpret_cast<const char*>(&lie), 4);
   r = ReadMapped(WriteFile(dir, "c.pcap", huge));
@@ -204,14 +149,14 @@ TEST(MappedPcapReaderTest, LeavesOtherFilesToLibpcap) {
 TEST(MappedPcapReaderTest, PcapSourceFiltersOnTheMappedPath) {
   testing::TempDir dir;
   // Two Ethernet frames: one IPv4/UDP, one ARP. "udp" must keep only the first.
-  Rec udp;
+  PcapRecord udp;
   udp.sec = 1700000000;
   udp.frac = 5;
   udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
               0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
               0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
   udp.wire_len = static_cast<uint32_t>(udp.data.size());
-  Rec arp = udp;
+  PcapRecord arp = udp;
   arp.data[12] = 0x08;
   arp.data[13] = 0x06;
   const std::string path = WriteFile(dir, "f.pcap", PcapImage({udp, arp, udp}, true, false, 65535));

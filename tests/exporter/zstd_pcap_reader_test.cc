@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <zstd.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -21,77 +20,23 @@
 #include "capture/mapped_pcap_reader.h"
 #include "capture/pcap_source.h"
 #include "gtest/gtest.h"
+#include "tests/support/pcap_image.h"
 #include "tests/support/test_support.h"
 
 namespace nf {
 namespace {
 
+using testing::PcapImage;
+using testing::PcapRecord;
+using testing::Put32;
+using testing::SomePcapRecords;
+using testing::WriteFile;
+
 // ---- building files --------------------------------------------------------------------------
-
-struct Rec {
-  uint32_t sec;
-  uint32_t frac;
-  std::vector<uint8_t> data;
-  uint32_t wire_len;
-};
-
-void Put32(std::string& out, uint32_t v, bool swap) {
-  if (swap) v = __builtin_bswap32(v);
-  out.append(reinterpret_cast<const char*>(&v), 4);
-}
-void Put16(std::string& out, uint16_t v, bool swap) {
-  if (swap) v = __builtin_bswap16(v);
-  out.append(reinterpret_cast<const char*>(&v), 2);
-}
-
-std::string PcapImage(const std::vector<Rec>& recs, bool swap, bool nano, uint32_t snaplen,
-                      uint32_t linktype = 1) {
-  std::string out;
-  Put32(out, nano ? 0xa1b23c4d : 0xa1b2c3d4, swap);
-  Put16(out, 2, swap);
-  Put16(out, 4, swap);
-  Put32(out, 0, swap);
-  Put32(out, 0, swap);
-  Put32(out, snaplen, swap);
-  Put32(out, linktype, swap);
-  for (const Rec& r : recs) {
-    Put32(out, r.sec, swap);
-    Put32(out, r.frac, swap);
-    Put32(out, static_cast<uint32_t>(r.data.size()), swap);
-    Put32(out, r.wire_len, swap);
-    out.append(reinterpret_cast<const char*>(r.data.data()), r.data.size());
-  }
-  return out;
-}
-
-std::vector<Rec> SomeRecords(int n) {
-  std::vector<Rec> recs;
-  for (int i = 0; i < n; ++i) {
-    Rec r;
-    r.sec = 1700000000 + static_cast<uint32_t>(i);
-    r.frac = static_cast<uint32_t>(i * 12345 % 1000000);
-    r.data.resize(14 + static_cast<size_t>(i * 37 % 200));
-    for (size_t j = 0; j < r.data.size(); ++j) r.data[j] = static_cast<uint8_t>(i + j);
-    r.wire_len = static_cast<uint32_t>(r.data.size()) + static_cast<uint32_t>(i % 3) * 100;
-    recs.push_back(r);
-  }
-  return recs;
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string WriteFile(const testing::TempDir& dir, const std::string& name,
-                      const std::string& bytes) {
-  const std::string path = dir.File(name);
-  FILE* f = std::fopen(path.c_str(), "wb");
-  EXPECT_NE(f, nullptr);
-  if (f == nullptr) return path;
-  std::fwrite(bytes.data(), 1, bytes.size(), f);
-  std::fclose(f);
-  return path;
 }
 
 // One zstd frame holding all of `plain`, with a content checksum (as `zstd` writes by default).
@@ -238,13 +183,13 @@ void ExpectSameAsMapped(const testing::TempDir& dir, const std::string& plain_pa
 
 TEST(ZstdPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
   testing::TempDir dir;
-  const std::vector<Rec> recs = SomeRecords(300);
+  const std::vector<PcapRecord> recs = SomePcapRecords(300);
   for (bool swap : {false, true}) {
     for (bool nano : {false, true}) {
       SCOPED_TRACE(std::string("swap ") + (swap ? "1" : "0") + " nano " + (nano ? "1" : "0"));
-      std::vector<Rec> r = recs;
+      std::vector<PcapRecord> r = recs;
       if (nano) {
-        for (Rec& x : r) x.frac = x.frac * 1000 + 999;  // sub-microsecond part is dropped
+        for (PcapRecord& x : r) x.frac = x.frac * 1000 + 999;  // sub-microsecond part is dropped
       }
       const std::string image = PcapImage(r, swap, nano, 65535);
       const std::vector<Seen> ref = ReadWithLibpcap(WriteFile(dir, "f.pcap", image));
@@ -269,8 +214,8 @@ TEST(ZstdPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
 
 TEST(ZstdPcapReaderTest, ClipsToSnaplenAndTakesTheLargestRecord) {
   testing::TempDir dir;
-  std::vector<Rec> recs = SomeRecords(20);
-  Rec big = recs[0];
+  std::vector<PcapRecord> recs = SomePcapRecords(20);
+  PcapRecord big = recs[0];
   big.data.assign(262144, 0xab);  // libpcap's maximum capture length: still valid
   big.wire_len = 262144;
   recs.insert(recs.begin() + 5, big);
@@ -312,7 +257,7 @@ TEST(ZstdPcapReaderTest, SameAsMappedReaderOnTheTrafficCorpus) {
 
 TEST(ZstdPcapReaderTest, TruncatedStreamsAreErrorsNamingTheFile) {
   testing::TempDir dir;
-  const std::string image = PcapImage(SomeRecords(400), false, false, 65535);
+  const std::string image = PcapImage(SomePcapRecords(400), false, false, 65535);
   const std::string one = Compress(image);
   // Cut anywhere inside the single frame (after the pcap header's block is whole or not).
   for (size_t cut : {size_t{6}, size_t{20}, one.size() / 2, one.size() - 5, one.size() - 1}) {
@@ -340,7 +285,7 @@ TEST(ZstdPcapReaderTest, TruncatedStreamsAreErrorsNamingTheFile) {
 
 TEST(ZstdPcapReaderTest, CorruptStreamsAreErrorsNotCrashes) {
   testing::TempDir dir;
-  const std::string image = PcapImage(SomeRecords(200), true, false, 65535);
+  const std::string image = PcapImage(SomePcapRecords(200), true, false, 65535);
   const std::vector<Seen> ref = ReadWithLibpcap(WriteFile(dir, "ok.pcap", image));
   for (const std::string& z : {Compress(image, 3), CompressFrames(image, 2000)}) {
     // Every byte after the magic, one at a time. The content checksum catches what decodes.
@@ -370,7 +315,7 @@ TEST(ZstdPcapReaderTest, CorruptStreamsAreErrorsNotCrashes) {
 
 TEST(ZstdPcapReaderTest, CorruptRecordsAreErrorsAsInTheMappedReader) {
   testing::TempDir dir;
-  std::string huge = PcapImage(SomeRecords(3), false, false, 65535);
+  std::string huge = PcapImage(SomePcapRecords(3), false, false, 65535);
   const uint32_t lie = 262145;
   huge.replace(24 + 8, 4, reinterpret_cast<const char*>(&lie), 4);
   absl::StatusOr<ReadResult> got = ReadZstd(WriteFile(dir, "c.pcap.zst", Compress(huge)));
@@ -379,7 +324,8 @@ TEST(ZstdPcapReaderTest, CorruptRecordsAreErrorsAsInTheMappedReader) {
             std::string::npos)
       << got->status;
 
-  std::string header_cut = PcapImage(SomeRecords(2), false, false, 65535) + std::string(9, '\0');
+  std::string header_cut =
+      PcapImage(SomePcapRecords(2), false, false, 65535) + std::string(9, '\0');
   got = ReadZstd(WriteFile(dir, "b.pcap.zst", Compress(header_cut)));
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->packets.size(), 2u);
@@ -390,7 +336,7 @@ TEST(ZstdPcapReaderTest, CorruptRecordsAreErrorsAsInTheMappedReader) {
 
 TEST(ZstdPcapReaderTest, OpensOnlyZstdAndRefusesWhatIsNotAClassicPcap) {
   testing::TempDir dir;
-  const std::string image = PcapImage(SomeRecords(3), false, false, 65535);
+  const std::string image = PcapImage(SomePcapRecords(3), false, false, 65535);
   // Not zstd (whatever the name): left to the other readers, not an error.
   for (const std::string& path :
        {WriteFile(dir, "plain.pcap.zst", image), WriteFile(dir, "short.zst", "\x28\xb5"),
@@ -439,15 +385,15 @@ TEST(ZstdPcapReaderTest, OpensOnlyZstdAndRefusesWhatIsNotAClassicPcap) {
 }
 
 // Two Ethernet frames: IPv4/UDP and ARP.
-std::vector<Rec> UdpAndArp() {
-  Rec udp;
+std::vector<PcapRecord> UdpAndArp() {
+  PcapRecord udp;
   udp.sec = 1700000000;
   udp.frac = 5;
   udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
               0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
               0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
   udp.wire_len = static_cast<uint32_t>(udp.data.size());
-  Rec arp = udp;
+  PcapRecord arp = udp;
   arp.data[12] = 0x08;
   arp.data[13] = 0x06;
   return {udp, arp, udp};
@@ -518,8 +464,8 @@ TEST(ZstdPcapReaderTest, PcapSourceReadsAndFiltersZstdFiles) {
 TEST(ZstdPcapReaderTest, PcapSourceFiltersRawIpAndRefusesUnknownLinkTypes) {
   testing::TempDir dir;
   // LINKTYPE_RAW (101), as the flow store writes: the filter compiles for DLT_RAW.
-  std::vector<Rec> recs = UdpAndArp();
-  for (Rec& r : recs) r.data.erase(r.data.begin(), r.data.begin() + 14);
+  std::vector<PcapRecord> recs = UdpAndArp();
+  for (PcapRecord& r : recs) r.data.erase(r.data.begin(), r.data.begin() + 14);
   recs[1].data[9] = 6;  // TCP instead of an ARP frame
   const std::string image = PcapImage(recs, false, true, 65535, 101);
   const std::string plain = WriteFile(dir, "raw.pcap", image);
@@ -557,7 +503,7 @@ TEST(ZstdPcapReaderTest, PcapSourceFiltersACorpusCaptureAsForThePlainFile) {
 TEST(ZstdPcapReaderTest, PcapSourceOpensManyZstdFilesUpFront) {
   // A store query passes every file of its time range at once; each must be cheap until read.
   testing::TempDir dir;
-  const std::string z = Compress(PcapImage(SomeRecords(50), false, false, 65535));
+  const std::string z = Compress(PcapImage(SomePcapRecords(50), false, false, 65535));
   std::vector<std::string> files;
   for (int i = 0; i < 300; ++i) {
     files.push_back(WriteFile(dir, "f" + std::to_string(i) + ".pcap.zst", z));

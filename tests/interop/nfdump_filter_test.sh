@@ -36,27 +36,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_for_udp_port() {  # port: until something is bound, at most 5 s
-  for _ in $(seq 50); do
-    ss -Hulpn "sport = :$1" 2>/dev/null | grep -q . && return 0
-    sleep 0.1
-  done
-  return 1
-}
-# Waits until no datagram is queued on the port (the receiver has read everything), at most 10 s.
-wait_drained() {
-  for _ in $(seq 100); do
-    q=$(ss -Huln "sport = :$1" 2>/dev/null | awk '{print $2}' | head -1)
-    [ "${q:-0}" = 0 ] && return 0
-    sleep 0.1
-  done
-}
+# shellcheck source-path=SCRIPTDIR
+. "$(dirname "$0")/loopback_lib.sh"
 stop_pid() {  # SIGTERM, then at most 20 s for the process to finish its files
   kill -TERM "$1" 2>/dev/null
   timeout 20 tail --pid="$1" -f /dev/null
 }
-json_total() { python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"][sys.argv[2]])' "$1" "$2"; }
 
 # ---- helpers: the UDP tee and the synthetic exporter ----------------------------------------
 cat >"$work/tee.py" <<'PY'
@@ -326,11 +311,14 @@ per_file=$(for f in $files; do fc_count -r "$f"; done |
 serial_total=$(fc_count -r "$STORE" --read-threads 1)
 echo "exporters (datagrams through the tee): $(cat "$work/tee.json")"
 printf '%-44s %9s %12s %16s\n' "totals" records packets bytes
-printf '%-44s %9s %12s %16s\n' "nfdump -R (nfcapd files)" $all_n $all_p $all_b
-printf '%-44s %9s %12s %16s\n' "flowcollect live (--stats-json)" $live_total
-printf '%-44s %9s %12s %16s\n' "flowcollect -r STORE" $store_total
-printf '%-44s %9s %12s %16s\n' "flowcollect -r STORE --read-threads 1" $serial_total
-printf '%-44s %9s %12s %16s\n' "sum of flowcollect -r FILE ($nfiles files)" $per_file
+printf '%-44s %9s %12s %16s\n' "nfdump -R (nfcapd files)" "$all_n" "$all_p" "$all_b"
+# shellcheck disable=SC2086  # each total is "records packets bytes", split into its columns
+{
+  printf '%-44s %9s %12s %16s\n' "flowcollect live (--stats-json)" $live_total
+  printf '%-44s %9s %12s %16s\n' "flowcollect -r STORE" $store_total
+  printf '%-44s %9s %12s %16s\n' "flowcollect -r STORE --read-threads 1" $serial_total
+  printf '%-44s %9s %12s %16s\n' "sum of flowcollect -r FILE ($nfiles files)" $per_file
+}
 [ "${all_n:-0}" -gt 20000 ] || fail "nfdump read only ${all_n:-0} records"
 [ "$nfiles" -ge 2 ] || fail "the store has $nfiles file(s); --store-rotate 2 should have made several"
 [ "$live_total" = "$all_n $all_p $all_b" ] || fail "live totals differ from nfdump's"
@@ -502,6 +490,7 @@ while IFS= read -r line; do
     [ "$n" = 0 ] && note='(matches nothing)'
     [ "$n" = "$all_n" ] && note='(matches everything)'
   fi
+  # shellcheck disable=SC2086  # $nf and $fc are "records packets bytes", split into columns
   printf '%-4s %-52s %9s %9s %14s | %9s %9s %14s %s\n' "$status" "$line" $nf $fc "$note"
   [ $status = PASS ] || failures=$((failures + 1))
 done <<<"$expressions"

@@ -23,6 +23,8 @@
 #include <thread>
 
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "capture/packet_parser.h"
 
 namespace nf::testing {
@@ -131,6 +133,21 @@ int RunCommand(const std::string& command, std::string* out) {
 
 bool HaveTool(const std::string& tool) {
   return RunCommand("command -v " + tool + " >/dev/null 2>&1") == 0;
+}
+
+std::vector<std::string> TsharkProblems(absl::string_view tshark_verbose) {
+  static constexpr absl::string_view kProblems[] = {"Malformed", "Expert Info (Error",
+                                                    "Expert Info (Warning", "no template found"};
+  std::vector<std::string> problems;
+  for (absl::string_view line : absl::StrSplit(tshark_verbose, '\n')) {
+    for (absl::string_view problem : kProblems) {
+      if (absl::StrContains(line, problem)) {
+        problems.emplace_back(line);
+        break;
+      }
+    }
+  }
+  return problems;
 }
 
 TempDir::TempDir() {

@@ -1,6 +1,7 @@
 // Test-only helpers: locating ../shared corpus files, reading the UDP payloads of a capture,
 // writing captures (frames, or UDP datagrams as export traffic), a loopback UDP sink that
-// records what an exporter sends, and small process helpers used by end-to-end tests.
+// records what an exporter sends, small process helpers used by end-to-end tests, and the check
+// that tshark decodes a capture cleanly.
 #ifndef NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 #define NF_TESTS_SUPPORT_TEST_SUPPORT_H_
 
@@ -13,6 +14,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 namespace nf::testing {
 
@@ -44,6 +47,11 @@ std::vector<CsvRow> ReadCsv(const std::string& path);
 int RunCommand(const std::string& command, std::string* out = nullptr);
 // True when `tool` is on PATH.
 bool HaveTool(const std::string& tool);
+
+// The lines of `tshark -V` output that report a problem: a malformed packet, an expert error or
+// warning, or a NetFlow/IPFIX data record whose template tshark has not seen. A clean decode
+// has none; tests expect the result to be empty, so a failure prints the offending lines.
+std::vector<std::string> TsharkProblems(absl::string_view tshark_verbose);
 
 // A fresh temporary directory, removed by the destructor.
 class TempDir {
