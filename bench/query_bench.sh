@@ -121,7 +121,7 @@ flowcollect_top() { awk -F, 'NR > 1 {print $1}' "$work/out" | sort; }
 printf '\n%s, %s records, best of %s\n' "query: top 10 src addresses by bytes, '$FILTER'" "$records" "$REPEAT"
 printf '%-48s %10s %8s %14s %16s\n' "" "CPU s" "wall s" "records/CPU-s" "vs nfdump (LZ4)"
 row() {  # label, "cpu wall", baseline cpu
-  printf '%-48s %10s %8s %14.0f %15.2fx\n' "$1" ${2% *} ${2#* } \
+  printf '%-48s %10s %8s %14.0f %15.2fx\n' "$1" "${2% *}" "${2#* }" \
     "$(awk -v r="$records" -v c="${2% *}" 'BEGIN {print r / (c > 0 ? c : 0.001)}')" \
     "$(awk -v c="${2% *}" -v b="$3" 'BEGIN {print c / (b > 0 ? b : 0.001)}')"
 }
