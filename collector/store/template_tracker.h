@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/btree_map.h"
@@ -61,7 +62,13 @@ class TemplateTracker {
     uint16_t port = 0;
     uint8_t version = 0;
     uint32_t domain = 0;
-    friend auto operator<=>(const StreamKey&, const StreamKey&) = default;
+    // Spelled out: libc++ 14 (FreeBSD's) has no operator<=> for std::array, so a defaulted one
+    // would be deleted there.
+    friend bool operator<(const StreamKey& a, const StreamKey& b) {
+      return std::tie(a.family, a.address, a.port, a.version, a.domain) <
+             std::tie(b.family, b.address, b.port, b.version, b.domain);
+    }
+    friend bool operator==(const StreamKey&, const StreamKey&) = default;
   };
   struct Template {
     bool options = false;
