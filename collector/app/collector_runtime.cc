@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -145,36 +144,6 @@ void AddInputStats(InputStats& into, const InputStats& from) {
   into.store_templates += from.store_templates;
 }
 
-// --store-retention: an age ("30d", "12h", "90m", "3600s", "2w") or a size ("200G", "500M",
-// "1T", "64k"; powers of 1024). Lower-case m is minutes, upper-case M mebibytes.
-absl::Status ParseRetention(const std::string& text, StoreOptions& o) {
-  const auto bad = [&text] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--store-retention: '", text, "' is neither an age (30d, 12h, 90m) nor a size (200G, 500M)"));
-  };
-  if (text.size() < 2) return bad();
-  const char unit = text.back();
-  const std::string digits = text.substr(0, text.size() - 1);
-  if (digits.find_first_not_of("0123456789") != std::string::npos) return bad();
-  const uint64_t n = std::strtoull(digits.c_str(), nullptr, 10);
-  if (n == 0 || n > (uint64_t{1} << 40)) return bad();
-  switch (unit) {
-    case 's': o.retention_seconds = static_cast<int64_t>(n); return absl::OkStatus();
-    case 'm': o.retention_seconds = static_cast<int64_t>(n) * 60; return absl::OkStatus();
-    case 'h': o.retention_seconds = static_cast<int64_t>(n) * 3600; return absl::OkStatus();
-    case 'd': o.retention_seconds = static_cast<int64_t>(n) * 86400; return absl::OkStatus();
-    case 'w': o.retention_seconds = static_cast<int64_t>(n) * 7 * 86400; return absl::OkStatus();
-    case 'k': case 'K': o.retention_bytes = n << 10; return absl::OkStatus();
-    case 'M': o.retention_bytes = n << 20; return absl::OkStatus();
-    case 'g': case 'G': o.retention_bytes = n << 30; return absl::OkStatus();
-    case 't': case 'T':
-      if (n > (uint64_t{1} << 20)) return bad();
-      o.retention_bytes = n << 40;
-      return absl::OkStatus();
-    default: return bad();
-  }
-}
-
 }  // namespace
 
 class CollectorRuntime::Impl {
@@ -217,7 +186,9 @@ class CollectorRuntime::Impl {
       so.rotate_seconds = o_.store_rotate_s;
       so.compress = o_.store_compress;
       if (!o_.store_retention.empty()) {
-        if (absl::Status s = ParseRetention(o_.store_retention, so); !s.ok()) return s;
+        absl::Status s =
+            ParseRetention(o_.store_retention, &so.retention_seconds, &so.retention_bytes);
+        if (!s.ok()) return s;
       }
       // Disk full, permission: said at once, once per file (the run goes on, see ROBUSTNESS.md).
       so.on_error = [](const absl::Status& e) {
@@ -747,7 +718,7 @@ class CollectorRuntime::Impl {
       // A store file's leading templates: learned whatever --from says (the records after them
       // need them), never counted as traffic.
       ++in.store_templates;
-      worker.decoder.LearnStoredTemplates(payload, exporter, p.time_us, worker.sink);
+      worker.decoder.LearnTemplatesOnly(payload, exporter, p.time_us, worker.sink);
       worker.sink.EndDatagram();
       return;
     }
@@ -756,7 +727,7 @@ class CollectorRuntime::Impl {
       // one the records inside the window need (a file opens only with the templates known
       // when it started).
       ++in.file_out_of_range;
-      worker.decoder.LearnStoredTemplates(payload, exporter, p.time_us, worker.sink);
+      worker.decoder.LearnTemplatesOnly(payload, exporter, p.time_us, worker.sink);
       worker.sink.EndDatagram();
       return;
     }

@@ -49,7 +49,7 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
     Count(overflow_state_, DecodeError::kExporterLimit);
     return;
   }
-  if (!stored_templates_) {
+  if (!templates_only_) {
     ++st->stats.datagrams;
     st->stats.datagram_bytes += datagram.size();
   }
@@ -67,11 +67,11 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
   }
 }
 
-void Decoder::LearnStoredTemplates(std::span<const uint8_t> datagram, const ExporterId& exporter,
-                                   TimeUs receive_time, RecordSink& sink) {
-  stored_templates_ = true;
+void Decoder::LearnTemplatesOnly(std::span<const uint8_t> datagram, const ExporterId& exporter,
+                                 TimeUs receive_time, RecordSink& sink) {
+  templates_only_ = true;
   DecodeDatagram(datagram, exporter, receive_time, sink);
-  stored_templates_ = false;
+  templates_only_ = false;
 }
 
 // ---------------------------------------------------------------------------------------------

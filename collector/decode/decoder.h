@@ -74,8 +74,8 @@ class Decoder {
   // skipped, never buffered. No datagram is counted and no sequence number or uptime checked:
   // those belong to the traffic the run decodes, and a replayed copy would read as loss or a
   // restart.
-  void LearnStoredTemplates(std::span<const uint8_t> datagram, const ExporterId& exporter,
-                            TimeUs receive_time, RecordSink& sink);
+  void LearnTemplatesOnly(std::span<const uint8_t> datagram, const ExporterId& exporter,
+                          TimeUs receive_time, RecordSink& sink);
 
   // Ages out buffered early data and expired templates; call periodically with "now".
   void Expire(TimeUs now);
@@ -142,7 +142,7 @@ class Decoder {
   absl::flat_hash_map<ExporterId, size_t> index_;
   std::vector<std::unique_ptr<ExporterState>> states_;
   uint64_t exporters_refused_ = 0;
-  bool stored_templates_ = false;  // inside LearnStoredTemplates
+  bool templates_only_ = false;  // inside LearnTemplatesOnly
   ExporterState overflow_state_;  // counts for datagrams from refused exporters
   uint64_t shared_seen_ = 0;      // shared template store generation already applied
   std::vector<SharedTemplateStore::Entry> shared_changes_;  // reused by SyncSharedTemplates

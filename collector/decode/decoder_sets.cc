@@ -54,7 +54,7 @@ bool IsTemplateSet(uint8_t version, uint16_t set_id) {
 
 void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                        TimeUs now, RecordSink& sink) {
-  if (!stored_templates_) ++st.stats.v9_datagrams;
+  if (!templates_only_) ++st.stats.v9_datagrams;
   ByteReader r(d);
   V9Header h;
   if (!V9Header::Decode(r, h)) {
@@ -62,19 +62,19 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
     return;
   }
   const SequenceTracker::Key seq_key{exporter.port, kNetflowV9Version, h.source_id};
-  if (!stored_templates_) st.sequence.NoteV9Uptime(seq_key, h.sys_uptime_ms, st.stats);
+  if (!templates_only_) st.sequence.NoteV9Uptime(seq_key, h.sys_uptime_ms, st.stats);
   const Context ctx{&st, &exporter, kNetflowV9Version, h.source_id, h.sys_uptime_ms,
                     h.unix_secs, now, false};
   const uint64_t records_before = st.stats.records;
   const SetWalk walk = WalkSets(ctx, r.rest(), sink);
   // The v9 count covers template and data records alike.
-  if (!stored_templates_ && !walk.uncertain && walk.templates + walk.records != h.count) {
+  if (!templates_only_ && !walk.uncertain && walk.templates + walk.records != h.count) {
     Count(st, DecodeError::kV9CountMismatch);
   }
   // v9 sequence numbers count datagrams (RFC 3954); the flow count is passed for exporters
   // that number flows instead. Replayed early records are not this datagram's.
   const uint64_t flows = st.stats.records - records_before;
-  if (stored_templates_) return;
+  if (templates_only_) return;
   st.sequence.Check(seq_key, h.sequence, 1, true,
                     walk.uncertain ? -1 : static_cast<int64_t>(flows), options_.reorder_window,
                     st.stats);
@@ -82,7 +82,7 @@ void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const Expo
 
 void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
                           const ExporterId& exporter, TimeUs now, RecordSink& sink) {
-  if (!stored_templates_) ++st.stats.ipfix_datagrams;
+  if (!templates_only_) ++st.stats.ipfix_datagrams;
   IpfixHeader h;
   if (!IpfixHeader::Decode(d, h)) {
     Count(st, DecodeError::kShortDatagram);
@@ -95,7 +95,7 @@ void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
   }
   const Context ctx{&st, &exporter, kIpfixVersion, h.domain, 0, h.export_secs, now, false};
   const SetWalk walk = WalkSets(ctx, d.subspan(kIpfixMessageHeaderSize), sink);
-  if (stored_templates_) return;
+  if (templates_only_) return;
   // IPFIX sequence numbers count data records, so only a fully decoded message can advance it.
   st.sequence.Check(SequenceTracker::Key{exporter.port, kIpfixVersion, h.domain}, h.sequence,
                     static_cast<uint32_t>(walk.records), !walk.uncertain, -1,
@@ -143,7 +143,7 @@ Decoder::SetWalk Decoder::WalkSets(const Context& ctx, std::span<const uint8_t> 
     } else {
       const TemplateKey key = cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, id);
       const CachedTemplate* t = cache_.Find(key, ctx.receive_time);
-      if (stored_templates_ && (t == nullptr || !t->record.is_options)) {
+      if (templates_only_ && (t == nullptr || !t->record.is_options)) {
         // Templates only: flow records are not wanted here, and nothing waits for a template.
         // Options data (sampling intervals, system init time) is still learned.
         continue;

@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
@@ -240,6 +241,39 @@ absl::StatusOr<TimeUs> ParseTimeArgument(absl::string_view text, TimeUs now_us) 
   int64_t unix_seconds = 0;
   if (!CivilToUnix(y, mo, d, h, mi, sec, unix_seconds)) return BadTime(text);
   return (unix_seconds - offset_seconds) * kUsPerSecond + micros;
+}
+
+absl::Status ParseRetention(absl::string_view text, int64_t* seconds, uint64_t* bytes) {
+  const auto bad = [&text] {
+    return absl::InvalidArgumentError(absl::StrCat("--store-retention: '", text,
+                                                   "' is neither an age (30d, 12h, 90m) nor a "
+                                                   "size (200G, 500M)"));
+  };
+  if (text.size() < 2 || !absl::ascii_isdigit(static_cast<unsigned char>(text.front())) ||
+      !absl::ascii_isdigit(static_cast<unsigned char>(text[text.size() - 2]))) {
+    return bad();
+  }
+  const char unit = text.back();
+  uint64_t n = 0;
+  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n == 0 ||
+      n > (uint64_t{1} << 40)) {
+    return bad();
+  }
+  switch (unit) {
+    case 's': *seconds = static_cast<int64_t>(n); return absl::OkStatus();
+    case 'm': *seconds = static_cast<int64_t>(n) * 60; return absl::OkStatus();
+    case 'h': *seconds = static_cast<int64_t>(n) * 3600; return absl::OkStatus();
+    case 'd': *seconds = static_cast<int64_t>(n) * 86400; return absl::OkStatus();
+    case 'w': *seconds = static_cast<int64_t>(n) * 7 * 86400; return absl::OkStatus();
+    case 'k': case 'K': *bytes = n << 10; return absl::OkStatus();
+    case 'M': *bytes = n << 20; return absl::OkStatus();
+    case 'g': case 'G': *bytes = n << 30; return absl::OkStatus();
+    case 't': case 'T':
+      if (n > (uint64_t{1} << 20)) return bad();
+      *bytes = n << 40;
+      return absl::OkStatus();
+    default: return bad();
+  }
 }
 
 }  // namespace nf

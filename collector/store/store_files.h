@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/time_format.h"
@@ -46,6 +47,11 @@ absl::StatusOr<std::vector<StoreFile>> ListStoreFiles(const std::string& directo
 // "2026-12-02T14:05+01:00"), a relative time ("-2h", "-30m", "-90s", "-1d", "-1w"), "now", or
 // Unix seconds ("@1764680700"). InvalidArgument naming the text otherwise.
 absl::StatusOr<TimeUs> ParseTimeArgument(absl::string_view text, TimeUs now_us);
+
+// Parses --store-retention: an age ("30d", "12h", "90m", "3600s", "2w"), which sets `*seconds`,
+// or a size ("200G", "500M", "1T", "64k"; powers of 1024), which sets `*bytes`. Lower-case m
+// is minutes, upper-case M mebibytes. InvalidArgument naming the text otherwise.
+absl::Status ParseRetention(absl::string_view text, int64_t* seconds, uint64_t* bytes);
 
 }  // namespace nf
 

@@ -670,7 +670,7 @@ TEST(DecoderV9Test, StoredTemplatesAreLearnedWithoutCountingTraffic) {
   d.DecodeDatagram(V9(1, 100000, 1, 41, 0, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
   Decoder fresh{DecoderOptions{}};
   // The store writes the last sequence seen and an uptime of its own.
-  fresh.LearnStoredTemplates(V9(1, 5, 1, 41, 0, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
+  fresh.LearnTemplatesOnly(V9(1, 5, 1, 41, 0, {Set(0, V4Template())}).bytes(), Exp(), kT0, c);
   fresh.DecodeDatagram(V9(1, 101000, 1, 42, 0, {Set(256, V4Record(2, 200, 0, 0))}).bytes(),
                        Exp(), kT0, c);
   ASSERT_EQ(c.records.size(), 1u);
@@ -686,10 +686,10 @@ TEST(DecoderV9Test, StoredTemplatesAreLearnedWithoutCountingTraffic) {
   // delivered nor kept waiting (also those of a template not known yet).
   Decoder window{DecoderOptions{}};
   Collect w;
-  window.LearnStoredTemplates(V9(2, 5, 1, 7, 4, {Set(300, V4Record(9, 9, 0, 0)),
-                                                 Set(0, V4Template(300)),
-                                                 Set(300, V4Record(9, 9, 0, 0))}).bytes(),
-                              Exp(), kT0, w);
+  window.LearnTemplatesOnly(V9(2, 5, 1, 7, 4, {Set(300, V4Record(9, 9, 0, 0)),
+                                               Set(0, V4Template(300)),
+                                               Set(300, V4Record(9, 9, 0, 0))}).bytes(),
+                            Exp(), kT0, w);
   EXPECT_TRUE(w.records.empty());
   EXPECT_EQ(window.Totals().early_sets_buffered, 0u);
   EXPECT_EQ(window.Totals().records, 0u);

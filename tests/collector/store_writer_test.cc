@@ -369,7 +369,7 @@ FileDecode DecodeAlone(const std::vector<ReadPacket>& packets) {
   for (const ReadPacket& p : packets) {
     const ExporterId exporter{p.src, p.src_port};
     if (IsTemplateReplay(p.ttl)) {
-      decoder.LearnStoredTemplates(p.payload, exporter, p.time, sink);
+      decoder.LearnTemplatesOnly(p.payload, exporter, p.time, sink);
     } else {
       decoder.DecodeDatagram(p.payload, exporter, p.time, sink);
     }
@@ -1002,7 +1002,7 @@ TEST(TemplateTrackerTest, LargeTemplateSetsSplitUnder65000AndDecode) {
   // A decoder that learns them decodes data of the last template at once.
   Decoder decoder{DecoderOptions{}};
   CountSink sink;
-  for (const Emitted& x : out) decoder.LearnStoredTemplates(x.bytes, e, kT0, sink);
+  for (const Emitted& x : out) decoder.LearnTemplatesOnly(x.bytes, e, kT0, sink);
   Buf data;
   for (int i = 0; i < 60; ++i) data.U32(static_cast<uint32_t>(i));
   Buf d = V9Header(1, seq, 3);
@@ -1111,6 +1111,33 @@ TEST(StoreFilesTest, NamesAndPaths) {
             "/var/flows/2025/12/02/flows-20251202130500.pcap");
   EXPECT_EQ(StoreFilePath("/var/flows/", kT0 + 59 * kSec, true),
             "/var/flows/2025/12/02/flows-20251202130559.pcap.zst");
+}
+
+TEST(StoreFilesTest, RetentionIsAnAgeOrASize) {
+  struct Case {
+    const char* text;
+    int64_t seconds;
+    uint64_t bytes;
+  };
+  for (const Case& c : {Case{"30d", 30 * 86400, 0}, Case{"12h", 12 * 3600, 0},
+                        Case{"90m", 90 * 60, 0}, Case{"3600s", 3600, 0},
+                        Case{"2w", 14 * 86400, 0}, Case{"64k", 0, 64 << 10},
+                        Case{"500M", 0, uint64_t{500} << 20}, Case{"200G", 0, uint64_t{200} << 30},
+                        Case{"1T", 0, uint64_t{1} << 40}}) {
+    int64_t seconds = 0;
+    uint64_t bytes = 0;
+    ASSERT_TRUE(ParseRetention(c.text, &seconds, &bytes).ok()) << c.text;
+    EXPECT_EQ(seconds, c.seconds) << c.text;
+    EXPECT_EQ(bytes, c.bytes) << c.text;
+  }
+  for (const char* bad : {"", "d", "30", "0d", "30x", "-1d", "+5d", "5 d", " 5d", "1.5G",
+                          "99999999999999999999d", "2000000T"}) {
+    int64_t seconds = 0;
+    uint64_t bytes = 0;
+    const absl::Status st = ParseRetention(bad, &seconds, &bytes);
+    EXPECT_TRUE(absl::IsInvalidArgument(st)) << bad;
+    EXPECT_NE(st.message().find("--store-retention"), absl::string_view::npos) << bad;
+  }
 }
 
 TEST(StoreFilesTest, ListSelectsByTime) {
