@@ -96,6 +96,8 @@ inline constexpr uint16_t kIpv6NextHop = 62;
 inline constexpr uint16_t kMplsLabel1 = 70;
 inline constexpr uint16_t kInDstMac = 80;
 inline constexpr uint16_t kOutSrcMac = 81;
+inline constexpr uint16_t kInterfaceName = 82;
+inline constexpr uint16_t kInterfaceDescription = 83;
 inline constexpr uint16_t kInPermanentBytes = 85;
 inline constexpr uint16_t kInPermanentPkts = 86;
 inline constexpr uint16_t kFlowEndReason = 136;
@@ -121,7 +123,40 @@ inline constexpr uint16_t kSelectorAlgorithm = 304;
 inline constexpr uint16_t kSamplingPacketInterval = 305;
 inline constexpr uint16_t kSamplingPacketSpace = 306;
 inline constexpr uint16_t kSamplerId = 302;  // selectorId in IPFIX
+// Firewall and NAT elements (NSEL, NEL, IPFIX NAT logging); the collector reads them.
+inline constexpr uint16_t kPostNatSrcIpv4 = 225;
+inline constexpr uint16_t kPostNatDstIpv4 = 226;
+inline constexpr uint16_t kPostNaptSrcPort = 227;
+inline constexpr uint16_t kPostNaptDstPort = 228;
+inline constexpr uint16_t kNatEvent = 230;
+inline constexpr uint16_t kInitiatorOctets = 231;
+inline constexpr uint16_t kResponderOctets = 232;
+inline constexpr uint16_t kFirewallEvent = 233;
+inline constexpr uint16_t kIngressVrfId = 234;
+inline constexpr uint16_t kEgressVrfId = 235;
+inline constexpr uint16_t kIngressPhysicalInterface = 252;
+inline constexpr uint16_t kEgressPhysicalInterface = 253;
+inline constexpr uint16_t kPostNatSrcIpv6 = 281;
+inline constexpr uint16_t kPostNatDstIpv6 = 282;
+inline constexpr uint16_t kInitiatorPackets = 298;
+inline constexpr uint16_t kResponderPackets = 299;
+inline constexpr uint16_t kObservationTimeSeconds = 322;
+inline constexpr uint16_t kObservationTimeMilliseconds = 323;
+inline constexpr uint16_t kObservationTimeMicroseconds = 324;
+inline constexpr uint16_t kObservationTimeNanoseconds = 325;
+// Cisco ASA's own NSEL types. v9 has no enterprise bit, so they are plain v9 field types there
+// (in IPFIX a type above 32767 is enterprise-specific and never reaches these).
+inline constexpr uint16_t kAsaFwExtEvent = 33002;
+inline constexpr uint16_t kAsaXlateSrcIpv4 = 40001;
+inline constexpr uint16_t kAsaXlateDstIpv4 = 40002;
+inline constexpr uint16_t kAsaXlateSrcPort = 40003;
+inline constexpr uint16_t kAsaXlateDstPort = 40004;
+inline constexpr uint16_t kAsaFwEvent = 40005;
 }  // namespace field
+
+// RFC 5103: an information element sent with this enterprise number is the reverse-direction
+// counterpart of the IANA element of the same number.
+inline constexpr uint32_t kReverseEnterpriseNumber = 29305;
 
 // The whole registry, sorted by ID.
 std::span<const FieldInfo> AllFields();

@@ -69,6 +69,13 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
   app.add_flag("--apply-sampling", o.apply_sampling,
                "multiply packets and bytes by the sampling interval the exporter announced")
       ->group(dec);
+  app.add_option("--biflow", o.biflow,
+                 "bidirectional records (RFC 5103, NSEL): 'columns' keeps one row with "
+                 "reverse_packets/reverse_bytes; 'split' writes the reverse direction as its "
+                 "own row, endpoints swapped")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"columns", "split"}))
+      ->group(dec);
   app.add_option("--early-max-sets", o.early_max_sets,
                  "data sets kept per exporter while waiting for their template (0 = none)")
       ->capture_default_str()

@@ -32,6 +32,7 @@ struct CollectorOptions {
   std::string template_store;
   size_t max_templates = 4096;
   bool apply_sampling = false;
+  std::string biflow = "columns";  // or "split"
   size_t early_max_sets = 1024;
   uint64_t early_max_bytes = 4 << 20;
   size_t max_exporters = 65536;

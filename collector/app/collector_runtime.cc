@@ -753,6 +753,7 @@ class CollectorRuntime::Impl {
     dopts.templates.ttl_us = static_cast<int64_t>(o.template_ttl_s * 1e6);
     dopts.templates.max_per_exporter = o.max_templates;
     dopts.apply_sampling = o.apply_sampling;
+    dopts.biflow_split = o.biflow == "split";
     dopts.early_max_sets = o.early_max_sets;
     dopts.early_max_bytes = static_cast<size_t>(o.early_max_bytes);
     dopts.max_exporters = o.max_exporters;

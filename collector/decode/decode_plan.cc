@@ -73,6 +73,44 @@ FieldOp FieldOpFor(uint16_t type, uint16_t len) {
     case f::kEngineType: return u ? kEngineType : kSkip;
     case f::kEngineId: return u ? kEngineId : kSkip;
     case f::kFlows: return u ? kFlows : kSkip;
+    case f::kInitiatorOctets: return u ? kInitiatorOctets : kSkip;
+    case f::kInitiatorPackets: return u ? kInitiatorPackets : kSkip;
+    case f::kInPermanentBytes: return u ? kOctetTotal : kSkip;
+    case f::kInPermanentPkts: return u ? kPacketTotal : kSkip;
+    case f::kResponderOctets: return u ? kResponderOctets : kSkip;
+    case f::kResponderPackets: return u ? kResponderPackets : kSkip;
+    case f::kIngressPhysicalInterface: return u ? kIngressPhysical : kSkip;
+    case f::kEgressPhysicalInterface: return u ? kEgressPhysical : kSkip;
+    case f::kPostNatSrcIpv4: case f::kAsaXlateSrcIpv4: return len == 4 ? kPostNatSrcV4 : kSkip;
+    case f::kPostNatDstIpv4: case f::kAsaXlateDstIpv4: return len == 4 ? kPostNatDstV4 : kSkip;
+    case f::kPostNatSrcIpv6: return len == 16 ? kPostNatSrcV6 : kSkip;
+    case f::kPostNatDstIpv6: return len == 16 ? kPostNatDstV6 : kSkip;
+    case f::kPostNaptSrcPort: case f::kAsaXlateSrcPort: return u ? kPostNatSrcPort : kSkip;
+    case f::kPostNaptDstPort: case f::kAsaXlateDstPort: return u ? kPostNatDstPort : kSkip;
+    case f::kNatEvent: return u ? kNatEvent : kSkip;
+    case f::kFirewallEvent: case f::kAsaFwEvent: return u ? kFwEvent : kSkip;
+    case f::kAsaFwExtEvent: return u ? kFwExtEvent : kSkip;
+    case f::kIngressVrfId: return u ? kIngressVrf : kSkip;
+    case f::kEgressVrfId: return u ? kEgressVrf : kSkip;
+    case f::kObservationTimeSeconds: return u ? kEventSec : kSkip;
+    case f::kObservationTimeMilliseconds: return u ? kEventMs : kSkip;
+    case f::kObservationTimeMicroseconds: case f::kObservationTimeNanoseconds:
+      return len == 8 ? kEventNtp : kSkip;
+    case f::kInterfaceName: return len != 0 ? kIfName : kSkip;
+    case f::kInterfaceDescription: return len != 0 ? kIfDescription : kSkip;
+    default: return kSkip;
+  }
+}
+
+FieldOp ReverseFieldOpFor(uint16_t type, uint16_t len) {
+  namespace f = field;
+  using enum FieldOp;
+  const bool u = IsUnsignedLength(len);
+  switch (type) {
+    case f::kInBytes: return u ? kReverseBytes : kSkip;
+    case f::kInPkts: return u ? kReversePackets : kSkip;
+    case f::kInPermanentBytes: return u ? kReverseOctetTotal : kSkip;
+    case f::kInPermanentPkts: return u ? kReversePacketTotal : kSkip;
     default: return kSkip;
   }
 }
@@ -108,7 +146,52 @@ FieldOp Destination(FieldOp op) {
     case kSrcV6: return kSrcV4;
     case kDstV6: return kDstV4;
     case kNextHopV6: return kNextHopV4;
+    case kPostNatSrcV6: return kPostNatSrcV4;
+    case kPostNatDstV6: return kPostNatDstV4;
+    case kEventMs: case kEventNtp: return kEventSec;
     default: return op;
+  }
+}
+
+// Turns the fallback ops into what they stand in for, in order of preference: an exporter that
+// sends both deltaOctets and NSEL's initiatorOctets (or a total count) means the delta.
+void ResolveFallbacks(std::vector<uint8_t>& ops) {
+  using enum FieldOp;
+  struct Chain {
+    FieldOp target;
+    std::array<FieldOp, 2> fallbacks;  // most preferred first; kSkip = none
+  };
+  static constexpr Chain kChains[] = {
+      {kBytes, {kInitiatorOctets, kOctetTotal}},
+      {kPackets, {kInitiatorPackets, kPacketTotal}},
+      {kReverseBytes, {kResponderOctets, kReverseOctetTotal}},
+      {kReversePackets, {kResponderPackets, kReversePacketTotal}},
+      {kInIf, {kIngressPhysical, kSkip}},
+      {kOutIf, {kEgressPhysical, kSkip}},
+  };
+  auto present = [&](FieldOp op) {
+    for (uint8_t o : ops) {
+      if (static_cast<FieldOp>(o) == op) return true;
+    }
+    return false;
+  };
+  for (const Chain& c : kChains) {
+    // The chosen element: the target itself if sent, else the first fallback sent.
+    FieldOp chosen = c.target;
+    if (!present(c.target)) {
+      for (FieldOp f : c.fallbacks) {
+        if (f != kSkip && present(f)) {
+          chosen = f;
+          break;
+        }
+      }
+    }
+    for (uint8_t& o : ops) {
+      const FieldOp op = static_cast<FieldOp>(o);
+      if (op == c.fallbacks[0] || (c.fallbacks[1] != kSkip && op == c.fallbacks[1])) {
+        o = static_cast<uint8_t>(op == chosen ? c.target : kSkip);
+      }
+    }
   }
 }
 
@@ -151,6 +234,32 @@ void CompilePlan(CachedTemplate& t) {
       case kEngineType: Set8(plan, o, w, &DecodedRecord::engine_type, shared); break;
       case kEngineId: Set8(plan, o, w, &DecodedRecord::engine_id, shared); break;
       case kFlows: Set32(plan, o, w, &DecodedRecord::flows, shared); break;
+      case kReverseBytes: Add64(plan, o, w, &DecodedRecord::reverse_bytes); break;
+      case kReversePackets: Add64(plan, o, w, &DecodedRecord::reverse_packets); break;
+      case kPostNatSrcV4:
+      case kPostNatSrcV6:
+        SetAddress(plan, o, w, &DecodedRecord::post_nat_src_addr, shared);
+        break;
+      case kPostNatDstV4:
+      case kPostNatDstV6:
+        SetAddress(plan, o, w, &DecodedRecord::post_nat_dst_addr, shared);
+        break;
+      case kPostNatSrcPort: Set16(plan, o, w, &DecodedRecord::post_nat_src_port, shared); break;
+      case kPostNatDstPort: Set16(plan, o, w, &DecodedRecord::post_nat_dst_port, shared); break;
+      case kNatEvent: Set8(plan, o, w, &DecodedRecord::nat_event, shared); break;
+      case kFwEvent: Set8(plan, o, w, &DecodedRecord::fw_event, shared); break;
+      case kFwExtEvent: Set16(plan, o, w, &DecodedRecord::fw_ext_event, shared); break;
+      case kIngressVrf: Set32(plan, o, w, &DecodedRecord::ingress_vrf, shared); break;
+      case kEgressVrf: Set32(plan, o, w, &DecodedRecord::egress_vrf, shared); break;
+      case kEventSec:
+      case kEventMs:
+        if (!shared) {
+          plan.absolute_times.push_back(
+              {o, w, op == kEventSec ? 1000 : 1, &DecodedRecord::event_time_ms});
+          break;
+        }
+        plan.special.push_back({o, w, op});
+        break;
       case kTcpFlags: Set16(plan, o, w, &DecodedRecord::tcp_flags, shared); break;
       case kSrcPort: Set16(plan, o, w, &DecodedRecord::src_port, shared); break;
       case kDstPort: Set16(plan, o, w, &DecodedRecord::dst_port, shared); break;
@@ -210,19 +319,30 @@ bool CompileTemplate(CachedTemplate& t, uint8_t version, size_t max_fields) {
     t.lengths.push_back(f.length);
     if (f.length == kVariableLength) {
       ++variable;
-      t.ops.push_back(static_cast<uint8_t>(FieldOp::kSkip));
+      // Only the interface table's strings are read from variable-length fields.
+      const bool text = f.enterprise == 0 && !(scope && version == kNetflowV9Version) &&
+                        (f.type == field::kInterfaceName || f.type == field::kInterfaceDescription);
+      t.ops.push_back(static_cast<uint8_t>(text ? FieldOpFor(f.type, f.length) : FieldOp::kSkip));
       continue;
     }
     fixed += f.length;
     // v9 scope field types (System, Interface, ...) are not information elements.
-    if (f.enterprise != 0 || (scope && version == kNetflowV9Version)) {
-      t.ops.push_back(static_cast<uint8_t>(FieldOp::kSkip));
+    // The Interface scope's value is an ifIndex, as INPUT_SNMP's is.
+    if (scope && version == kNetflowV9Version) {
+      const bool ifindex = f.type == static_cast<uint16_t>(V9Scope::kInterface) &&
+                           IsUnsignedLength(f.length);
+      t.ops.push_back(static_cast<uint8_t>(ifindex ? FieldOp::kInIf : FieldOp::kSkip));
+    } else if (f.enterprise != 0) {
+      t.ops.push_back(static_cast<uint8_t>(f.enterprise == kReverseEnterpriseNumber
+                                               ? ReverseFieldOpFor(f.type, f.length)
+                                               : FieldOp::kSkip));
     } else {
       t.ops.push_back(static_cast<uint8_t>(FieldOpFor(f.type, f.length)));
     }
   }
   // The IPFIX bound is the looser of the two (its header is shorter than v9's).
   if (fixed > kIpfixMaxRecordLength) return false;
+  ResolveFallbacks(t.ops);
   t.variable_length = variable > 0;
   t.min_record_length = fixed + variable;
   CompilePlan(t);

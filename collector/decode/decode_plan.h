@@ -68,11 +68,44 @@ enum class FieldOp : uint8_t {
   kEngineType,         // 38
   kEngineId,           // 39
   kFlows,              // 3 (v9 FLOWS, IPFIX deltaFlowCount)
+  kReverseBytes,       // RFC 5103 reverse 1 (or, by fallback, NSEL 232 / reverse 85)
+  kReversePackets,     // RFC 5103 reverse 2 (or, by fallback, NSEL 299 / reverse 86)
+  kPostNatSrcV4,       // 225, ASA 40001
+  kPostNatDstV4,       // 226, ASA 40002
+  kPostNatSrcV6,       // 281
+  kPostNatDstV6,       // 282
+  kPostNatSrcPort,     // 227, ASA 40003
+  kPostNatDstPort,     // 228, ASA 40004
+  kNatEvent,           // 230
+  kFwEvent,            // 233, ASA 40005
+  kFwExtEvent,         // ASA 33002
+  kIngressVrf,         // 234
+  kEgressVrf,          // 235
+  kEventSec,           // 322
+  kEventMs,            // 323
+  kEventNtp,           // 324, 325
+  kIfName,             // 82 interfaceName (options data: the exporter's interface table)
+  kIfDescription,      // 83 interfaceDescription
+  // Fallbacks: elements used only when the template lacks the preferred one. FieldOpFor
+  // returns them; CompileTemplate turns each into the op it stands in for, or kSkip, so no
+  // compiled template holds them.
+  kInitiatorOctets,         // 231: bytes without IE 1
+  kInitiatorPackets,        // 298: packets without IE 2
+  kOctetTotal,              // 85: bytes without IE 1 or 231
+  kPacketTotal,             // 86: packets without IE 2 or 298
+  kResponderOctets,         // 232: reverse bytes without reverse 1
+  kResponderPackets,        // 299: reverse packets without reverse 2
+  kReverseOctetTotal,       // reverse 85: reverse bytes without reverse 1 or 232
+  kReversePacketTotal,      // reverse 86: reverse packets without reverse 2 or 299
+  kIngressPhysical,         // 252: input_if without IE 10
+  kEgressPhysical,          // 253: output_if without IE 14
 };
 
 // The op for an information element of the given wire length (kSkip for lengths the
-// collector cannot read as that element).
+// collector cannot read as that element). May be a fallback op (see FieldOp).
 FieldOp FieldOpFor(uint16_t type, uint16_t length);
+// The op for an RFC 5103 reverse element (enterprise 29305) of IANA number `type`.
+FieldOp ReverseFieldOpFor(uint16_t type, uint16_t length);
 
 // A template compiled for the decoder's fast path (fixed-length data templates, i.e. almost
 // every exporter's): each field the collector uses becomes a move from a fixed offset in the

@@ -33,9 +33,13 @@ struct ExporterId {
 // "No time in the record" for first_ms / last_ms.
 inline constexpr int64_t kNoTime = std::numeric_limits<int64_t>::min();
 
+// DecodedRecord::version of a record made from an sFlow v5 flow sample. sFlow's version is
+// also 5, so it gets a value of its own that no NetFlow/IPFIX version uses.
+inline constexpr uint8_t kSflowRecordVersion = 105;
+
 struct DecodedRecord {
   ExporterId exporter;
-  uint8_t version = 0;        // 5, 9 or 10 (IPFIX)
+  uint8_t version = 0;        // 5, 9, 10 (IPFIX) or kSflowRecordVersion
   bool from_early_buffer = false;  // decoded after its template arrived late
   uint32_t source_id = 0;     // v9 source ID, IPFIX observation domain, v5 engine type<<8|id
   uint16_t template_id = 0;   // 0 for v5
@@ -75,6 +79,22 @@ struct DecodedRecord {
   uint64_t out_bytes = 0;
   // Flows this record stands for: FLOWS (IE 3) when the exporter aggregates, else 1.
   uint32_t flows = 1;
+  // The reverse direction of a bidirectional record: RFC 5103 reverse octets/packets
+  // (enterprise 29305), or NSEL responderOctets/Packets (IE 232/299). Never in packets/bytes.
+  uint64_t reverse_packets = 0;
+  uint64_t reverse_bytes = 0;
+  // Firewall and NAT events (NSEL, NEL, IPFIX NAT logging). 0 / unset when not sent.
+  // The event's own time: observationTime* (IE 322-325), absolute Unix milliseconds.
+  int64_t event_time_ms = kNoTime;
+  IpAddress post_nat_src_addr;  // IE 225/281, ASA 40001
+  IpAddress post_nat_dst_addr;  // IE 226/282, ASA 40002
+  uint16_t post_nat_src_port = 0;  // IE 227, ASA 40003
+  uint16_t post_nat_dst_port = 0;  // IE 228, ASA 40004
+  uint16_t fw_ext_event = 0;  // ASA extended event (33002)
+  uint8_t fw_event = 0;       // firewallEvent (IE 233), ASA's older FW_EVENT (40005)
+  uint8_t nat_event = 0;      // natEvent (IE 230)
+  uint32_t ingress_vrf = 0;   // IE 234
+  uint32_t egress_vrf = 0;    // IE 235
   // Enrichment (flowcollect --geo-db, --interfaces): ISO 3166 two-letter codes, {0, 0} when
   // unknown; interface names, empty when unknown. Sinks copy what they keep.
   std::array<char, 2> src_country{};

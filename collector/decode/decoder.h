@@ -46,6 +46,9 @@ namespace nf {
 struct DecoderOptions {
   TemplateCache::Options templates;
   bool apply_sampling = false;
+  // A record with reverse counters (RFC 5103 biflow, NSEL responder) becomes two records, one
+  // per direction, instead of one with reverse_packets/reverse_bytes.
+  bool biflow_split = false;
   // Early-data buffer per exporter: data sets whose template is unknown.
   size_t early_max_sets = 1024;
   size_t early_max_bytes = 4 << 20;

@@ -32,7 +32,14 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
     if (rec.is_options) {
       ++st.stats.options_records;
       st.sampling.LearnOptions(ctx.domain, s.opt, st.stats);
+      if ((!s.if_name.empty() || !s.if_description.empty()) && r.input_if != 0) {
+        st.interfaces.Learn(r.input_if, s.if_name, s.if_description);
+      }
       return;
+    }
+    if (!st.interfaces.empty()) {
+      r.input_if_name = st.interfaces.Name(r.input_if);
+      r.output_if_name = st.interfaces.Name(r.output_if);
     }
     if (s.has_first_uptime || s.has_last_uptime) {
       if (ctx.version == kNetflowV9Version) {
@@ -76,7 +83,11 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
       if (r.engine_type == 0) r.engine_type = static_cast<uint8_t>(ctx.domain >> 8);
       if (r.engine_id == 0) r.engine_id = static_cast<uint8_t>(ctx.domain);
     }
-    DeliverRecord(options_.apply_sampling, r, st.stats, sink);
+    if (options_.biflow_split && (r.reverse_packets | r.reverse_bytes) != 0) {
+      DeliverBiflowSplit(options_.apply_sampling, r, st.stats, sink);
+    } else {
+      DeliverRecord(options_.apply_sampling, r, st.stats, sink);
+    }
   };
   auto set_identity = [&](DecodedRecord& r) {
     r.exporter = *ctx.exporter;
@@ -100,6 +111,7 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
       const uint8_t* p = base + pos;
       pos += length;
       r.packets = r.bytes = r.out_packets = r.out_bytes = 0;
+      r.reverse_packets = r.reverse_bytes = 0;
       r.first_ms = r.last_ms = kNoTime;
       r.ip_version = 0;
       r.dst_port = 0;
@@ -198,6 +210,9 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
           pos += 2;
         }
         if (body.size() - pos < len) { ok = false; break; }
+        if (ops[i] != static_cast<uint8_t>(FieldOp::kSkip)) {
+          ApplyField(static_cast<FieldOp>(ops[i]), base + pos, len, export_ms, r, s);
+        }
         pos += len;
         continue;
       }

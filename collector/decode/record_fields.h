@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 
 #include "collector/decode/decode_plan.h"
 #include "collector/decode/decode_stats.h"
@@ -68,6 +69,9 @@ struct FieldState {
   bool has_last_uptime = false;
   uint64_t first_uptime = 0;
   uint64_t last_uptime = 0;
+  // Interface-table options data: the strings as sent (cut and NUL-trimmed when learned).
+  std::span<const uint8_t> if_name;
+  std::span<const uint8_t> if_description;
 };
 
 // One field with a fixed length: what the op says. Used by the generic per-field loop and, for
@@ -140,6 +144,40 @@ struct FieldState {
     case kEngineType: r.engine_type = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
     case kEngineId: r.engine_id = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
     case kFlows: r.flows = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kReverseBytes: r.reverse_bytes += LoadUnsigned(p, len); break;
+    case kReversePackets: r.reverse_packets += LoadUnsigned(p, len); break;
+    case kPostNatSrcV4: r.post_nat_src_addr = IpAddress::V4(p); break;
+    case kPostNatDstV4: r.post_nat_dst_addr = IpAddress::V4(p); break;
+    case kPostNatSrcV6: r.post_nat_src_addr = IpAddress::V6(p); break;
+    case kPostNatDstV6: r.post_nat_dst_addr = IpAddress::V6(p); break;
+    case kPostNatSrcPort: r.post_nat_src_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kPostNatDstPort: r.post_nat_dst_port = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kNatEvent: r.nat_event = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kFwEvent: r.fw_event = static_cast<uint8_t>(LoadUnsigned(p, len)); break;
+    case kFwExtEvent: r.fw_ext_event = static_cast<uint16_t>(LoadUnsigned(p, len)); break;
+    case kIngressVrf: r.ingress_vrf = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kEgressVrf: r.egress_vrf = static_cast<uint32_t>(LoadUnsigned(p, len)); break;
+    case kEventSec: r.event_time_ms = SecondsToMs(LoadUnsigned(p, len)); break;
+    case kEventMs: r.event_time_ms = ClampMs(LoadUnsigned(p, len)); break;
+    case kEventNtp: {
+      const int64_t secs = int64_t{ByteReader::LoadBe32(p)} - kNtpToUnixSeconds;
+      r.event_time_ms = secs * 1000 + ((int64_t{ByteReader::LoadBe32(p + 4)} * 1000) >> 32);
+      break;
+    }
+    case kIfName: s.if_name = {p, len}; break;
+    case kIfDescription: s.if_description = {p, len}; break;
+    // Fallbacks never survive CompileTemplate.
+    case kInitiatorOctets:
+    case kInitiatorPackets:
+    case kOctetTotal:
+    case kPacketTotal:
+    case kResponderOctets:
+    case kResponderPackets:
+    case kReverseOctetTotal:
+    case kReversePacketTotal:
+    case kIngressPhysical:
+    case kEgressPhysical:
+      break;
     case kSamplingInterval:
       s.opt.interval = LoadUnsigned(p, len);
       s.opt.has_interval = true;
@@ -166,11 +204,42 @@ struct FieldState {
   if (apply_sampling && r.sampling > 1) {
     r.packets *= r.sampling;
     r.bytes *= r.sampling;
+    r.reverse_packets *= r.sampling;
+    r.reverse_bytes *= r.sampling;
   }
   ++stats.records;
   stats.packets += r.packets;
   stats.bytes += r.bytes;
   sink.OnRecord(r);
+}
+
+// --biflow split: a record with reverse counters becomes two rows, the forward one and the
+// reverse one with its endpoints swapped (addresses, ports, masks, AS numbers, interfaces and
+// post-NAT pairs), each with only its own direction's counters. Both rows are counted as
+// records. `r` is left as the forward row.
+inline void DeliverBiflowSplit(bool apply_sampling, DecodedRecord& r, ExporterStats& stats,
+                               RecordSink& sink) {
+  const uint64_t reverse_packets = r.reverse_packets;
+  const uint64_t reverse_bytes = r.reverse_bytes;
+  r.reverse_packets = r.reverse_bytes = 0;
+  DecodedRecord reverse = r;
+  DeliverRecord(apply_sampling, r, stats, sink);
+  reverse.packets = reverse_packets;
+  reverse.bytes = reverse_bytes;
+  // Counters that belong to the forward direction only.
+  reverse.out_packets = reverse.out_bytes = 0;
+  reverse.tcp_flags = 0;
+  std::swap(reverse.src_addr, reverse.dst_addr);
+  std::swap(reverse.src_mask, reverse.dst_mask);
+  std::swap(reverse.src_as, reverse.dst_as);
+  std::swap(reverse.input_if, reverse.output_if);
+  std::swap(reverse.post_nat_src_addr, reverse.post_nat_dst_addr);
+  std::swap(reverse.post_nat_src_port, reverse.post_nat_dst_port);
+  // ICMP keeps its type/code in dst_port, which a swap would move into the source port.
+  if (reverse.protocol != 1 && reverse.protocol != 58) {
+    std::swap(reverse.src_port, reverse.dst_port);
+  }
+  DeliverRecord(apply_sampling, reverse, stats, sink);
 }
 
 }  // namespace nf

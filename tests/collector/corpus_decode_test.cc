@@ -94,6 +94,19 @@ const std::map<std::string, Sums> kPortlessKeyExpected = {
     {"pmacct/112_traffic-00.pcap", {9, 19, 1197}},
 };
 
+// Files whose counters are in elements the xcheck columns leave out, which we count when a
+// template lacks IE 1/2 (docs/csv.md): octetTotalCount/packetTotalCount (85/86) and NSEL's
+// initiatorOctets (231). Each value is tshark's decode of the forward records.
+const std::map<std::string, Sums> kFallbackCounterExpected = {
+    // Two YAF biflow records: forward totals 2+4 packets, 132+172 octets (the reverse ones and
+    // the statistics options record's 1960 packets are not flows' forward counts).
+    {"logstash/ipfix_yaf.pcap", {2, 6, 304}},
+    // Cisco ASA: the connection's total bytes (85), 888 in all (MANIFEST: permanent_octets).
+    {"logstash/nf9_cisco_asa_1.pcap", {14, 0, 888}},
+    // Cisco ASA: initiatorOctets 1131 (MANIFEST); responderOctets go to reverse_bytes.
+    {"logstash/nf9_cisco_asa_2.pcap", {19, 0, 1131}},
+};
+
 TEST(CorpusDecodeTest, EveryFileMatchesExpectedTotals) {
   NF_REQUIRE_CORPUS();
   const std::string dir = testing::CorpusDir() + "/netflow/";
@@ -107,6 +120,9 @@ TEST(CorpusDecodeTest, EveryFileMatchesExpectedTotals) {
     Sums expected{Num(row, "xcheck_records"), Num(row, "xcheck_sum_packets"),
                   Num(row, "xcheck_sum_octets")};
     if (auto it = kPortlessKeyExpected.find(file); it != kPortlessKeyExpected.end()) {
+      expected = it->second;
+    }
+    if (auto it = kFallbackCounterExpected.find(file); it != kFallbackCounterExpected.end()) {
       expected = it->second;
     }
     EXPECT_EQ(r.sink.normal, expected);
