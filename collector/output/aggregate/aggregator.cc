@@ -38,22 +38,11 @@ absl::StatusOr<std::unique_ptr<Aggregator>> Aggregator::Create(const AggregateOp
       return absl::InvalidArgumentError(
           absl::StrCat("'", name, "' is a counter and cannot be an aggregation key"));
     }
-    if (prefix >= 0 && !c->is_address) {
+    if (prefix >= 0 && !c->is_address()) {
       return absl::InvalidArgumentError(
           absl::StrCat("a prefix mask needs an address column, not '", name, "'"));
     }
-    const IpAddress& (*address)(const DecodedRecord&) = nullptr;
-    if (prefix >= 0) {
-      if (c->name == "src_addr") {
-        address = [](const DecodedRecord& d) -> const IpAddress& { return d.src_addr; };
-      } else if (c->name == "dst_addr") {
-        address = [](const DecodedRecord& d) -> const IpAddress& { return d.dst_addr; };
-      } else if (c->name == "next_hop") {
-        address = [](const DecodedRecord& d) -> const IpAddress& { return d.next_hop; };
-      } else {
-        address = [](const DecodedRecord& d) -> const IpAddress& { return d.exporter.address; };
-      }
-    }
+    const IpAddress& (*address)(const DecodedRecord&) = prefix >= 0 ? c->address : nullptr;
     a->keys_.push_back(Key{c, prefix, address});
   }
   if (a->keys_.empty()) return absl::InvalidArgumentError("-A needs at least one key column");

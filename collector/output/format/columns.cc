@@ -24,7 +24,7 @@ char* KeyTime(int64_t ms, char* out) { return WriteNumberKey(static_cast<uint64_
 
 // `bits`: CsvColumnInfo::key_bits (0 = any 64-bit number).
 #define NF_UINT_COLUMN_BITS(name, expr, bits, desc)                        \
-  {name, desc, false, false,                                               \
+  {name, desc, nullptr, false,                                               \
    [](const DecodedRecord& r, char* out) {                                 \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);               \
    },                                                                      \
@@ -33,7 +33,7 @@ char* KeyTime(int64_t ms, char* out) { return WriteNumberKey(static_cast<uint64_
    }, bits}
 #define NF_UINT_COLUMN(name, expr, desc) NF_UINT_COLUMN_BITS(name, expr, 0, desc)
 #define NF_COUNTER_COLUMN(name, expr, desc)                                \
-  {name, desc, false, true, [](const DecodedRecord& r, char* out) {         \
+  {name, desc, nullptr, true, [](const DecodedRecord& r, char* out) {         \
      return WriteUnsigned(static_cast<uint64_t>(expr), out);                \
    }, nullptr}
 // Country codes print as their two letters, nothing when unknown ({0, 0}).
@@ -62,15 +62,16 @@ char* WriteTextField(absl::string_view text, char* out) {
 }
 
 #define NF_COUNTRY_COLUMN(name, expr, desc)                                \
-  {name, desc, false, false,                                               \
+  {name, desc, nullptr, false,                                               \
    [](const DecodedRecord& r, char* out) { return WriteCountry(expr, out); }, \
    [](const DecodedRecord& r, char* out) { return WriteNumberKey(CountryKey(expr), out); }, 16}
 #define NF_TEXT_COLUMN(name, expr, desc)                                   \
-  {name, desc, false, false,                                               \
+  {name, desc, nullptr, false,                                               \
    [](const DecodedRecord& r, char* out) { return WriteTextField(expr, out); }, \
    [](const DecodedRecord& r, char* out) { return WriteTextKey(expr, out); }}
 #define NF_ADDR_COLUMN(name, expr, desc)                                   \
-  {name, desc, true, false,                                                \
+  {name, desc,                                                             \
+   [](const DecodedRecord& r) -> const IpAddress& { return expr; }, false, \
    [](const DecodedRecord& r, char* out) { return WriteAddress(expr, out); }, \
    [](const DecodedRecord& r, char* out) { return WriteAddressKey(expr, out); }}
 
@@ -79,10 +80,10 @@ const CsvColumnInfo kColumns[] = {
     NF_UINT_COLUMN("source_id", r.source_id,
                    "v9 source ID / IPFIX observation domain / v5 engine type<<8|engine id"),
     NF_UINT_COLUMN("template_id", r.template_id, "template ID (0 for v5)"),
-    {"first", "flow start, ISO 8601 UTC with ms (empty when unknown)", false, false,
+    {"first", "flow start, ISO 8601 UTC with ms (empty when unknown)", nullptr, false,
      [](const DecodedRecord& r, char* out) { return WriteTime(r.first_ms, out); },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.first_ms, out); }},
-    {"last", "flow end, ISO 8601 UTC with ms (empty when unknown)", false, false,
+    {"last", "flow end, ISO 8601 UTC with ms (empty when unknown)", nullptr, false,
      [](const DecodedRecord& r, char* out) { return WriteTime(r.last_ms, out); },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.last_ms, out); }},
     NF_UINT_COLUMN_BITS("ip_version", r.ip_version, 8, "4 or 6 (0 when the record has no address)"),
@@ -100,7 +101,7 @@ const CsvColumnInfo kColumns[] = {
     NF_UINT_COLUMN("sampling", r.sampling, "sampling interval 1-in-N; 0 = not announced"),
     NF_UINT_COLUMN_BITS("version", r.version, 8, "export protocol: 5, 9, 10 (IPFIX) or 105 (sFlow v5)"),
     NF_UINT_COLUMN_BITS("exporter_port", r.exporter.port, 16, "exporter UDP source port"),
-    {"receive_time", "when the datagram was received (capture time with -r)", false, false,
+    {"receive_time", "when the datagram was received (capture time with -r)", nullptr, false,
      [](const DecodedRecord& r, char* out) {
        return WriteIso8601Ms(r.receive_time_us / 1000, out);
      },
@@ -117,7 +118,7 @@ const CsvColumnInfo kColumns[] = {
     NF_UINT_COLUMN_BITS("engine_id", r.engine_id, 8, "ENGINE_ID (IE 39; v5 header)"),
     NF_COUNTER_COLUMN("out_packets", r.out_packets, "OUT_PKTS (IE 24), not in packets"),
     NF_COUNTER_COLUMN("out_bytes", r.out_bytes, "OUT_BYTES (IE 23), not in bytes"),
-    {"duration_ms", "last - first in ms (empty when unknown)", false, false,
+    {"duration_ms", "last - first in ms (empty when unknown)", nullptr, false,
      [](const DecodedRecord& r, char* out) {
        if (r.first_ms != kNoTime && r.last_ms != kNoTime && r.last_ms >= r.first_ms) {
          out = WriteUnsigned(static_cast<uint64_t>(r.last_ms - r.first_ms), out);
@@ -147,7 +148,7 @@ const CsvColumnInfo kColumns[] = {
                         "firewall event (IE 233; ASA 40005): 1 created, 2 deleted, 3 denied, ..."),
     NF_UINT_COLUMN_BITS("fw_ext_event", r.fw_ext_event, 16, "Cisco ASA extended event (33002)"),
     {"event_time", "firewall/NAT event time (IE 322-325), ISO 8601 UTC (empty when unknown)",
-     false, false,
+     nullptr, false,
      [](const DecodedRecord& r, char* out) { return WriteTime(r.event_time_ms, out); },
      [](const DecodedRecord& r, char* out) { return KeyTime(r.event_time_ms, out); }},
     NF_ADDR_COLUMN("post_nat_src_addr", r.post_nat_src_addr,

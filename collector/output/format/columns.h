@@ -22,7 +22,8 @@ namespace nf {
 struct CsvColumnInfo {
   absl::string_view name;
   absl::string_view description;
-  bool is_address;  // accepts a /N prefix mask in -A
+  // Address columns: the address (-A masks it with /N). Null for every other column.
+  const IpAddress& (*address)(const DecodedRecord&);
   bool is_counter;  // packets/bytes-like: cannot be an aggregation key
   // Writes the field at `out` (at most kMaxCsvColumnChars bytes) and returns its end.
   char* (*write)(const DecodedRecord&, char* out);
@@ -34,6 +35,8 @@ struct CsvColumnInfo {
   // on such columns alone (at most kMaxDirectKeyBits in all, no time bins) indexes an array by
   // the key instead of hashing it.
   uint8_t key_bits = 0;
+
+  bool is_address() const { return address != nullptr; }
 };
 inline constexpr int kMaxDirectKeyBits = 16;
 // Longest text value a column holds (interface names, InterfaceTable::kMaxNameBytes); longer
