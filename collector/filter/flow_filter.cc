@@ -50,8 +50,10 @@ uint64_t NumberOf(Node::Field f, const DecodedRecord& r) {
     case Node::kOutputIf: return r.output_if;
     case Node::kPackets: return r.packets;
     case Node::kBytes: return r.bytes;
-    case Node::kOutPackets: return r.out_packets;
-    case Node::kOutBytes: return r.out_bytes;
+    // nfdump keeps OUT_* and the reverse direction of a bidirectional record (NSEL responder,
+    // RFC 5103) in one field; a record carries one or the other.
+    case Node::kOutPackets: return r.out_packets + r.reverse_packets;
+    case Node::kOutBytes: return r.out_bytes + r.reverse_bytes;
     case Node::kFlows: return r.flows;
     case Node::kDuration: return DurationMs(r);
     case Node::kPps: return Rate(r.packets, 1000, DurationMs(r));
@@ -63,6 +65,15 @@ uint64_t NumberOf(Node::Field f, const DecodedRecord& r) {
     case Node::kSourceId: return r.source_id;
     case Node::kSampling: return r.sampling;
     case Node::kVersion: return r.version;
+    // nfdump 1.7.1 keeps the NSEL and the NEL event in one field, so `asa event` and
+    // `nat event` both see the firewall event, or the NAT event when there is none.
+    case Node::kFwEvent:
+    case Node::kNatEvent: return r.fw_event != 0 ? r.fw_event : r.nat_event;
+    case Node::kFwExtEvent: return r.fw_ext_event;
+    case Node::kPostNatSrcPort: return r.post_nat_src_port;
+    case Node::kPostNatDstPort: return r.post_nat_dst_port;
+    case Node::kIngressVrf: return r.ingress_vrf;
+    case Node::kEgressVrf: return r.egress_vrf;
     default: return 0;
   }
 }
@@ -75,6 +86,8 @@ IpAddress AddressOf(Node::Field f, const DecodedRecord& r) {
     case Node::kDstAddr: return r.dst_addr;
     case Node::kNextHop: return r.next_hop;
     case Node::kExporter: return r.exporter.address.Unmapped();
+    case Node::kPostNatSrcAddr: return r.post_nat_src_addr;
+    case Node::kPostNatDstAddr: return r.post_nat_dst_addr;
     default: return IpAddress{};
   }
 }
@@ -143,6 +156,15 @@ const char* FieldName(Node::Field f) {
     case Node::kSourceId: return "observation domain id";
     case Node::kSampling: return "sampler";
     case Node::kVersion: return "nfversion";
+    case Node::kFwEvent: return "asa event";
+    case Node::kFwExtEvent: return "asa xevent";
+    case Node::kNatEvent: return "nat event";
+    case Node::kPostNatSrcPort: return "src xport";
+    case Node::kPostNatDstPort: return "dst xport";
+    case Node::kIngressVrf: return "ingress vrf";
+    case Node::kEgressVrf: return "egress vrf";
+    case Node::kPostNatSrcAddr: return "src xip";
+    case Node::kPostNatDstAddr: return "dst xip";
     case Node::kSrcAddr: return "src ip";
     case Node::kDstAddr: return "dst ip";
     case Node::kNextHop: return "next ip";
@@ -314,7 +336,10 @@ void FlowFilter::AppendDebug(uint32_t index, std::string& out) const {
     case Node::kNet: {
       const IpAddress& mask = addresses_[n.first + 1];
       const int len = PrefixLengthOf(mask);
-      const char* name = n.field == Node::kSrcAddr ? "src net" : "dst net";
+      const char* name = n.field == Node::kSrcAddr         ? "src net"
+                         : n.field == Node::kDstAddr       ? "dst net"
+                         : n.field == Node::kPostNatSrcAddr ? "src xnet"
+                                                            : "dst xnet";
       if (len >= 0) {
         absl::StrAppend(&out, name, " ", addresses_[n.first].ToString(), "/", len);
       } else {

@@ -96,11 +96,21 @@ class FlowFilter {
       kSourceId,
       kSampling,
       kVersion,
+      // Firewall and NAT events.
+      kFwEvent,
+      kFwExtEvent,
+      kNatEvent,
+      kPostNatSrcPort,
+      kPostNatDstPort,
+      kIngressVrf,
+      kEgressVrf,
       // Addresses.
       kSrcAddr,
       kDstAddr,
       kNextHop,
       kExporter,
+      kPostNatSrcAddr,
+      kPostNatDstAddr,
       // Enrichment.
       kSrcCountry,
       kDstCountry,

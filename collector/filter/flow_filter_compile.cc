@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "collector/filter/flow_filter.h"
 
@@ -84,6 +85,15 @@ enum class Kw : uint8_t {
   kNfVersion,
   kLatency,
   kPblock,
+  kAsa,
+  kNat,
+  kEvent,
+  kXevent,
+  kDenied,
+  kXip,
+  kXnet,
+  kXport,
+  kVrf,
   kUnsupported,  // an nfdump term this collector has no data for
 };
 
@@ -161,19 +171,21 @@ constexpr Keyword kKeywords[] = {
     {"mac", Kw::kUnsupported},
     {"mpls", Kw::kUnsupported},
     {"payload", Kw::kUnsupported},
-    {"asa", Kw::kUnsupported},
-    {"nat", Kw::kUnsupported},
-    {"xip", Kw::kUnsupported},
-    {"nip", Kw::kUnsupported},
-    {"xnet", Kw::kUnsupported},
-    {"xport", Kw::kUnsupported},
-    {"nport", Kw::kUnsupported},
-    {"vrf", Kw::kUnsupported},
+    // NSEL and NEL (nfdump: xip and nip, xport and nport are the same translated fields).
+    {"asa", Kw::kAsa},
+    {"nat", Kw::kNat},
+    {"event", Kw::kEvent},
+    {"xevent", Kw::kXevent},
+    {"denied", Kw::kDenied},
+    {"xip", Kw::kXip},
+    {"nip", Kw::kXip},
+    {"xnet", Kw::kXnet},
+    {"xport", Kw::kXport},
+    {"nport", Kw::kXport},
+    {"vrf", Kw::kVrf},
     {"acl", Kw::kUnsupported},
     {"ace", Kw::kUnsupported},
     {"xace", Kw::kUnsupported},
-    {"event", Kw::kUnsupported},
-    {"xevent", Kw::kUnsupported},
     {"client", Kw::kUnsupported},
     {"server", Kw::kUnsupported},
     {"app", Kw::kUnsupported},
@@ -937,7 +949,8 @@ class FilterCompiler {
     return static_cast<uint32_t>(entries.size());
   }
 
-  bool NetTerm(Qual q, absl::string_view context, uint32_t& out) {
+  bool NetTerm(Qual q, absl::string_view context, uint32_t& out,
+               Node::Field src = Node::kSrcAddr, Node::Field dst = Node::kDstAddr) {
     const Token t = Peek();
     if (t.type != Token::kWord || t.kw != Kw::kNone) {
       return Expected(t, "a network (ADDR/LEN or ADDR NETMASK)", context);
@@ -983,9 +996,106 @@ class FilterCompiler {
     for (int i = 0; i < 16; ++i) masked.bytes[i] &= mask.bytes[i];
     const uint32_t at = PushAddress(masked, 0);
     PushAddress(mask, 0);
-    out = Sides(q, Leaf(Node::kNet, Node::kSrcAddr, Node::kEq, 0, at, 2),
-                Leaf(Node::kNet, Node::kDstAddr, Node::kEq, 0, at, 2));
+    out = Sides(q, Leaf(Node::kNet, src, Node::kEq, 0, at, 2),
+                Leaf(Node::kNet, dst, Node::kEq, 0, at, 2));
     return true;
+  }
+
+  // `[src|dst] ip ADDR` or `[src|dst] ip in [list]` over a pair of address fields.
+  bool SidedAddressTerm(Qual q, absl::string_view context, Node::Field src_field,
+                        Node::Field dst_field, uint32_t& out) {
+    uint32_t src = 0, dst = 0;
+    if (Peek().Is(Kw::kIn)) {
+      Take();
+      uint32_t first_entry = 0, count = 0;
+      if (!ParseAddressList(absl::StrCat(context, " in"), first_entry, count)) return false;
+      src = Leaf(Node::kAddressList, src_field, Node::kEq, 0, first_entry, count);
+      dst = Leaf(Node::kAddressList, dst_field, Node::kEq, 0, first_entry, count);
+    } else {
+      ParsedAddress a;
+      if (!ParseAddress(context, a)) return false;
+      const uint32_t at = PushAddress(a.address, 0);
+      src = Leaf(Node::kAddress, src_field, Node::kEq, 0, at);
+      dst = Leaf(Node::kAddress, dst_field, Node::kEq, 0, at);
+    }
+    out = Sides(q, src, dst);
+    return true;
+  }
+
+  // `asa event NAME|[comp] N`, `asa event denied ingress|egress|interface|nosyn|N`,
+  // `asa xevent [comp] N` (nfdump's NSEL event values: 0 ignore, 1 create, 2 term/delete,
+  // 3 deny; its scanner takes only these names).
+  bool AsaTerm(const Token& key, uint32_t& out) {
+    const Token which = Peek();
+    if (which.Is(Kw::kXevent)) {
+      Take();
+      return SingleNumber("asa xevent", "an extended event number", "extended event", 65535,
+                          Node::kFwExtEvent, out);
+    }
+    if (!which.Is(Kw::kEvent)) return Expected(which, "'event' or 'xevent'", Lower(key));
+    Take();
+    const Token what = Peek();
+    if (what.Is(Kw::kDenied)) {
+      Take();
+      const Token reason = Peek();
+      uint64_t xevent = 0;
+      if (reason.Is(Kw::kIngress) || reason.Is(Kw::kEgress)) {
+        xevent = reason.Is(Kw::kIngress) ? 1001 : 1002;
+      } else if (reason.type == Token::kWord && absl::EqualsIgnoreCase(reason.text, "interface")) {
+        xevent = 1003;
+      } else if (reason.type == Token::kWord && absl::EqualsIgnoreCase(reason.text, "nosyn")) {
+        xevent = 1004;
+      } else if (reason.type != Token::kWord || !absl::SimpleAtoi(reason.text, &xevent) ||
+                 xevent > 65535) {
+        return Expected(reason, "ingress, egress, interface, nosyn or an extended event number",
+                        "asa event denied");
+      }
+      Take();
+      out = Connect(Node::kAnd, Leaf(Node::kCompare, Node::kFwEvent, Node::kEq, 3),
+                    Leaf(Node::kCompare, Node::kFwExtEvent, Node::kEq, xevent));
+      return true;
+    }
+    if (what.type == Token::kWord && what.kw == Kw::kNone && !absl::ascii_isdigit(static_cast<unsigned char>(what.text[0]))) {
+      static constexpr struct {
+        const char* name;
+        uint8_t value;
+      } kEvents[] = {{"ignore", 0}, {"create", 1}, {"term", 2}, {"delete", 2}, {"deny", 3}};
+      for (const auto& e : kEvents) {
+        if (absl::EqualsIgnoreCase(what.text, e.name)) {
+          Take();
+          out = Leaf(Node::kCompare, Node::kFwEvent, Node::kEq, e.value);
+          return true;
+        }
+      }
+      return Fail(what, absl::StrCat("unknown asa event '", what.text,
+                                     "' (ignore, create, term, delete, deny or a number)"));
+    }
+    return SingleNumber("asa event", "an event name or number", "asa event", 255, Node::kFwEvent,
+                        out);
+  }
+
+  // `nat event add|create|delete|invalid|[comp] N` (NEL natEvent).
+  bool NatTerm(const Token& key, uint32_t& out) {
+    if (!Peek().Is(Kw::kEvent)) return Expected(Peek(), "'event'", Lower(key));
+    Take();
+    const Token what = Peek();
+    if (what.type == Token::kWord && what.kw == Kw::kNone && !absl::ascii_isdigit(static_cast<unsigned char>(what.text[0]))) {
+      static constexpr struct {
+        const char* name;
+        uint8_t value;
+      } kEvents[] = {{"invalid", 0}, {"add", 1}, {"create", 1}, {"delete", 2}};
+      for (const auto& e : kEvents) {
+        if (absl::EqualsIgnoreCase(what.text, e.name)) {
+          Take();
+          out = Leaf(Node::kCompare, Node::kNatEvent, Node::kEq, e.value);
+          return true;
+        }
+      }
+      return Fail(what, absl::StrCat("unknown nat event '", what.text,
+                                     "' (invalid, add, create, delete or a number)"));
+    }
+    return SingleNumber("nat event", "an event name or number", "nat event", 255,
+                        Node::kNatEvent, out);
   }
 
   bool FlagsTerm(bool negated, uint32_t& out) {
@@ -1222,7 +1332,15 @@ class FilterCompiler {
       return Unsupported(key, Lower(key));
     }
     if (key.Is(Kw::kLatency) || key.Is(Kw::kPblock)) return Unsupported(key, Lower(key));
-    if (key.Is(Kw::kIngress) || key.Is(Kw::kEgress)) return Unsupported(key, Lower(key));
+    if (key.Is(Kw::kIngress) || key.Is(Kw::kEgress)) {
+      if (q == Qual::kNone && PeekSecond().Is(Kw::kVrf)) {
+        Take();
+        Take();
+        return SingleNumber(absl::StrCat(Lower(key), " vrf"), "a VRF ID", "VRF ID", 0xffffffff,
+                            key.Is(Kw::kIngress) ? Node::kIngressVrf : Node::kEgressVrf, out);
+      }
+      return Unsupported(key, Lower(key));
+    }
     if (key.type != Token::kWord || key.kw == Kw::kNone || key.IsComparator() ||
         key.Is(Kw::kAnd) || key.Is(Kw::kOr) || key.Is(Kw::kNot)) {
       if (q != Qual::kNone) return Expected(key, "a filter term", QualText(q));
@@ -1257,28 +1375,28 @@ class FilterCompiler {
       case Kw::kProto:
         if (q != Qual::kNone) return bad_qualifier("");
         return ProtoTerm(out);
-      case Kw::kIp: {
+      case Kw::kIp:
         if (!sided) return bad_qualifier("src|dst");
-        uint32_t src = 0, dst = 0;
-        if (Peek().Is(Kw::kIn)) {
-          Take();
-          uint32_t first_entry = 0, count = 0;
-          if (!ParseAddressList(context + " in", first_entry, count)) return false;
-          src = Leaf(Node::kAddressList, Node::kSrcAddr, Node::kEq, 0, first_entry, count);
-          dst = Leaf(Node::kAddressList, Node::kDstAddr, Node::kEq, 0, first_entry, count);
-        } else {
-          ParsedAddress a;
-          if (!ParseAddress(context, a)) return false;
-          const uint32_t at = PushAddress(a.address, 0);
-          src = Leaf(Node::kAddress, Node::kSrcAddr, Node::kEq, 0, at);
-          dst = Leaf(Node::kAddress, Node::kDstAddr, Node::kEq, 0, at);
-        }
-        out = Sides(q, src, dst);
-        return true;
-      }
+        return SidedAddressTerm(q, context, Node::kSrcAddr, Node::kDstAddr, out);
       case Kw::kNet:
         if (!sided) return bad_qualifier("src|dst");
         return NetTerm(q, context, out);
+      case Kw::kXip:
+        if (!sided) return bad_qualifier("src|dst");
+        return SidedAddressTerm(q, context, Node::kPostNatSrcAddr, Node::kPostNatDstAddr, out);
+      case Kw::kXnet:
+        if (!sided) return bad_qualifier("src|dst");
+        return NetTerm(q, context, out, Node::kPostNatSrcAddr, Node::kPostNatDstAddr);
+      case Kw::kXport:
+        if (!sided) return bad_qualifier("src|dst");
+        return SidedNumber(q, context, "a port number", "port", 65535, Node::kPostNatSrcPort,
+                           Node::kPostNatDstPort, out);
+      case Kw::kAsa:
+        if (q != Qual::kNone) return bad_qualifier("");
+        return AsaTerm(key, out);
+      case Kw::kNat:
+        if (q != Qual::kNone) return bad_qualifier("");
+        return NatTerm(key, out);
       case Kw::kPort:
         if (!sided) return bad_qualifier("src|dst");
         if (Peek().Is(Kw::kIn)) {

@@ -687,6 +687,63 @@ TEST(FlowFilterTest, Countries) {
             "at 13: expected a two-letter country code after 'src country'");
 }
 
+TEST(FlowFilterTest, FirewallAndNatEvents) {
+  DecodedRecord r = Tcp();
+  r.fw_event = 3;
+  r.fw_ext_event = 1001;
+  r.nat_event = 1;
+  r.post_nat_src_addr = *ParseIpAddress("198.51.100.7");
+  r.post_nat_dst_addr = *ParseIpAddress("2001:db8::9");
+  r.post_nat_src_port = 40000;
+  r.post_nat_dst_port = 443;
+  r.ingress_vrf = 5;
+  r.egress_vrf = 6;
+  EXPECT_TRUE(Match("asa event deny", r));
+  EXPECT_TRUE(Match("asa event 3", r));
+  EXPECT_TRUE(Match("asa event > 2", r));
+  EXPECT_FALSE(Match("asa event create", r));
+  EXPECT_TRUE(Match("asa event denied ingress", r));
+  EXPECT_FALSE(Match("asa event denied egress", r));
+  EXPECT_TRUE(Match("asa event denied 1001", r));
+  EXPECT_TRUE(Match("asa xevent 1001", r));
+  EXPECT_TRUE(Match("asa xevent < 1002", r));
+  // One event field, as nfdump has it: the firewall event wins.
+  EXPECT_TRUE(Match("nat event 3", r));
+  EXPECT_FALSE(Match("nat event add", r));
+  DecodedRecord nat = Tcp();
+  nat.nat_event = 1;
+  EXPECT_TRUE(Match("nat event add", nat));
+  EXPECT_TRUE(Match("nat event create", nat));
+  EXPECT_TRUE(Match("asa event create", nat));
+  EXPECT_FALSE(Match("nat event delete", nat));
+  EXPECT_TRUE(Match("nat event >= 1", nat));
+  EXPECT_TRUE(Match("src xip 198.51.100.7", r));
+  EXPECT_FALSE(Match("dst xip 198.51.100.7", r));
+  EXPECT_TRUE(Match("xip 2001:db8::9", r));
+  EXPECT_TRUE(Match("dst nip 2001:db8::9", r));
+  EXPECT_TRUE(Match("src xip in [192.0.2.1 198.51.100.0/24]", r));
+  EXPECT_TRUE(Match("src xnet 198.51.100.0/24", r));
+  EXPECT_FALSE(Match("dst xnet 198.51.100.0/24", r));
+  EXPECT_TRUE(Match("src xport 40000", r));
+  EXPECT_TRUE(Match("dst nport 443", r));
+  EXPECT_TRUE(Match("xport > 40000 or xport 443", r));
+  EXPECT_FALSE(Match("src and dst xport 443", r));
+  EXPECT_TRUE(Match("ingress vrf 5 and egress vrf > 5", r));
+  EXPECT_FALSE(Match("ingress vrf 6", r));
+  // A record without NSEL/NAT fields: events 0, no translated address.
+  EXPECT_TRUE(Match("asa event ignore", Tcp()));
+  EXPECT_FALSE(Match("xip 0.0.0.0", Tcp()));
+  EXPECT_EQ(Debug("src xport 1"), "src xport == 1");
+  EXPECT_EQ(Error("asa event alert"),
+            "at 11: unknown asa event 'alert' (ignore, create, term, delete, deny or a number)");
+  EXPECT_EQ(Error("asa event 256"), "at 11: asa event 256 is out of range (0..255)");
+  EXPECT_EQ(Error("asa frob"), "at 5: expected 'event' or 'xevent' after 'asa'");
+  EXPECT_EQ(Error("nat event frob"),
+            "at 11: unknown nat event 'frob' (invalid, add, create, delete or a number)");
+  EXPECT_EQ(Error("src asa event create"), "at 1: 'src' does not apply to 'asa'");
+  EXPECT_EQ(Error("event 1"), "at 1: expected a filter term before 'event'");
+}
+
 TEST(FlowFilterTest, UnsupportedTermsNameThemselves) {
   const struct {
     const char* expression;
@@ -701,16 +758,9 @@ TEST(FlowFilterTest, UnsupportedTermsNameThemselves) {
       {"src tunip 1.2.3.4", "at 5: 'tunip' is not supported (see docs/filters.md)"},
       {"mpls label1 100", "at 1: 'mpls' is not supported (see docs/filters.md)"},
       {"payload content 'GET'", "at 1: 'payload' is not supported (see docs/filters.md)"},
-      {"asa event create", "at 1: 'asa' is not supported (see docs/filters.md)"},
-      {"nat event add", "at 1: 'nat' is not supported (see docs/filters.md)"},
-      {"src xip 1.2.3.4", "at 5: 'xip' is not supported (see docs/filters.md)"},
-      {"dst xport 80", "at 5: 'xport' is not supported (see docs/filters.md)"},
-      {"nip 1.2.3.4", "at 1: 'nip' is not supported (see docs/filters.md)"},
-      {"src nport 1", "at 5: 'nport' is not supported (see docs/filters.md)"},
-      {"xnet 10.0.0.0/8", "at 1: 'xnet' is not supported (see docs/filters.md)"},
       {"pblock start 1", "at 1: 'pblock' is not supported (see docs/filters.md)"},
-      {"ingress vrf 1", "at 1: 'ingress' is not supported (see docs/filters.md)"},
       {"egress acl 1", "at 1: 'egress' is not supported (see docs/filters.md)"},
+      {"ingress ace 1", "at 1: 'ingress' is not supported (see docs/filters.md)"},
       {"client latency > 10", "at 1: 'client latency' is not supported (see docs/filters.md)"},
       {"bgpnext ip 1.2.3.4", "at 1: 'bgpnext' is not supported (see docs/filters.md)"},
       {"sysid 1", "at 1: 'sysid' is not supported (see docs/filters.md)"},
