@@ -14,7 +14,7 @@ constexpr Column kColumns[] = {
     {"receive_time", "DateTime", "when the datagram was received (capture time with -r)"},
     {"exporter", "FixedString(16)", "exporter address (IPv4-mapped for IPv4)"},
     {"exporter_port", "UInt16", "exporter UDP source port"},
-    {"version", "UInt8", "export protocol: 5, 9 or 10 (IPFIX)"},
+    {"version", "UInt8", "export protocol: 5, 9, 10 (IPFIX) or 105 (sFlow v5)"},
     {"source_id", "UInt32", "v9 source ID / IPFIX observation domain / v5 engine"},
     {"template_id", "UInt16", "template ID (0 for v5)"},
     {"first", "DateTime", "flow start, Unix seconds (0 when the record has none)"},
