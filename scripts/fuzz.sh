@@ -15,7 +15,7 @@ RUNS=${FUZZ_RUNS:--1}
 MAX_LEN=${FUZZ_MAX_LEN:-65536}
 TIMEOUT=${FUZZ_TIMEOUT:-10}
 BUILD=${FUZZ_BUILD:-build-fuzz}
-targets=${*:-"packet_parser decoder template_spec address routes filter"}
+targets=${*:-"packet_parser decoder sflow template_spec address routes filter"}
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
   scripts/setup-deps.sh fuzz
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -24,7 +24,7 @@ if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ]; then
 fi
 
 seeds="$BUILD/seeds"
-if [ ! -d "$seeds/decoder" ]; then
+if [ ! -d "$seeds/decoder" ] || [ ! -d "$seeds/sflow" ]; then
   captures=$(find ../shared/corpus pcaps -name '*.pcap' -o -name '*.pcapng' -o -name '*.cap' 2>/dev/null | sort)
   if [ -z "$captures" ]; then echo "note: ../shared/corpus absent: fuzzing from regression inputs only" >&2; fi
   # shellcheck disable=SC2086

@@ -44,6 +44,30 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
                  "and counted")
       ->allow_extra_args(false)
       ->group(in);
+  app.add_option("--listen-tcp", o.listen_tcp,
+                 "accept IPFIX over TCP (RFC 7011) on [ADDR:]PORT, IPv6 as [ADDR]:PORT; "
+                 "repeatable; templates last as long as their connection; served by worker 0; "
+                 "UDP (-l) listens as well")
+      ->allow_extra_args(false)
+      ->group(in);
+  app.add_option("--max-tcp-exporters", o.max_tcp_exporters,
+                 "with --listen-tcp: connections at once; further ones are closed and counted")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{65536}))
+      ->group(in);
+  app.add_option("--tcp-idle-timeout", o.tcp_idle_timeout_s,
+                 "with --listen-tcp: close a connection silent this many seconds (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 864000.0))
+      ->type_name("SECONDS")
+      ->group(in);
+  app.add_option("--tcp-message-timeout", o.tcp_message_timeout_s,
+                 "with --listen-tcp: close a connection whose message is not complete this many "
+                 "seconds after its first byte (0 = never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 864000.0))
+      ->type_name("SECONDS")
+      ->group(in);
   app.add_option("--rcvbuf", o.rcvbuf, "socket receive buffer in bytes")
       ->capture_default_str()
       ->check(CLI::Range(4096, 1 << 30))

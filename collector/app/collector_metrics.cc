@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
 
 namespace nf::metrics {
 namespace {
@@ -23,6 +24,132 @@ void AddReceive(ReceiveStats& t, const ReceiveStats& s) {
 
 double D(uint64_t v) { return static_cast<double>(v); }
 
+// flowcollect_sflow_*: what an exporter's sFlow samples became (only for sFlow exporters).
+void AddSflowExporterMetrics(SampleWriter& w, const Labels& l, const ExporterStats& s) {
+  constexpr MetricType kC = MetricType::kCounter;
+  const SflowStats& f = s.sflow;
+  w.Add("flowcollect_sflow_datagrams_total", "sFlow v5 datagrams decoded.", kC, l,
+        D(s.sflow_datagrams));
+  const char* samples_help =
+      "sFlow samples by type: flow (one record each), counter (interface counters), drop "
+      "(drop notifications, skipped), other (unknown format or enterprise, skipped).";
+  for (const auto& [type, n] :
+       {std::pair<const char*, uint64_t>{"flow", f.flow_samples}, {"counter", f.counter_samples},
+        {"drop", f.drop_samples}, {"other", f.other_samples}}) {
+    Labels lt = l;
+    lt.emplace_back("type", type);
+    w.Add("flowcollect_sflow_samples_total", samples_help, kC, lt, D(n));
+  }
+  w.Add("flowcollect_sflow_discarded_flow_samples_total",
+        "sFlow flow samples of packets the agent discarded (output interface format 1).", kC, l,
+        D(f.discarded_flow_samples));
+  w.Add("flowcollect_sflow_records_skipped_total",
+        "sFlow flow/counter records of formats or enterprises not decoded.", kC, l,
+        D(f.records_skipped));
+  const char* headers_help =
+      "Sampled packet headers without addresses: a header protocol other than "
+      "Ethernet/IPv4/IPv6 (unsupported), or no IP packet in it (not_ip).";
+  for (const auto& [reason, n] : {std::pair<const char*, uint64_t>{"unsupported",
+                                                                   f.headers_unsupported},
+                                  {"not_ip", f.headers_not_ip}}) {
+    Labels lr = l;
+    lr.emplace_back("reason", reason);
+    w.Add("flowcollect_sflow_headers_without_addresses_total", headers_help, kC, lr, D(n));
+  }
+  w.Add("flowcollect_sflow_datagrams_lost_total",
+        "Gaps in sFlow datagram sequence numbers (per agent and sub-agent).", kC, l,
+        D(f.datagrams_lost));
+  w.Add("flowcollect_sflow_datagrams_reordered_total",
+        "sFlow datagram sequence numbers that arrived late.", kC, l, D(f.datagrams_reordered));
+  w.Add("flowcollect_sflow_interfaces_refused_total",
+        "sFlow interface counter records not kept: the interface table was full.", kC, l,
+        D(f.interfaces_refused));
+}
+
+// Interfaces exported as labelled series: about 30 series each, so a scrape stays near 100k
+// series at most however many interfaces the decoder's table holds (up to 65,536).
+constexpr size_t kMaxSflowInterfaceSeries = 4096;
+
+// Per-interface gauges from sFlow counter samples, for the first kMaxSflowInterfaceSeries
+// interfaces in (agent, ifIndex) order; the rest are counted, and stay in --stats-json.
+void AddSflowInterfaceMetrics(
+    SampleWriter& w,
+    std::vector<std::pair<SflowInterfaceKey, SflowInterfaceCounters>> interfaces) {
+  constexpr MetricType kG = MetricType::kGauge;
+  w.Add("flowcollect_sflow_interfaces", "Agent interfaces whose sFlow counters are held.", kG,
+        {}, D(interfaces.size()));
+  const size_t exported = std::min(interfaces.size(), kMaxSflowInterfaceSeries);
+  w.Add("flowcollect_sflow_interfaces_not_exported",
+        "Interfaces past the per-scrape bound whose counters get no series here.", kG, {},
+        D(interfaces.size() - exported));
+  std::partial_sort(interfaces.begin(), interfaces.begin() + static_cast<ptrdiff_t>(exported),
+                    interfaces.end(), [](const auto& a, const auto& b) {
+                      return SflowInterfaceKeyLess(a.first, b.first);
+                    });
+  interfaces.resize(exported);
+  struct Field {
+    const char* name;
+    const char* help;
+    double (*get)(const SflowInterfaceCounters&);
+  };
+  static constexpr Field kFields[] = {
+      {"flowcollect_sflow_if_in_octets", "ifInOctets (HC) as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_octets); }},
+      {"flowcollect_sflow_if_in_ucast_packets", "ifInUcastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_ucast_packets); }},
+      {"flowcollect_sflow_if_in_multicast_packets",
+       "ifInMulticastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_multicast_packets); }},
+      {"flowcollect_sflow_if_in_broadcast_packets",
+       "ifInBroadcastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_broadcast_packets); }},
+      {"flowcollect_sflow_if_in_discards", "ifInDiscards as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_discards); }},
+      {"flowcollect_sflow_if_in_errors", "ifInErrors as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_errors); }},
+      {"flowcollect_sflow_if_in_unknown_protos", "ifInUnknownProtos as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.in_unknown_protos); }},
+      {"flowcollect_sflow_if_out_octets", "ifOutOctets (HC) as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_octets); }},
+      {"flowcollect_sflow_if_out_ucast_packets", "ifOutUcastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_ucast_packets); }},
+      {"flowcollect_sflow_if_out_multicast_packets",
+       "ifOutMulticastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_multicast_packets); }},
+      {"flowcollect_sflow_if_out_broadcast_packets",
+       "ifOutBroadcastPkts as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_broadcast_packets); }},
+      {"flowcollect_sflow_if_out_discards", "ifOutDiscards as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_discards); }},
+      {"flowcollect_sflow_if_out_errors", "ifOutErrors as the agent last reported it.",
+       [](const SflowInterfaceCounters& c) { return D(c.out_errors); }},
+      {"flowcollect_sflow_if_speed_bps", "ifSpeed in bits per second.",
+       [](const SflowInterfaceCounters& c) { return D(c.if_speed); }},
+      {"flowcollect_sflow_if_admin_up", "1 when ifAdminStatus is up (ifStatus bit 0).",
+       [](const SflowInterfaceCounters& c) { return D(c.if_status & 1u); }},
+      {"flowcollect_sflow_if_oper_up", "1 when ifOperStatus is up (ifStatus bit 1).",
+       [](const SflowInterfaceCounters& c) { return D((c.if_status >> 1) & 1u); }},
+  };
+  for (const auto& [key, c] : interfaces) {
+    const Labels l = {{"agent", key.agent.ToString()}, {"ifindex", absl::StrCat(key.if_index)}};
+    w.Add("flowcollect_sflow_if_last_update_seconds",
+          "Receive time (Unix seconds) of the interface's last sFlow counter sample.", kG, l,
+          static_cast<double>(c.updated_us) / 1e6);
+    if (c.has_generic) {
+      for (const Field& f : kFields) w.Add(f.name, f.help, kG, l, f.get(c));
+    }
+    if (c.has_ethernet) {
+      for (size_t i = 0; i < kSflowDot3Counters; ++i) {
+        Labels le = l;
+        le.emplace_back("counter", SflowDot3Name(i));
+        w.Add("flowcollect_sflow_if_dot3",
+              "Ethernet dot3Stats* counters (label counter) as the agent last reported them.", kG,
+              le, D(c.dot3[i]));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 CollectorStatsPublisher::CollectorStatsPublisher(size_t workers) : slots_(std::max<size_t>(1, workers)) {}
@@ -37,13 +164,25 @@ void CollectorStatsPublisher::Publish(size_t worker, const Decoder& decoder,
   });
   if (receive != nullptr) fresh.receive = *receive;
   fresh.exporters_refused = decoder.exporters_refused();
+  fresh.sflow_interfaces.reserve(decoder.sflow_interfaces());
+  decoder.ForEachSflowInterface(
+      [&](const SflowInterfaceKey& key, const SflowInterfaceCounters& c) {
+        fresh.sflow_interfaces.emplace_back(key, c);
+      });
   std::lock_guard<std::mutex> lock(mu_);
   if (worker < slots_.size()) slots_[worker] = std::move(fresh);
+}
+
+void CollectorStatsPublisher::PublishTcp(const TcpReceiveStats& tcp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  has_tcp_ = true;
+  tcp_ = tcp;
 }
 
 CollectorStatsPublisher::Totals CollectorStatsPublisher::Sum() const {
   Totals t;
   absl::flat_hash_map<IpAddress, size_t> index;
+  absl::flat_hash_map<SflowInterfaceKey, size_t> sflow_index;
   std::lock_guard<std::mutex> lock(mu_);
   for (const Slot& slot : slots_) {
     for (size_t i = 0; i < slot.exporters.size(); ++i) {
@@ -60,7 +199,18 @@ CollectorStatsPublisher::Totals CollectorStatsPublisher::Sum() const {
     }
     AddReceive(t.receive, slot.receive);
     t.exporters_refused += slot.exporters_refused;
+    for (const auto& [key, c] : slot.sflow_interfaces) {
+      auto [it, inserted] = sflow_index.try_emplace(key, t.sflow_interfaces.size());
+      if (inserted) {
+        t.sflow_interfaces.emplace_back(key, c);
+      } else if (c.updated_us > t.sflow_interfaces[it->second].second.updated_us) {
+        // Counters are the agent's absolute values: the newest report wins, never a sum.
+        t.sflow_interfaces[it->second].second = c;
+      }
+    }
   }
+  std::sort(t.sflow_interfaces.begin(), t.sflow_interfaces.end(),
+            [](const auto& a, const auto& b) { return SflowInterfaceKeyLess(a.first, b.first); });
   return t;
 }
 
@@ -93,8 +243,9 @@ void CollectorStatsPublisher::Register(Registry& registry) const {
       w.Add("flowcollect_templates", "Templates currently held for the exporter.", kG, l,
             D(t.templates_held[i]));
       w.Add("flowcollect_sequence_lost_total",
-            "Missing sequence numbers: datagrams for v9, records for v5 and IPFIX.", kC, l,
-            D(s.sequence_lost));
+            "Missing sequence numbers: datagrams for v9, records for v5, IPFIX and sFlow (flow "
+            "samples).",
+            kC, l, D(s.sequence_lost));
       w.Add("flowcollect_sequence_reordered_total", "Late (reordered) sequence numbers.", kC, l,
             D(s.sequence_reordered));
       w.Add("flowcollect_sequence_resets_total", "Sequence jumps too large to be loss.", kC, l,
@@ -125,7 +276,9 @@ void CollectorStatsPublisher::Register(Registry& registry) const {
               "Malformed or refused input, skipped and counted, by reason.", kC, le,
               D(s.errors[e]));
       }
+      if (s.sflow_datagrams != 0) AddSflowExporterMetrics(w, l, s);
     }
+    AddSflowInterfaceMetrics(w, t.sflow_interfaces);
     w.Add("flowcollect_socket_datagrams_total", "Datagrams read from the UDP sockets.", kC, {},
           D(t.receive.datagrams));
     w.Add("flowcollect_socket_received_bytes_total", "Bytes read from the UDP sockets.", kC, {},
@@ -144,6 +297,31 @@ void CollectorStatsPublisher::Register(Registry& registry) const {
     w.Add("flowcollect_exporters_refused_total",
           "Datagrams dropped because the exporter limit was reached.", kC, {},
           D(t.exporters_refused));
+    TcpReceiveStats tcp;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!has_tcp_) return;
+      tcp = tcp_;
+    }
+    w.Add("flowcollect_tcp_connections_accepted_total", "IPFIX-over-TCP connections accepted.",
+          kC, {}, D(tcp.accepted));
+    w.Add("flowcollect_tcp_connections", "IPFIX-over-TCP connections open.", kG, {},
+          D(tcp.active));
+    const char* closed_help = "IPFIX-over-TCP connections closed or refused, by reason.";
+    for (const auto& [reason, n] :
+         {std::pair<const char*, uint64_t>{"limit", tcp.refused_limit}, {"denied", tcp.denied},
+          {"peer", tcp.closed_peer}, {"idle", tcp.closed_idle}, {"slow", tcp.closed_slow},
+          {"framing", tcp.framing_errors}, {"error", tcp.errors}}) {
+      w.Add("flowcollect_tcp_connections_closed_total", closed_help, kC, {{"reason", reason}},
+            D(n));
+    }
+    w.Add("flowcollect_tcp_messages_total", "IPFIX messages framed from TCP connections.", kC, {},
+          D(tcp.messages));
+    w.Add("flowcollect_tcp_received_bytes_total", "Bytes of those messages.", kC, {},
+          D(tcp.bytes));
+    w.Add("flowcollect_tcp_messages_dropped_total",
+          "Incomplete IPFIX messages discarded when their connection closed.", kC, {},
+          D(tcp.messages_dropped));
   });
 }
 

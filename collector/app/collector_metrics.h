@@ -17,6 +17,7 @@
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/decode/decoder.h"
 #include "metrics/metrics_http.h"
+#include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 #include "collector/store/store_writer.h"
 #include "enrich/enrichment.h"
@@ -30,6 +31,9 @@ class CollectorStatsPublisher {
   // Copies `decoder`'s per-exporter stats and `receive` into slot `worker`. Call from the
   // thread that owns `decoder`. `receive` may be null (file input).
   void Publish(size_t worker, const Decoder& decoder, const ReceiveStats* receive);
+  // Copies the TCP server's counters (--listen-tcp; worker 0's thread). The flowcollect_tcp_*
+  // metrics exist from the first call on.
+  void PublishTcp(const TcpReceiveStats& tcp);
 
   // Registers the scrape callback (flowcollect_* decoder and socket metrics). The publisher
   // must outlive the registry's use.
@@ -41,6 +45,8 @@ class CollectorStatsPublisher {
     std::vector<uint64_t> templates_held;  // parallel to exporters (max over workers)
     ReceiveStats receive;
     uint64_t exporters_refused = 0;
+    // sFlow interface counters, by (agent, ifIndex); a key two workers hold: the newer.
+    std::vector<std::pair<SflowInterfaceKey, SflowInterfaceCounters>> sflow_interfaces;
   };
   Totals Sum() const;
 
@@ -50,9 +56,12 @@ class CollectorStatsPublisher {
     std::vector<uint64_t> templates_held;
     ReceiveStats receive;
     uint64_t exporters_refused = 0;
+    std::vector<std::pair<SflowInterfaceKey, SflowInterfaceCounters>> sflow_interfaces;
   };
   mutable std::mutex mu_;
   std::vector<Slot> slots_;
+  bool has_tcp_ = false;
+  TcpReceiveStats tcp_;
 };
 
 // Registers flowcollect_clickhouse_* metrics read live from `writer`'s atomic counters.

@@ -21,6 +21,11 @@ struct CollectorOptions {
   std::string to;                       // --to: with -r, records received before
   uint16_t port = 0;                    // --port (with -r)
   std::vector<std::string> allow;       // --allow CIDRs
+  // IPFIX over TCP (collector/receive/tcp_server.h), served by worker 0.
+  std::vector<std::string> listen_tcp;  // --listen-tcp
+  size_t max_tcp_exporters = 64;        // connections at once
+  double tcp_idle_timeout_s = 600;      // 0 = never
+  double tcp_message_timeout_s = 30;    // 0 = never
   int rcvbuf = 32 << 20;
   int workers = 1;
   std::string user;   // -u: switch to this user once the sockets are bound

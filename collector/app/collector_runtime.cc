@@ -43,6 +43,7 @@
 #include "collector/output/fanout/fanout_sink.h"
 #include "collector/output/report/html_report.h"
 #include "collector/output/report/report_accumulator.h"
+#include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 #include "collector/store/store_files.h"
 #include "collector/store/store_writer.h"
@@ -118,6 +119,7 @@ struct Worker {
   FanoutSink sink;
   asio::io_context io;
   std::unique_ptr<UdpServer> server;
+  std::unique_ptr<TcpServer> tcp;  // --listen-tcp: worker 0 only
   std::thread thread;
   size_t index = 0;
   InputStats input;      // -r: this worker's share of the file counters
@@ -168,6 +170,8 @@ class CollectorRuntime::Impl {
       if (absl::Status s = ExpandReadInputs(); !s.ok()) return s;
     } else if (absl::Status s = ValidateListenAddresses(o_.listen); !s.ok()) {
       return s;
+    } else if (absl::Status t = ValidateListenAddresses(o_.listen_tcp); !t.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--listen-tcp: ", t.message()));
     }
     if (o_.enrichment.any()) {
       // The files exist (the command line checked); what is in them is this run's problem, so
@@ -418,11 +422,43 @@ class CollectorRuntime::Impl {
       }
       worker.server = *std::move(server);
     }
+    if (!o_.listen_tcp.empty()) {
+      // IPFIX over TCP: every connection on worker 0, whose decoder keeps each session's
+      // templates to itself and forgets them when the connection closes.
+      Worker& worker = *workers_[0];
+      TcpServerOptions options;
+      options.listen = o_.listen_tcp;
+      options.allow = allow_;
+      options.max_connections = o_.max_tcp_exporters;
+      options.idle_timeout = std::chrono::milliseconds(
+          static_cast<int64_t>(o_.tcp_idle_timeout_s * 1000));
+      options.message_timeout = std::chrono::milliseconds(
+          static_cast<int64_t>(o_.tcp_message_timeout_s * 1000));
+      auto tcp = TcpServer::Create(
+          worker.io, options,
+          [&worker, store = store_.get()](std::span<const uint8_t> m, const ExporterId& e,
+                                          TimeUs t) {
+            if (store != nullptr) store->Append(m, e, t);
+            worker.decoder.DecodeSessionMessage(m, e, t, worker.sink);
+            worker.sink.EndDatagram();
+          },
+          [&worker](const ExporterId& e) { worker.decoder.EndSession(e); });
+      if (!tcp.ok()) {
+        std::fprintf(stderr, "flowcollect: %s\n", std::string(tcp.status().message()).c_str());
+        return false;
+      }
+      worker.tcp = *std::move(tcp);
+    }
     // Sockets bound, outputs open: nothing below needs privileges.
     if (!DropPrivilegesNow()) return false;
     if (!o_.quiet) {
       std::string where;
       for (const auto& e : workers_[0]->server->LocalEndpoints()) absl::StrAppend(&where, " ", e);
+      if (workers_[0]->tcp != nullptr) {
+        for (const auto& e : workers_[0]->tcp->LocalEndpoints()) {
+          absl::StrAppend(&where, " tcp:", e);
+        }
+      }
       std::fprintf(stderr, "flowcollect: listening on%s (rcvbuf %d bytes, %zu worker%s)\n",
                    where.c_str(), workers_[0]->server->EffectiveRcvbuf(), workers_.size(),
                    workers_.size() == 1 ? "" : "s");
@@ -448,6 +484,8 @@ class CollectorRuntime::Impl {
         Worker* wp = worker.get();
         asio::post(wp->io, [wp] {
           wp->server->DrainPending();
+          // Complete TCP messages already received are decoded, incomplete ones counted.
+          if (wp->tcp != nullptr) wp->tcp->DrainAndStop();
           wp->server->Stop();
           wp->io.stop();
         });
@@ -503,6 +541,7 @@ class CollectorRuntime::Impl {
       workers_[w]->sink.Flush();
       if (publisher_ != nullptr) {
         publisher_->Publish(w, workers_[w]->decoder, &workers_[w]->server->stats());
+        if (workers_[w]->tcp != nullptr) publisher_->PublishTcp(workers_[w]->tcp->stats());
       }
     }
     return true;
@@ -558,18 +597,21 @@ class CollectorRuntime::Impl {
       // Shared with the posted handlers, which may outlive a report that gave up waiting.
       auto parts =
           std::make_shared<std::vector<std::pair<DecoderSummary, ReceiveStats>>>(workers_.size());
+      auto tcp = std::make_shared<TcpReceiveStats>();  // worker 0's
       for (size_t w = 0; w < workers_.size(); ++w) {
         Worker* wp = workers_[w].get();
         if (live_done_ || !wp->thread.joinable()) {
           (*parts)[w].first.Add(wp->decoder);
           (*parts)[w].second = wp->server->stats();
+          if (wp->tcp != nullptr) *tcp = wp->tcp->stats();
           continue;
         }
         auto done = std::make_shared<std::promise<void>>();
         std::future<void> f = done->get_future();
-        asio::post(wp->io, [wp, parts, w, done] {
+        asio::post(wp->io, [wp, parts, w, done, tcp] {
           (*parts)[w].first.Add(wp->decoder);
           (*parts)[w].second = wp->server->stats();
+          if (wp->tcp != nullptr) *tcp = wp->tcp->stats();
           done->set_value();
         });
         if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
@@ -578,6 +620,8 @@ class CollectorRuntime::Impl {
         }
       }
       in.receive = ReceiveStats{};
+      in.tcp_listening = workers_[0]->tcp != nullptr;
+      in.tcp = *tcp;
       for (const auto& [d, r] : *parts) {
         summary.Merge(d);
         in.receive.datagrams += r.datagrams;
@@ -673,7 +717,10 @@ class CollectorRuntime::Impl {
           worker.decoder.Expire(now);
           worker.sink.Tick(now, w == 0);
           if (w == 0 && store_ != nullptr) store_->Tick(now);
-          if (publisher_ != nullptr) publisher_->Publish(w, worker.decoder, &worker.server->stats());
+          if (publisher_ != nullptr) {
+            publisher_->Publish(w, worker.decoder, &worker.server->stats());
+            if (worker.tcp != nullptr) publisher_->PublishTcp(worker.tcp->stats());
+          }
           if (w == 0 && !o_.template_store.empty() && ++ticks % 60 == 0) SaveTemplates();
           if (w == 0 && report_ != nullptr) {
             const TimeUs period = o_.rotate_s * 1'000'000;
@@ -686,6 +733,7 @@ class CollectorRuntime::Impl {
     timer.expires_after(std::chrono::seconds(1));
     timer.async_wait(on_tick);
     worker.server->Start();
+    if (worker.tcp != nullptr) worker.tcp->Start();
     worker.io.run();
     boost::system::error_code ignored;
     timer.cancel(ignored);
@@ -939,6 +987,9 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
     return usage("the --clickhouse-*/--spool-* options need --clickhouse");
   }
   if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
+  if (!o.read_files.empty() && !o.listen_tcp.empty()) {
+    return usage("use either --listen-tcp or -r, not both");
+  }
   if (!o.write_dir.empty() && o.output_given) return usage("use either -o or -w, not both");
   if (o.aggregate.empty() && (o.top > 0 || o.bin_s > 0)) return usage("--top and -t need -A");
   if (o.store_dir.empty() && o.store_tuning_given) {

@@ -17,6 +17,9 @@
 // --workers N (live): N threads, each with its own SO_REUSEPORT sockets, Decoder and
 // ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink and the
 // report are shared under one lock taken once per datagram; statistics are summed over workers.
+// --listen-tcp (IPFIX over TCP) is served by worker 0 alone, on its io_context and decoder:
+// a session's templates are its own (Decoder::DecodeSessionMessage), so no other worker needs
+// them. On stop, complete TCP messages already received are decoded, incomplete ones counted.
 //
 // -r over a store (or several store files): each file decodes alone (it begins with the
 // templates in force), so with -A, --report or ClickHouse and no raw CSV the files are read on
@@ -34,6 +37,9 @@
 //   output             {rows, files, aggregate_groups, aggregate_overflow, files_failed,
 //                       rows_lost, records_filtered (left out by -f), error}
 //   exporters_refused  datagrams from exporters beyond the exporter limit
+//   tcp                with --listen-tcp only: {accepted, active, refused_limit, denied,
+//                       closed_peer, closed_idle, closed_slow, framing_errors, messages, bytes,
+//                       messages_dropped (incomplete at close), errors}
 //   totals             counters summed over exporters (keys below)
 //   exporters          [{exporter: "ADDR", port: N (0 unless --template-key-port), counters}]
 //   clickhouse         with --clickhouse only: the sink's counters (keys in
@@ -46,11 +52,15 @@
 //                       datagrams_lost, write_errors, files_removed, files_recovered (left
 //                       by a crash, finished at start), templates_untracked, last_error}
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
-//   ipfix_datagrams, records, options_records, packets, bytes, templates, templates_new,
-//   templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,
+//   ipfix_datagrams, sflow_datagrams, records, options_records, packets, bytes, templates,
+//   templates_new, templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,
 //   sequence_resets, restarts, early_sets_buffered, early_records_decoded,
 //   early_sets_aged_out, early_sets_dropped, early_sets_pending, sampling_interval,
-//   decode_errors (sum of errors), errors {<reason>: count for every DecodeError name}.
+//   decode_errors (sum of errors), errors {<reason>: count for every DecodeError name},
+//   sflow {datagrams, flow_samples, counter_samples, drop_samples, other_samples,
+//   discarded_flow_samples, records_skipped, headers_unsupported, headers_not_ip,
+//   datagrams_lost, datagrams_reordered, datagram_sequence_resets, interfaces_refused,
+//   streams_untracked; totals only: interfaces_tracked}.
 #ifndef NF_COLLECTOR_APP_COLLECTOR_RUNTIME_H_
 #define NF_COLLECTOR_APP_COLLECTOR_RUNTIME_H_
 

@@ -63,10 +63,16 @@ std::string CollectorSummaryText(const DecoderSummary& d, const InputStats& in,
   if (t.v9_datagrams != 0) versions.push_back(absl::StrCat("v9 ", Grouped(t.v9_datagrams)));
   if (t.ipfix_datagrams != 0) versions.push_back(absl::StrCat("IPFIX ", Grouped(t.ipfix_datagrams)));
   if (t.v5_datagrams != 0) versions.push_back(absl::StrCat("v5 ", Grouped(t.v5_datagrams)));
+  if (t.sflow_datagrams != 0) versions.push_back(absl::StrCat("sFlow ", Grouped(t.sflow_datagrams)));
   absl::StrAppend(&s, "  received: ", Grouped(r.datagrams), " datagrams (", HumanBytes(r.bytes),
                   ") from ", Grouped(d.exporters.size()),
                   d.exporters.size() == 1 ? " exporter" : " exporters",
                   versions.empty() ? "" : ": ", absl::StrJoin(versions, ", "), "\n");
+  if (in.tcp_listening) {
+    absl::StrAppend(&s, "  tcp:      ", Grouped(in.tcp.messages), " IPFIX messages (",
+                    HumanBytes(in.tcp.bytes), ") over ", Grouped(in.tcp.accepted),
+                    in.tcp.accepted == 1 ? " connection" : " connections", "\n");
+  }
   absl::StrAppend(&s, "  decoded:  ", Grouped(t.records), " flow records (", Grouped(t.packets),
                   " packets, ", HumanBytes(t.bytes), "); ", Grouped(d.templates_cached),
                   " templates cached");
@@ -90,6 +96,10 @@ std::string CollectorSummaryText(const DecoderSummary& d, const InputStats& in,
   };
   add(r.kernel_drops, "datagrams dropped by the kernel (receive buffer full: raise --rcvbuf)");
   add(r.denied, "datagrams from sources outside --allow");
+  add(in.tcp.denied, "TCP connections from sources outside --allow");
+  add(in.tcp.refused_limit, "TCP connections beyond --max-tcp-exporters");
+  add(in.tcp.framing_errors, "TCP connections closed on a framing error (not IPFIX)");
+  add(in.tcp.messages_dropped, "incomplete TCP messages (connection closed mid-message)");
   add(r.receive_errors, "receive errors");
   add(r.truncated + in.file_truncated, "datagrams truncated (capture snaplen)");
   add(d.exporters_refused, "datagrams from exporters beyond the exporter limit");

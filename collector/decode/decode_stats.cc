@@ -26,6 +26,10 @@ const char* DecodeErrorName(DecodeError e) {
     case DecodeError::kEarlyBufferFull: return "early_buffer_full";
     case DecodeError::kExporterLimit: return "exporter_limit";
     case DecodeError::kZeroPadding: return "zero_padding";
+    case DecodeError::kSflowTruncated: return "sflow_truncated";
+    case DecodeError::kSflowBadLength: return "sflow_bad_length";
+    case DecodeError::kSflowBadAddressType: return "sflow_bad_address_type";
+    case DecodeError::kSflowBadCount: return "sflow_bad_count";
     case DecodeError::kCount: break;
   }
   return "unknown";
@@ -44,6 +48,7 @@ void ExporterStats::AddCounters(const ExporterStats& s) {
   t.v5_datagrams += s.v5_datagrams;
   t.v9_datagrams += s.v9_datagrams;
   t.ipfix_datagrams += s.ipfix_datagrams;
+  t.sflow_datagrams += s.sflow_datagrams;
   t.records += s.records;
   t.options_records += s.options_records;
   t.packets += s.packets;
@@ -61,7 +66,24 @@ void ExporterStats::AddCounters(const ExporterStats& s) {
   t.early_sets_aged_out += s.early_sets_aged_out;
   t.early_sets_dropped += s.early_sets_dropped;
   t.early_sets_pending += s.early_sets_pending;
+  t.sflow.Add(s.sflow);
   for (size_t i = 0; i < kDecodeErrorCount; ++i) t.errors[i] += s.errors[i];
+}
+
+void SflowStats::Add(const SflowStats& s) {
+  flow_samples += s.flow_samples;
+  counter_samples += s.counter_samples;
+  drop_samples += s.drop_samples;
+  other_samples += s.other_samples;
+  discarded_flow_samples += s.discarded_flow_samples;
+  records_skipped += s.records_skipped;
+  headers_unsupported += s.headers_unsupported;
+  headers_not_ip += s.headers_not_ip;
+  datagrams_lost += s.datagrams_lost;
+  datagrams_reordered += s.datagrams_reordered;
+  datagram_sequence_resets += s.datagram_sequence_resets;
+  interfaces_refused += s.interfaces_refused;
+  streams_untracked += s.streams_untracked;
 }
 
 }  // namespace nf

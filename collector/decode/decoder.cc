@@ -17,7 +17,8 @@ namespace nf {
 Decoder::Decoder(const DecoderOptions& options)
     : options_(options),
       early_limits_{options.early_max_sets, options.early_max_bytes, options.early_max_age_us},
-      cache_(options.templates) {}
+      cache_(options.templates),
+      sflow_(options.sflow) {}
 
 bool Decoder::Compile(CachedTemplate& t, uint8_t version) const {
   return CompileTemplate(t, version, options_.max_template_fields);
@@ -25,7 +26,7 @@ bool Decoder::Compile(CachedTemplate& t, uint8_t version) const {
 
 ExporterState* Decoder::StateFor(const ExporterId& exporter) {
   ExporterId id = exporter;
-  if (!options_.templates.key_port) id.port = 0;
+  if (session_ || !options_.templates.key_port) id.port = 0;
   auto it = index_.find(id);
   if (it != index_.end()) return states_[it->second].get();
   if (states_.size() >= options_.max_exporters) return nullptr;
@@ -44,6 +45,8 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
   }
   ExporterState* st = StateFor(exporter);
   if (st == nullptr) {
+    // A refused exporter's replayed templates are not traffic either (LearnTemplatesOnly).
+    if (templates_only_) return;
     ++exporters_refused_;
     ++overflow_state_.stats.datagrams;
     Count(overflow_state_, DecodeError::kExporterLimit);
@@ -59,6 +62,13 @@ void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId
     return;
   }
   const uint16_t version = ByteReader::LoadBe16(datagram.data());
+  // sFlow's version is a 32-bit 5; NetFlow v5's 16-bit 0x0005 puts the 5 in the first word.
+  if (version == 0 && datagram.size() >= 4 &&
+      ByteReader::LoadBe32(datagram.data()) == kSflowVersion5) {
+    // sFlow has no templates: nothing to learn in LearnTemplatesOnly.
+    if (!templates_only_) DecodeSflow(datagram, *st, exporter, receive_time, sink);
+    return;
+  }
   switch (version) {
     case kNetflowV5Version: DecodeV5(datagram, *st, exporter, receive_time, sink); break;
     case kNetflowV9Version: DecodeV9(datagram, *st, exporter, receive_time, sink); break;
@@ -74,6 +84,29 @@ void Decoder::LearnTemplatesOnly(std::span<const uint8_t> datagram, const Export
   templates_only_ = false;
 }
 
+void Decoder::DecodeSessionMessage(std::span<const uint8_t> message, const ExporterId& peer,
+                                   TimeUs receive_time, RecordSink& sink) {
+  session_ = true;
+  DecodeDatagram(message, peer, receive_time, sink);
+  session_ = false;
+}
+
+void Decoder::EndSession(const ExporterId& peer) {
+  cache_.RemoveExporter(peer.address, peer.port);
+  auto it = index_.find(ExporterId{peer.address, 0});
+  if (it == index_.end()) return;
+  ExporterState& st = *states_[it->second];
+  st.early.DiscardFor(peer.address, peer.port, st.stats);
+  st.sequence.Forget(peer.port);
+}
+
+TemplateKey Decoder::KeyFor(const ExporterId& exporter, uint8_t version, uint32_t domain,
+                            uint16_t template_id) const {
+  TemplateKey key = cache_.MakeKey(exporter, version, domain, template_id);
+  if (session_) key.port = exporter.port;  // RFC 7011 10.4: templates live in their session
+  return key;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Templates and early data
 
@@ -87,8 +120,7 @@ void Decoder::LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink
     Count(st, DecodeError::kTemplateTooManyFields);
     return;
   }
-  const TemplateKey key =
-      cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, t.record.template_id);
+  const TemplateKey key = KeyFor(*ctx.exporter, ctx.version, ctx.domain, t.record.template_id);
   // A known template resent unchanged (the common case) keeps its compiled plan.
   if (cache_.Refresh(key, t.record, ctx.receive_time)) {
     if (!st.early.empty()) ReplayEarly(st, key, sink);
@@ -108,8 +140,10 @@ void Decoder::LearnTemplate(const Context& ctx, TemplateRecord&& rec, RecordSink
     case TemplateCache::AddResult::kRefreshed: break;
     case TemplateCache::AddResult::kRefused: Count(st, DecodeError::kTemplateLimit); return;
   }
-  if (options_.shared_templates != nullptr && added != TemplateCache::AddResult::kRefreshed) {
-    // New or redefined: the other workers need it. (Refreshes are not published: no lock.)
+  if (options_.shared_templates != nullptr && added != TemplateCache::AddResult::kRefreshed &&
+      !session_) {
+    // New or redefined: the other workers need it. (Refreshes are not published: no lock. A TCP
+    // session's templates are its own.)
     if (const CachedTemplate* learned = cache_.Find(key, ctx.receive_time)) {
       options_.shared_templates->Publish(key, learned->record, ctx.receive_time);
     }

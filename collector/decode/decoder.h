@@ -1,5 +1,5 @@
-// The collector's datagram decoder: NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011)
-// export datagrams in, flat DecodedRecords out.
+// The collector's datagram decoder: NetFlow v5, NetFlow v9 (RFC 3954), IPFIX (RFC 7011) and
+// sFlow v5 (sflow_decoder.h) export datagrams in, flat DecodedRecords out.
 //
 // Robustness rules, each a lesson from another collector's bug tracker:
 // - FlowSets / Sets are walked by their length; the v9 header count is never trusted (softflowd
@@ -19,7 +19,8 @@
 //
 // The implementation is split by job: decoder.cc (dispatch, templates, early data),
 // decoder_v5.cc, decoder_sets.cc (the v9 and IPFIX set walk), decoder_records.cc (data
-// records); per-exporter state is in exporter_state.h, template compilation in decode_plan.h.
+// records), sflow_decoder.cc (sFlow); per-exporter state is in exporter_state.h, template
+// compilation in decode_plan.h.
 #ifndef NF_COLLECTOR_DECODE_DECODER_H_
 #define NF_COLLECTOR_DECODE_DECODER_H_
 
@@ -37,6 +38,7 @@
 #include "collector/decode/decode_stats.h"
 #include "collector/decode/decoded_record.h"
 #include "collector/decode/exporter_state.h"
+#include "collector/decode/sflow_decoder.h"
 #include "collector/decode/shared_templates.h"
 #include "collector/decode/template_cache.h"
 #include "common/time_format.h"
@@ -60,6 +62,8 @@ struct DecoderOptions {
   // --workers: templates learned by any worker's decoder are shared through this store (not
   // owned; must outlive the decoder). Null = a single decoder.
   SharedTemplateStore* shared_templates = nullptr;
+  // sFlow: the interface counter table and the sequence streams (per decoder).
+  SflowDecoder::Limits sflow;
 };
 
 class Decoder {
@@ -80,6 +84,19 @@ class Decoder {
   void LearnTemplatesOnly(std::span<const uint8_t> datagram, const ExporterId& exporter,
                           TimeUs receive_time, RecordSink& sink);
 
+  // IPFIX over TCP (RFC 7011 section 10.4; collector/receive/tcp_server.h): one message of the
+  // transport session with `peer`. Its templates belong to that session, so they are keyed on
+  // the peer's address AND port whatever TemplateCache::Options::key_port says, and are not
+  // published to the other workers (no other worker sees the session). Per-exporter counters
+  // stay keyed on the address alone: connections come and go, and keying them on ports would
+  // grow the exporter table with every reconnection.
+  void DecodeSessionMessage(std::span<const uint8_t> message, const ExporterId& peer,
+                            TimeUs receive_time, RecordSink& sink);
+  // The session with `peer` ended (closed, timed out, collector stopping): withdraws every
+  // template it taught (all versions and domains; counted as withdrawn in the cache counters),
+  // discards its early data (counted as aged out) and forgets its sequence streams.
+  void EndSession(const ExporterId& peer);
+
   // Ages out buffered early data and expired templates; call periodically with "now".
   void Expire(TimeUs now);
   // Counts every still-buffered early set as aged out (end of input / shutdown).
@@ -98,6 +115,10 @@ class Decoder {
   void ForEachExporter(absl::FunctionRef<void(const ExporterId&, const ExporterStats&)> fn) const;
   uint64_t exporters_refused() const { return exporters_refused_; }
   ExporterStats Totals() const;
+  // sFlow interface counters (counter samples) per (agent address, ifIndex), in no order.
+  void ForEachSflowInterface(
+      absl::FunctionRef<void(const SflowInterfaceKey&, const SflowInterfaceCounters&)> fn) const;
+  size_t sflow_interfaces() const { return sflow_.interfaces(); }
 
  private:
   // Per-datagram context passed down to the set and record decoders.
@@ -119,6 +140,12 @@ class Decoder {
   };
 
   ExporterState* StateFor(const ExporterId& exporter);
+  // The cache's key, with the peer's port inside a TCP session (DecodeSessionMessage).
+  TemplateKey KeyFor(const ExporterId& exporter, uint8_t version, uint32_t domain,
+                     uint16_t template_id) const;
+  // sflow_decoder.cc: a datagram whose first 32-bit word is 5.
+  void DecodeSflow(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
+                   TimeUs now, RecordSink& sink);
   // decoder_v5.cc
   void DecodeV5(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
                 TimeUs now, RecordSink& sink);
@@ -146,9 +173,11 @@ class Decoder {
   std::vector<std::unique_ptr<ExporterState>> states_;
   uint64_t exporters_refused_ = 0;
   bool templates_only_ = false;  // inside LearnTemplatesOnly
+  bool session_ = false;         // inside DecodeSessionMessage
   ExporterState overflow_state_;  // counts for datagrams from refused exporters
   uint64_t shared_seen_ = 0;      // shared template store generation already applied
   std::vector<SharedTemplateStore::Entry> shared_changes_;  // reused by SyncSharedTemplates
+  SflowDecoder sflow_;
 };
 
 }  // namespace nf

@@ -141,7 +141,7 @@ Decoder::SetWalk Decoder::WalkSets(const Context& ctx, std::span<const uint8_t> 
       Count(st, DecodeError::kReservedSetId);
       walk.uncertain = true;
     } else {
-      const TemplateKey key = cache_.MakeKey(*ctx.exporter, ctx.version, ctx.domain, id);
+      const TemplateKey key = KeyFor(*ctx.exporter, ctx.version, ctx.domain, id);
       const CachedTemplate* t = cache_.Find(key, ctx.receive_time);
       if (templates_only_ && (t == nullptr || !t->record.is_options)) {
         // Templates only: flow records are not wanted here, and nothing waits for a template.
@@ -180,10 +180,9 @@ void Decoder::DecodeTemplateSet(const Context& ctx, uint16_t set_id,
   auto on_withdraw = [&](uint16_t template_id, bool all) {
     ++st.stats.templates_withdrawn;
     if (all) {
-      cache_.WithdrawAll(cache_.MakeKey(*ctx.exporter, kIpfixVersion, ctx.domain, 0),
+      cache_.WithdrawAll(KeyFor(*ctx.exporter, kIpfixVersion, ctx.domain, 0),
                          set_id == kIpfixOptionsTemplateSetId);
-    } else if (!cache_.Withdraw(
-                   cache_.MakeKey(*ctx.exporter, kIpfixVersion, ctx.domain, template_id))) {
+    } else if (!cache_.Withdraw(KeyFor(*ctx.exporter, kIpfixVersion, ctx.domain, template_id))) {
       Count(st, DecodeError::kWithdrawUnknown);
     }
   };

@@ -44,6 +44,19 @@ void EarlyBuffer::Age(const Limits& limits, TimeUs now, ExporterStats& stats) {
   stats.early_sets_pending = sets_.size();
 }
 
+void EarlyBuffer::DiscardFor(const IpAddress& exporter, uint16_t port, ExporterStats& stats) {
+  for (auto it = sets_.begin(); it != sets_.end();) {
+    if (it->key.exporter == exporter && it->key.port == port) {
+      bytes_ -= it->body.size();
+      it = sets_.erase(it);
+      ++stats.early_sets_aged_out;
+    } else {
+      ++it;
+    }
+  }
+  stats.early_sets_pending = sets_.size();
+}
+
 void EarlyBuffer::DiscardAll(ExporterStats& stats) {
   stats.early_sets_aged_out += sets_.size();
   sets_.clear();

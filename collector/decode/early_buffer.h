@@ -51,6 +51,9 @@ class EarlyBuffer {
   void TakeFor(const TemplateKey& key, std::vector<EarlySet>& out, ExporterStats& stats);
   // Drops (counting as aged out) sets received more than limits.max_age_us before `now`.
   void Age(const Limits& limits, TimeUs now, ExporterStats& stats);
+  // Drops (counting as aged out) the sets of one exporter address and port: a TCP session that
+  // ended, whose templates can no longer come.
+  void DiscardFor(const IpAddress& exporter, uint16_t port, ExporterStats& stats);
   // Drops every set, counting each as aged out (end of input / shutdown).
   void DiscardAll(ExporterStats& stats);
 

@@ -233,6 +233,7 @@ inline void DeliverBiflowSplit(bool apply_sampling, DecodedRecord& r, ExporterSt
   std::swap(reverse.src_mask, reverse.dst_mask);
   std::swap(reverse.src_as, reverse.dst_as);
   std::swap(reverse.input_if, reverse.output_if);
+  std::swap(reverse.input_if_name, reverse.output_if_name);
   std::swap(reverse.post_nat_src_addr, reverse.post_nat_dst_addr);
   std::swap(reverse.post_nat_src_port, reverse.post_nat_dst_port);
   // ICMP keeps its type/code in dst_port, which a swap would move into the source port.

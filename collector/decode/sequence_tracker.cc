@@ -94,4 +94,14 @@ void SequenceTracker::Check(const Key& key, uint32_t seq, uint32_t units, bool c
   if (!countable || (t.alt_mode && !have_alt)) t.init = false;
 }
 
+void SequenceTracker::Forget(uint16_t port) {
+  for (auto it = streams_.begin(); it != streams_.end();) {
+    if (it->first.port == port) {
+      streams_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 }  // namespace nf

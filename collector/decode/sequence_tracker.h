@@ -44,6 +44,9 @@ class SequenceTracker {
   // resynchronises on the next one.
   void Check(const Key& key, uint32_t seq, uint32_t units, bool countable, int64_t alt_units,
              uint32_t reorder_window, ExporterStats& stats);
+  // Forgets every stream of `port`: a TCP session that ended (the next one starts afresh, and
+  // reconnections must not fill the table).
+  void Forget(uint16_t port);
 
  private:
   struct Stream {

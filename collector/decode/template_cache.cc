@@ -100,6 +100,21 @@ size_t TemplateCache::WithdrawAll(const TemplateKey& scope, bool options) {
   return n;
 }
 
+size_t TemplateCache::RemoveExporter(const IpAddress& exporter, uint16_t port) {
+  if (per_exporter_.find(OwnerKey{exporter, port}) == per_exporter_.end()) return 0;
+  size_t n = 0;
+  for (auto it = map_.begin(); it != map_.end();) {
+    if (it->first.exporter == exporter && it->first.port == port) {
+      Erase(it++);
+      ++n;
+    } else {
+      ++it;
+    }
+  }
+  counters_.withdrawn += n;
+  return n;
+}
+
 size_t TemplateCache::Expire(TimeUs now) {
   if (options_.ttl_us <= 0) return 0;
   size_t n = 0;
@@ -123,6 +138,9 @@ size_t TemplateCache::CountFor(const IpAddress& exporter, uint16_t port) const {
 absl::Status TemplateCache::Save(const std::string& path) const {
   std::string text = absl::StrCat(kStoreMagic, "\n");
   for (const auto& [k, t] : map_) {
+    // Without port keys, a port in a key marks a TCP session's template: it dies with its
+    // session (RFC 7011 10.4), and loaded back it would apply to the whole address.
+    if (!options_.key_port && k.port != 0) continue;
     absl::StrAppend(&text, "T ", k.exporter.ToString(), " ", k.port, " ", static_cast<int>(k.version), " ",
                     k.domain, " ", k.template_id, " ", t.record.is_options ? 1 : 0, " ",
                     t.record.scope_fields.size(), " ", t.record.fields.size(), " ", t.learned_us);

@@ -101,6 +101,10 @@ class TemplateCache {
   // IPFIX "withdraw all" (of one kind when `options` is set, else data templates) for
   // (exporter, port, version, domain). Returns how many were removed.
   size_t WithdrawAll(const TemplateKey& scope, bool options);
+  // Drops every template of (exporter, port), every version and domain: an IPFIX transport
+  // session (TCP) that ended takes its templates with it (RFC 7011 section 10.4). Counted as
+  // withdrawn. Returns how many.
+  size_t RemoveExporter(const IpAddress& exporter, uint16_t port);
   // Drops every template older than the TTL. Returns how many.
   size_t Expire(TimeUs now);
 

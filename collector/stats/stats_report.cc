@@ -16,11 +16,32 @@ std::string ExporterName(const ExporterId& id) {
 }
 
 
+// The "sflow" object of a counters object; the totals' also says how many interfaces the
+// counter table holds (`interfaces_tracked` >= 0).
+void AppendSflow(const SflowStats& f, uint64_t datagrams, int64_t interfaces_tracked,
+                 std::string& out) {
+  absl::StrAppend(&out, ",\"sflow\":{\"datagrams\":", datagrams,
+                  ",\"flow_samples\":", f.flow_samples, ",\"counter_samples\":", f.counter_samples,
+                  ",\"drop_samples\":", f.drop_samples, ",\"other_samples\":", f.other_samples,
+                  ",\"discarded_flow_samples\":", f.discarded_flow_samples,
+                  ",\"records_skipped\":", f.records_skipped,
+                  ",\"headers_unsupported\":", f.headers_unsupported,
+                  ",\"headers_not_ip\":", f.headers_not_ip);
+  absl::StrAppend(&out, ",\"datagrams_lost\":", f.datagrams_lost,
+                  ",\"datagrams_reordered\":", f.datagrams_reordered,
+                  ",\"datagram_sequence_resets\":", f.datagram_sequence_resets,
+                  ",\"interfaces_refused\":", f.interfaces_refused,
+                  ",\"streams_untracked\":", f.streams_untracked);
+  if (interfaces_tracked >= 0) absl::StrAppend(&out, ",\"interfaces_tracked\":", interfaces_tracked);
+  out.push_back('}');
+}
+
 // The per-exporter counters, shared by the "totals" object and each exporter entry.
-void AppendCounters(const ExporterStats& s, std::string& out) {
+void AppendCounters(const ExporterStats& s, std::string& out, int64_t interfaces_tracked = -1) {
   absl::StrAppend(&out, "\"datagrams\":", s.datagrams, ",\"datagram_bytes\":", s.datagram_bytes,
                   ",\"v5_datagrams\":", s.v5_datagrams, ",\"v9_datagrams\":", s.v9_datagrams,
-                  ",\"ipfix_datagrams\":", s.ipfix_datagrams, ",\"records\":", s.records,
+                  ",\"ipfix_datagrams\":", s.ipfix_datagrams,
+                  ",\"sflow_datagrams\":", s.sflow_datagrams, ",\"records\":", s.records,
                   ",\"options_records\":", s.options_records, ",\"packets\":", s.packets,
                   ",\"bytes\":", s.bytes, ",\"templates\":", s.templates,
                   ",\"templates_new\":", s.templates_new,
@@ -43,11 +64,13 @@ void AppendCounters(const ExporterStats& s, std::string& out) {
     absl::StrAppend(&out, "\"", DecodeErrorName(static_cast<DecodeError>(i)), "\":", s.errors[i]);
   }
   out.push_back('}');
+  AppendSflow(s.sflow, s.sflow_datagrams, interfaces_tracked, out);
 }
 
 void AppendCountersText(const ExporterStats& s, std::string& out) {
   absl::StrAppend(&out, "  datagrams ", s.datagrams, " (v5 ", s.v5_datagrams, ", v9 ",
-                  s.v9_datagrams, ", ipfix ", s.ipfix_datagrams, "), ", s.datagram_bytes,
+                  s.v9_datagrams, ", ipfix ", s.ipfix_datagrams, ", sflow ", s.sflow_datagrams,
+                  "), ", s.datagram_bytes,
                   " bytes\n  records ", s.records, " (packets ", s.packets, ", bytes ", s.bytes,
                   "), options records ", s.options_records, "\n  templates ", s.templates,
                   " received (", s.templates_new, " new, ", s.templates_redefined,
@@ -58,6 +81,17 @@ void AppendCountersText(const ExporterStats& s, std::string& out) {
                   s.early_records_decoded, ", sets aged out ", s.early_sets_aged_out,
                   ", dropped ", s.early_sets_dropped, ", pending ", s.early_sets_pending, "\n");
   if (s.sampling_interval != 0) absl::StrAppend(&out, "  sampling 1:", s.sampling_interval, "\n");
+  if (s.sflow_datagrams != 0) {
+    const SflowStats& f = s.sflow;
+    absl::StrAppend(&out, "  sflow samples: flow ", f.flow_samples, " (discarded packets ",
+                    f.discarded_flow_samples, "), counter ", f.counter_samples, ", drop ",
+                    f.drop_samples, ", other ", f.other_samples, "; records skipped ",
+                    f.records_skipped, "; headers unsupported ", f.headers_unsupported,
+                    ", not IP ", f.headers_not_ip, "; datagrams lost ", f.datagrams_lost,
+                    ", reordered ", f.datagrams_reordered, ", resets ",
+                    f.datagram_sequence_resets, "; interfaces refused ", f.interfaces_refused,
+                    ", streams untracked ", f.streams_untracked, "\n");
+  }
   absl::StrAppend(&out, "  decode errors ", s.ErrorTotal());
   for (size_t i = 0; i < kDecodeErrorCount; ++i) {
     if (s.errors[i] != 0) {
@@ -107,6 +141,10 @@ void DecoderSummary::Add(const Decoder& decoder) {
   one.templates = decoder.templates().counters();
   one.templates_cached = decoder.templates().size();
   one.exporters_refused = decoder.exporters_refused();
+  one.sflow_interfaces.reserve(decoder.sflow_interfaces());
+  decoder.ForEachSflowInterface([&](const SflowInterfaceKey& key, const SflowInterfaceCounters&) {
+    one.sflow_interfaces.insert(key);
+  });
   Merge(one);
 }
 
@@ -128,6 +166,8 @@ void DecoderSummary::Merge(const DecoderSummary& other) {
   AddTemplateCounters(templates, other.templates);
   templates_cached = std::max(templates_cached, other.templates_cached);
   exporters_refused += other.exporters_refused;
+  // Workers each keep their own table; an interface two of them saw counts once.
+  sflow_interfaces.insert(other.sflow_interfaces.begin(), other.sflow_interfaces.end());
 }
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output) {
@@ -151,6 +191,15 @@ std::string StatsText(const DecoderSummary& decoder, const InputStats& input,
                   r.kernel_drops_available ? absl::StrCat(r.kernel_drops) : "n/a",
                   ", denied ", r.denied, ", errors ",
                   r.receive_errors, ", truncated ", r.truncated, "\n");
+  if (input.tcp_listening) {
+    const TcpReceiveStats& t = input.tcp;
+    absl::StrAppend(&out, "tcp: messages ", t.messages, ", bytes ", t.bytes, ", connections ",
+                    t.accepted, " (", t.active, " open), refused (limit) ", t.refused_limit,
+                    ", denied ", t.denied, ", closed: peer ", t.closed_peer, ", idle ",
+                    t.closed_idle, ", slow ", t.closed_slow, ", framing errors ",
+                    t.framing_errors, "; incomplete messages dropped ", t.messages_dropped,
+                    ", errors ", t.errors, "\n");
+  }
   if (input.file_packets != 0) {
     absl::StrAppend(&out, "files: packets ", input.file_packets, ", not udp ", input.file_not_udp,
                     ", other ports ", input.file_port_filtered, ", truncated ",
@@ -204,8 +253,18 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
                   ",\"files_failed\":", output.files_failed, ",\"rows_lost\":", output.rows_lost,
                   ",\"records_filtered\":", output.records_filtered, ",\"error\":");
   AppendJsonString(output.error, out);
-  absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused, ",\"totals\":{");
-  AppendCounters(decoder.totals, out);
+  absl::StrAppend(&out, "},\"exporters_refused\":", decoder.exporters_refused, ",");
+  if (input.tcp_listening) {
+    const TcpReceiveStats& t = input.tcp;
+    absl::StrAppend(&out, "\"tcp\":{\"accepted\":", t.accepted, ",\"active\":", t.active,
+                    ",\"refused_limit\":", t.refused_limit, ",\"denied\":", t.denied,
+                    ",\"closed_peer\":", t.closed_peer, ",\"closed_idle\":", t.closed_idle,
+                    ",\"closed_slow\":", t.closed_slow, ",\"framing_errors\":", t.framing_errors,
+                    ",\"messages\":", t.messages, ",\"bytes\":", t.bytes,
+                    ",\"messages_dropped\":", t.messages_dropped, ",\"errors\":", t.errors, "},");
+  }
+  out += "\"totals\":{";
+  AppendCounters(decoder.totals, out, static_cast<int64_t>(decoder.sflow_interfaces.size()));
   out += "},\"exporters\":[";
   bool first = true;
   for (const auto& [id, s] : decoder.exporters) {

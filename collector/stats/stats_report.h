@@ -11,9 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/string_view.h"
 
 #include "collector/decode/decoder.h"
+#include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 
 namespace nf {
@@ -27,6 +29,9 @@ struct InputStats {
   uint64_t file_truncated = 0;    // UDP payload cut by the capture snaplen
   uint64_t file_out_of_range = 0;  // datagrams received outside --from/--to
   uint64_t store_templates = 0;    // a store file's template datagrams learned (not traffic)
+  // --listen-tcp: the TCP server's counters (text line and JSON key "tcp" only when set).
+  bool tcp_listening = false;
+  TcpReceiveStats tcp;
 };
 
 struct OutputStats {
@@ -63,6 +68,8 @@ struct DecoderSummary {
   TemplateCache::Counters templates;
   size_t templates_cached = 0;
   uint64_t exporters_refused = 0;
+  // sFlow interfaces (agent, ifIndex) whose counters any decoder holds.
+  absl::flat_hash_set<SflowInterfaceKey> sflow_interfaces;
   // Adds one decoder's counters (call on the thread that owns it).
   void Add(const Decoder& decoder);
   void Merge(const DecoderSummary& other);

@@ -6,12 +6,16 @@
 //
 // Records decoded from the early-data buffer (data that arrived before its template) are
 // checked separately, so buffering can never hide a regression in the normal path.
+//
+// sFlow v5 (netflow2/ and ndpi/sflow.pcap): one record per flow sample, against the sample
+// counts and frame lengths of expected_totals.csv, and sampled fields against tshark.
 #include <cstdint>
 #include <map>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "collector/decode/decoder.h"
+#include "tests/collector/decode_capture.h"
 #include "gtest/gtest.h"
 #include "tests/support/test_support.h"
 
@@ -57,17 +61,7 @@ DecodeResult DecodeFiles(const std::vector<std::string>& paths,
                          const DecoderOptions& options = DecoderOptions{}) {
   DecodeResult out;
   Decoder decoder{options};
-  for (const std::string& path : paths) {
-    std::string error;
-    auto datagrams = testing::ReadUdpDatagrams(path, &error);
-    EXPECT_TRUE(error.empty()) << path << ": " << error;
-    for (const auto& d : datagrams) {
-      auto addr = ParseIpAddress(d.src);
-      EXPECT_TRUE(addr.ok()) << d.src;
-      ExporterId id{addr.ok() ? *addr : IpAddress{}, d.src_port};
-      decoder.DecodeDatagram(d.payload, id, d.time_us, out.sink);
-    }
-  }
+  for (const std::string& path : paths) testing::DecodeCapture(path, decoder, out.sink);
   out.totals = decoder.Totals();
   return out;
 }
@@ -107,6 +101,13 @@ const std::map<std::string, Sums> kFallbackCounterExpected = {
     {"logstash/nf9_cisco_asa_2.pcap", {19, 0, 1131}},
 };
 
+// sFlow files in netflow/, whose expected_totals.csv row counts no NetFlow records: one record
+// per flow sample (tshark 4.0: ndpi/sflow.pcap has 1 flow sample, frame length 82, and 8
+// counter samples in its 9 datagrams).
+const std::map<std::string, Sums> kSflowExpected = {
+    {"ndpi/sflow.pcap", {1, 1, 82}},
+};
+
 TEST(CorpusDecodeTest, EveryFileMatchesExpectedTotals) {
   NF_REQUIRE_CORPUS();
   const std::string dir = testing::CorpusDir() + "/netflow/";
@@ -125,6 +126,7 @@ TEST(CorpusDecodeTest, EveryFileMatchesExpectedTotals) {
     if (auto it = kFallbackCounterExpected.find(file); it != kFallbackCounterExpected.end()) {
       expected = it->second;
     }
+    if (auto it = kSflowExpected.find(file); it != kSflowExpected.end()) expected = it->second;
     EXPECT_EQ(r.sink.normal, expected);
     Sums early{};
     if (auto it = kEarlyExpected.find(file); it != kEarlyExpected.end()) early = it->second;
@@ -133,9 +135,10 @@ TEST(CorpusDecodeTest, EveryFileMatchesExpectedTotals) {
     // Nothing may stay silently buffered: every early set is decoded or still pending.
     EXPECT_EQ(r.totals.early_sets_aged_out, 0u);
     if (row.at("versions").empty()) {
-      // sFlow: not NetFlow, every datagram is refused by version and counted.
-      EXPECT_EQ(r.totals.errors[static_cast<size_t>(DecodeError::kBadVersion)],
-                Num(row, "pcap_packets"));
+      // sFlow (the MANIFEST's negative case before sFlow was decoded): every datagram is sFlow
+      // v5 and decodes cleanly.
+      EXPECT_EQ(r.totals.sflow_datagrams, Num(row, "pcap_packets"));
+      EXPECT_EQ(r.totals.ErrorTotal(), 0u);
     }
     ++checked;
   }
@@ -237,6 +240,173 @@ TEST(CorpusDecodeTest, SplitTemplateAndDataCapturesDecodeInOrder) {
                     Num(row, "xcheck_sum_octets")};
     EXPECT_EQ(r.sink.normal, want);
     EXPECT_GT(want.records, 0u);
+  }
+}
+
+// Every sFlow capture of netflow2/ against its expected_totals.csv rows: one record per flow
+// sample (packets 1, bytes the sampled frame length), counter samples and other samples (drop
+// notifications, unknown formats) counted, never a record. sflow_multiple_counter_30_pdus.pcap
+// also holds 5 NetFlow v5 datagrams (port 6343 from source port 40000), which decode as v5: its
+// row decoded with `-d udp.port==40000,cflow` has their 7 records / 12 packets / 1953 bytes.
+TEST(CorpusDecodeTest, SflowFilesMatchExpectedTotals) {
+  NF_REQUIRE_CORPUS();
+  const std::string dir = testing::CorpusDir() + "/netflow2/";
+  const auto rows = testing::ReadCsv(dir + "expected_totals.csv");
+  if (rows.empty()) GTEST_SKIP() << "SKIP: " << dir << "expected_totals.csv not found";
+  // Per file, the row that sees the most (the decode-as row of the mixed file).
+  std::map<std::string, testing::CsvRow> by_file;
+  for (const auto& row : rows) {
+    if (row.at("sflow_datagrams").empty()) continue;  // IPFIX files
+    auto [it, added] = by_file.emplace(row.at("file"), row);
+    if (!added && Num(row, "tshark_v5_records") > Num(it->second, "tshark_v5_records")) {
+      it->second = row;
+    }
+  }
+  ASSERT_EQ(by_file.size(), 13u);
+  for (const auto& [file, row] : by_file) {
+    SCOPED_TRACE(file);
+    DecodeResult r = DecodeFiles({dir + file});
+    const uint64_t flows = Num(row, "sflow_flow_samples");
+    // Every flow sample here carries exactly one raw packet header.
+    EXPECT_EQ(flows, Num(row, "sflow_raw_header_records"));
+    const Sums want{flows + Num(row, "tshark_v5_records"), flows + Num(row, "sum_cflow_packets"),
+                    Num(row, "sflow_sum_frame_length") + Num(row, "sum_cflow_octets")};
+    EXPECT_EQ(r.sink.normal, want);
+    EXPECT_EQ(r.sink.early, Sums{});
+    EXPECT_EQ(r.totals.sflow_datagrams, Num(row, "sflow_datagrams"));
+    EXPECT_EQ(r.totals.sflow.flow_samples, flows);
+    EXPECT_EQ(r.totals.sflow.counter_samples, Num(row, "sflow_counter_samples"));
+    EXPECT_EQ(r.totals.sflow.drop_samples + r.totals.sflow.other_samples,
+              Num(row, "sflow_other_samples"));
+    EXPECT_EQ(r.totals.sflow.headers_unsupported, 0u);
+    EXPECT_EQ(r.totals.sflow.headers_not_ip, 0u);
+    if (file == "tcpdump/sflow_print-segv.pcap") {
+      // tcpdump's crash reproducer: 8 bytes (version 5, address type 1, then nothing).
+      EXPECT_EQ(r.totals.errors[static_cast<size_t>(DecodeError::kSflowTruncated)], 1u);
+      EXPECT_EQ(r.totals.ErrorTotal(), 1u);
+    } else {
+      EXPECT_EQ(r.totals.ErrorTotal(), 0u);
+    }
+    if (file == "tcpdump/sflow_multiple_counter_30_pdus.pcap") {
+      EXPECT_EQ(r.totals.v5_datagrams, 5u);
+    }
+    if (file == "telegraf/sflow_drop_notification.pcap") {
+      EXPECT_EQ(r.totals.sflow.drop_samples, 1u);
+    }
+  }
+}
+
+std::vector<DecodedRecord> DecodeRecords(const std::string& path, Decoder& decoder) {
+  return testing::DecodeCaptureRecords(path, decoder);
+}
+
+// Fields of sampled packets against tshark's decode. The values below come from
+// `tshark -r FILE -V` (TShark 4.0.17, Debian 12), read by hand and kept here.
+TEST(CorpusDecodeTest, SflowFieldsMatchTshark) {
+  NF_REQUIRE_CORPUS();
+  const std::string dir = testing::CorpusDir() + "/netflow2/";
+  {
+    // Two flow samples, header protocol 11 (raw IPv4), ICMP echo replies (type 0 code 0),
+    // DSCP field 0x08, frame length 50, sampling 1, source index 2, input 0, output 2.
+    Decoder d{DecoderOptions{}};
+    const auto recs = DecodeRecords(dir + "akvorado/data-sflow-raw-ipv4.pcap", d);
+    ASSERT_EQ(recs.size(), 2u);
+    const char* dsts[] = {"92.222.186.1", "92.222.184.1"};
+    for (size_t i = 0; i < 2; ++i) {
+      SCOPED_TRACE(i);
+      const DecodedRecord& r = recs[i];
+      EXPECT_EQ(r.version, kSflowRecordVersion);
+      EXPECT_EQ(r.exporter.address.ToString(), "172.19.64.116");
+      EXPECT_EQ(r.ip_version, 4);
+      EXPECT_EQ(r.src_addr.ToString(), "69.58.92.107");
+      EXPECT_EQ(r.dst_addr.ToString(), dsts[i]);
+      EXPECT_EQ(r.protocol, 1);
+      EXPECT_EQ(r.src_port, 0);
+      EXPECT_EQ(r.dst_port, 0);  // echo reply: type 0 * 256 + code 0
+      EXPECT_EQ(r.tos, 0x08);
+      EXPECT_EQ(r.bytes, 50u);
+      EXPECT_EQ(r.packets, 1u);
+      EXPECT_EQ(r.sampling, 1u);
+      EXPECT_EQ(r.source_id, 2u);
+      EXPECT_EQ(r.input_if, 0u);
+      EXPECT_EQ(r.output_if, 2u);
+    }
+  }
+  {
+    // Expanded flow sample: Ethernet + 802.1Q 809, 52.52.52.52:22 -> 53.53.53.53:52237 TCP
+    // (PSH, ACK), DSCP field 0x08, frame length 126, 1 in 1000, source index 11001, input
+    // 29001, output 1285816721; router: next hop 54.54.54.54, masks 32/22; gateway: source AS
+    // 203476, AS path 8218 29605 203361.
+    Decoder d{DecoderOptions{}};
+    const auto recs = DecodeRecords(dir + "tcpdump/sflow_expanded.pcap", d);
+    ASSERT_EQ(recs.size(), 1u);
+    const DecodedRecord& r = recs[0];
+    EXPECT_EQ(r.src_addr.ToString(), "52.52.52.52");
+    EXPECT_EQ(r.dst_addr.ToString(), "53.53.53.53");
+    EXPECT_EQ(r.src_port, 22);
+    EXPECT_EQ(r.dst_port, 52237);
+    EXPECT_EQ(r.protocol, 6);
+    EXPECT_EQ(r.tcp_flags, 0x18);
+    EXPECT_EQ(r.tos, 0x08);
+    EXPECT_EQ(r.vlan, 809);
+    EXPECT_EQ(r.bytes, 126u);
+    EXPECT_EQ(r.sampling, 1000u);
+    EXPECT_EQ(r.source_id, 11001u);
+    EXPECT_EQ(r.input_if, 29001u);
+    EXPECT_EQ(r.output_if, 1285816721u);
+    EXPECT_EQ(r.next_hop.ToString(), "54.54.54.54");
+    EXPECT_EQ(r.src_mask, 32);
+    EXPECT_EQ(r.dst_mask, 22);
+    EXPECT_EQ(r.src_as, 203476u);
+    EXPECT_EQ(r.dst_as, 203361u);
+  }
+  {
+    // Output 0x40000001 (discarded, "host unreachable"), 0x80000007 (7 interfaces); input 27.
+    for (const char* file : {"akvorado/data-discard-interface.pcap",
+                             "akvorado/data-multiple-interfaces.pcap"}) {
+      SCOPED_TRACE(file);
+      Decoder d{DecoderOptions{}};
+      const auto recs = DecodeRecords(dir + file, d);
+      ASSERT_EQ(recs.size(), 1u);
+      EXPECT_EQ(recs[0].input_if, 27u);
+      EXPECT_EQ(recs[0].output_if, 0u);
+      EXPECT_EQ(recs[0].src_addr.ToString(), "2a0c:8880:2:0:185:21:130:38");
+      EXPECT_EQ(recs[0].dst_port, 22);
+      const bool discard = std::string(file).find("discard") != std::string::npos;
+      EXPECT_EQ(d.Totals().sflow.discarded_flow_samples, discard ? 1u : 0u);
+    }
+  }
+  {
+    // Internal interface 0x3fffffff both ways; ICMP echo request (type 8, code 0).
+    Decoder d{DecoderOptions{}};
+    const auto recs = DecodeRecords(dir + "akvorado/data-icmpv4.pcap", d);
+    ASSERT_EQ(recs.size(), 1u);
+    EXPECT_EQ(recs[0].input_if, 0u);
+    EXPECT_EQ(recs[0].output_if, 0u);
+    EXPECT_EQ(recs[0].src_addr.ToString(), "203.0.113.4");
+    EXPECT_EQ(recs[0].dst_addr.ToString(), "203.0.113.5");
+    EXPECT_EQ(recs[0].dst_port, 8 * 256);
+    EXPECT_EQ(recs[0].bytes, 102u);
+  }
+  {
+    // Counter samples of agent 172.21.35.17: ifIndex 1036 and 1043, four each; the last ones
+    // say 1036: in 25980564 / out 5472352 octets, 1043: 50963330 / 102605777; 100 Mbit/s.
+    Decoder d{DecoderOptions{}};
+    DecodeRecords(testing::CorpusDir() + "/netflow/ndpi/sflow.pcap", d);
+    std::map<uint32_t, SflowInterfaceCounters> seen;
+    d.ForEachSflowInterface([&](const SflowInterfaceKey& k, const SflowInterfaceCounters& c) {
+      EXPECT_EQ(k.agent.ToString(), "172.21.35.17");
+      seen[k.if_index] = c;
+    });
+    ASSERT_EQ(seen.size(), 2u);
+    EXPECT_EQ(seen[1036].in_octets, 25980564u);
+    EXPECT_EQ(seen[1036].out_octets, 5472352u);
+    EXPECT_EQ(seen[1043].in_octets, 50963330u);
+    EXPECT_EQ(seen[1043].out_octets, 102605777u);
+    EXPECT_EQ(seen[1043].if_speed, 100000000u);
+    EXPECT_EQ(seen[1043].if_status, 3u);  // admin and operationally up
+    EXPECT_EQ(seen[1036].samples, 4u);
+    EXPECT_EQ(seen[1043].samples, 4u);
   }
 }
 

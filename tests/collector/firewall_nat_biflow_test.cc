@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "collector/decode/decoder.h"
+#include "tests/collector/decode_capture.h"
 #include "collector/decode/announced_interfaces.h"
 #include "common/byte_reader.h"
 #include "gtest/gtest.h"
@@ -20,25 +21,13 @@
 namespace nf {
 namespace {
 
-class KeepSink : public RecordSink {
- public:
-  void OnRecord(const DecodedRecord& r) override { records.push_back(r); }
-  std::vector<DecodedRecord> records;
-};
+using testing::KeepRecords;
 
 std::vector<DecodedRecord> DecodeFile(const std::string& path, bool split = false) {
   DecoderOptions options;
   options.biflow_split = split;
   Decoder decoder{options};
-  KeepSink sink;
-  std::string error;
-  for (const auto& d : testing::ReadUdpDatagrams(path, &error)) {
-    auto addr = ParseIpAddress(d.src);
-    decoder.DecodeDatagram(d.payload, ExporterId{addr.ok() ? *addr : IpAddress{}, d.src_port},
-                           d.time_us, sink);
-  }
-  EXPECT_TRUE(error.empty()) << path << ": " << error;
-  return sink.records;
+  return testing::DecodeCaptureRecords(path, decoder);
 }
 
 // Every value tshark prints for `field` over the whole file, in file order.
@@ -229,6 +218,7 @@ TEST_F(CorpusFirewallTest, YafBiflowSplitsForwardAndReverse) {
     EXPECT_EQ(back.packets, r.reverse_packets);
     EXPECT_EQ(back.bytes, r.reverse_bytes);
     EXPECT_EQ(back.input_if, r.output_if);
+    EXPECT_EQ(back.output_if, r.input_if);
     if (r.protocol == 6 || r.protocol == 17) {
       EXPECT_EQ(back.src_port, r.dst_port);
       EXPECT_EQ(back.dst_port, r.src_port);
@@ -288,7 +278,7 @@ DecodedRecord DecodeOne(const std::vector<Field>& fields, bool split = false,
   DecoderOptions options;
   options.biflow_split = split;
   Decoder decoder{options};
-  KeepSink sink;
+  KeepRecords sink;
   decoder.DecodeDatagram(IpfixMessage(fields), ExporterId{*ParseIpAddress("192.0.2.1"), 4739},
                          1'000'000, sink);
   EXPECT_EQ(sink.records.size(), expected_rows);
@@ -355,7 +345,7 @@ TEST(BiflowSplitTest, SplitsOnlyRecordsWithReverseCounters) {
   DecoderOptions options;
   options.biflow_split = true;
   Decoder decoder{options};
-  KeepSink sink;
+  KeepRecords sink;
   decoder.DecodeDatagram(IpfixMessage(fields), ExporterId{*ParseIpAddress("192.0.2.1"), 4739},
                          1'000'000, sink);
   ASSERT_EQ(sink.records.size(), 2u);
@@ -415,7 +405,7 @@ TEST(AnnouncedInterfacesTest, OptionsDataNamesFlowInterfaces) {
   m[2] = static_cast<uint8_t>(m.size() >> 8);
   m[3] = static_cast<uint8_t>(m.size());
   Decoder decoder{DecoderOptions{}};
-  KeepSink sink;
+  KeepRecords sink;
   const ExporterId exporter{*ParseIpAddress("192.0.2.9"), 4739};
   decoder.DecodeDatagram(m, exporter, 1'000'000, sink);
   ASSERT_EQ(sink.records.size(), 1u);
@@ -423,7 +413,7 @@ TEST(AnnouncedInterfacesTest, OptionsDataNamesFlowInterfaces) {
   EXPECT_EQ(sink.records[0].output_if_name, "");
   EXPECT_EQ(decoder.Totals().options_records, 1u);
   // Another exporter's records are not named from this table.
-  KeepSink other;
+  KeepRecords other;
   decoder.DecodeDatagram(m, ExporterId{*ParseIpAddress("192.0.2.10"), 4739}, 2'000'000, other);
   ASSERT_EQ(other.records.size(), 1u);  // its own options data in the same message names it
   EXPECT_EQ(other.records[0].input_if_name, "Gi0/0/1");

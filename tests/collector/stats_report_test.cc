@@ -31,5 +31,24 @@ TEST(StatsReportTest, KernelDropsAreANumberWhereCountedAndUnknownElsewhere) {
   EXPECT_THAT(json, Not(HasSubstr("\"kernel_drops\":0")));
 }
 
+// --listen-tcp: the TCP counters get a text line and a JSON object; without it, neither.
+TEST(StatsReportTest, TcpCountersOnlyWhenListeningOnTcp) {
+  DecoderSummary decoder;
+  InputStats in;
+  OutputStats out;
+  in.tcp.accepted = 2;
+  in.tcp.messages = 3;
+  in.tcp.closed_slow = 1;
+  EXPECT_THAT(StatsText(decoder, in, out), Not(HasSubstr("tcp:")));
+  EXPECT_THAT(StatsJson(decoder, in, out), Not(HasSubstr("\"tcp\"")));
+  in.tcp_listening = true;
+  EXPECT_THAT(StatsText(decoder, in, out), HasSubstr("tcp: messages 3,"));
+  EXPECT_THAT(StatsText(decoder, in, out), HasSubstr("slow 1,"));
+  const std::string json = StatsJson(decoder, in, out);
+  EXPECT_THAT(json, HasSubstr("\"tcp\":{\"accepted\":2,"));
+  EXPECT_THAT(json, HasSubstr("\"closed_slow\":1,"));
+  EXPECT_THAT(json, HasSubstr("\"messages\":3,"));
+}
+
 }  // namespace
 }  // namespace nf

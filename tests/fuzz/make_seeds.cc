@@ -1,8 +1,9 @@
 // Builds libFuzzer seed corpora from captures: for the packet parser, frames prefixed by their
 // link-type selector; for the decoder, each capture's UDP payloads as one length-prefixed
-// datagram sequence (the decoder target's input format).
+// datagram sequence (the decoder target's input format); for sflow, the sFlow v5 payloads
+// (first word 5) the same way, without that word, which the sflow target adds back.
 //
-//   nf-fuzz-seeds OUT_DIR CAPTURE...   writes OUT_DIR/packet_parser/* and OUT_DIR/decoder/*
+//   nf-fuzz-seeds OUT_DIR CAPTURE...   writes OUT_DIR/{packet_parser,decoder,sflow}/*
 #include <pcap/pcap.h>
 
 #include <cstdio>
@@ -47,7 +48,8 @@ int main(int argc, char** argv) {
   const std::filesystem::path out = argv[1];
   std::filesystem::create_directories(out / "packet_parser");
   std::filesystem::create_directories(out / "decoder");
-  size_t frames = 0, sequences = 0;
+  std::filesystem::create_directories(out / "sflow");
+  size_t frames = 0, sequences = 0, sflow_sequences = 0;
   for (int i = 2; i < argc; ++i) {
     char errbuf[PCAP_ERRBUF_SIZE];
     pcap_t* p = pcap_open_offline(argv[i], errbuf);
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
     }
     const std::string stem = std::filesystem::path(argv[i]).stem().string() + "-" + std::to_string(i);
     std::vector<uint8_t> sequence;
+    std::vector<uint8_t> sflow;
     pcap_pkthdr* h;
     const u_char* data;
     int n = 0;
@@ -87,14 +90,25 @@ int main(int argc, char** argv) {
       sequence.push_back(static_cast<uint8_t>(len));
       sequence.push_back(static_cast<uint8_t>(meta.src.bytes[3]));
       sequence.insert(sequence.end(), data + meta.payload_offset, data + end);
+      const u_char* payload = data + meta.payload_offset;
+      if (len >= 4 && payload[0] == 0 && payload[1] == 0 && payload[2] == 0 && payload[3] == 5) {
+        sflow.push_back(static_cast<uint8_t>((len - 4) >> 8));
+        sflow.push_back(static_cast<uint8_t>(len - 4));
+        sflow.push_back(static_cast<uint8_t>(meta.src.bytes[3]));
+        sflow.insert(sflow.end(), payload + 4, data + end);
+      }
     }
     pcap_close(p);
     if (!sequence.empty()) {
       Write(out / "decoder" / stem, sequence);
       ++sequences;
     }
+    if (!sflow.empty()) {
+      Write(out / "sflow" / stem, sflow);
+      ++sflow_sequences;
+    }
   }
-  std::printf("wrote %zu parser seeds and %zu decoder seeds to %s\n", frames, sequences,
-              out.c_str());
+  std::printf("wrote %zu parser seeds, %zu decoder seeds and %zu sflow seeds to %s\n", frames,
+              sequences, sflow_sequences, out.c_str());
   return 0;
 }

@@ -137,9 +137,11 @@ const CsvColumnInfo kColumns[] = {
     NF_COUNTRY_COLUMN("dst_country", r.dst_country,
                       "destination country, ISO 3166 code (--geo-db; empty when unknown)"),
     NF_TEXT_COLUMN("input_if_name", r.input_if_name,
-                   "input interface name (--interfaces; empty when unknown)"),
+                   "input interface name (--interfaces, or the exporter's interface table; "
+                   "empty when unknown)"),
     NF_TEXT_COLUMN("output_if_name", r.output_if_name,
-                   "output interface name (--interfaces; empty when unknown)"),
+                   "output interface name (--interfaces, or the exporter's interface table; "
+                   "empty when unknown)"),
     NF_COUNTER_COLUMN("reverse_packets", r.reverse_packets,
                       "reverse-direction packets (RFC 5103 biflow, NSEL responder), not in packets"),
     NF_COUNTER_COLUMN("reverse_bytes", r.reverse_bytes,
