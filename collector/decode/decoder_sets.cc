@@ -50,6 +50,17 @@ bool IsTemplateSet(uint8_t version, uint16_t set_id) {
              : set_id == kIpfixTemplateSetId || set_id == kIpfixOptionsTemplateSetId;
 }
 
+// True when the set headers in `sets` chain, each length at least a header, to its very end.
+bool SetsCoverExactly(std::span<const uint8_t> sets) {
+  size_t pos = 0;
+  while (sets.size() - pos >= kFlowSetHeaderSize) {
+    const uint16_t len = ByteReader::LoadBe16(sets.data() + pos + 2);
+    if (len < kFlowSetHeaderSize || len > sets.size() - pos) return false;
+    pos += len;
+  }
+  return pos == sets.size();
+}
+
 }  // namespace
 
 void Decoder::DecodeV9(std::span<const uint8_t> d, ExporterState& st, const ExporterId& exporter,
@@ -91,7 +102,12 @@ void Decoder::DecodeIpfix(std::span<const uint8_t> d, ExporterState& st,
   if (h.length != d.size()) {
     Count(st, DecodeError::kIpfixLengthMismatch);
     if (h.length < kIpfixMessageHeaderSize) return;
-    if (h.length < d.size()) d = d.first(h.length);
+    // A datagram longer than its message: the bytes past the length are not the message's,
+    // unless the sets' own lengths cover the datagram exactly, which says the length field is
+    // what is wrong (an exporter seen in the wild sends 290 for 292 bytes; tshark decodes all).
+    if (h.length < d.size() && !SetsCoverExactly(d.subspan(kIpfixMessageHeaderSize))) {
+      d = d.first(h.length);
+    }
   }
   const Context ctx{&st, &exporter, kIpfixVersion, h.domain, 0, h.export_secs, now, false};
   const SetWalk walk = WalkSets(ctx, d.subspan(kIpfixMessageHeaderSize), sink);

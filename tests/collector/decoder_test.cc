@@ -594,6 +594,40 @@ TEST(DecoderIpfixTest, VarlenPastEndAndBadOptionsScope) {
   EXPECT_TRUE(c.records.empty());
 }
 
+// A message length shorter than the datagram: the sets are decoded to the datagram's end only
+// when their own lengths cover it exactly (the length field is then what is wrong); otherwise
+// the bytes past the length are not the message's.
+TEST(DecoderIpfixTest, ShortMessageLengthWithSetsCoveringTheDatagram) {
+  Buf t;
+  t.U16(300).U16(2).U16(1).U16(4).U16(2).U16(4);
+  Buf rec;
+  rec.U32(1000).U32(3);
+  {
+    Decoder d{DecoderOptions{}};
+    Collect c;
+    Buf m = Ipfix(1, 0, 0, {Set(2, t), Set(300, rec, false)});
+    m.Patch16(2, static_cast<uint16_t>(m.bytes().size() - 2));  // 2 bytes short
+    d.DecodeDatagram(m.bytes(), Exp(), kT0, c);
+    EXPECT_EQ(Err(d, DecodeError::kIpfixLengthMismatch), 1u);
+    ASSERT_EQ(c.records.size(), 1u);
+    EXPECT_EQ(c.records[0].bytes, 1000u);
+    EXPECT_EQ(Err(d, DecodeError::kSetPastEnd), 0u);
+  }
+  {
+    // Trailing bytes that are no set: the message ends at its length, as before.
+    Decoder d{DecoderOptions{}};
+    Collect c;
+    Buf m = Ipfix(1, 0, 0, {Set(2, t), Set(300, rec, false)});
+    const size_t length = m.bytes().size();
+    m.U16(0xffff).U16(0x0001).U8(7);
+    m.Patch16(2, static_cast<uint16_t>(length));
+    d.DecodeDatagram(m.bytes(), Exp(), kT0, c);
+    EXPECT_EQ(Err(d, DecodeError::kIpfixLengthMismatch), 1u);
+    EXPECT_EQ(c.records.size(), 1u);
+    EXPECT_EQ(d.Totals().ErrorTotal(), 1u);
+  }
+}
+
 TEST(DecoderIpfixTest, SamplingFromPacketIntervalAndSpace) {
   Decoder d{DecoderOptions{}};
   Collect c;
