@@ -11,9 +11,9 @@
 int main(int argc, char** argv) {
   nf::CollectorOptions options;
   CLI::App app{
-      "flowcollect: collect NetFlow v5, v9, IPFIX and sFlow v5 export datagrams (UDP or capture "
-      "files) and write flow records or aggregates as CSV; keep the datagrams in a store and "
-      "query it.",
+      "flowcollect: collect NetFlow v5, v9, IPFIX and sFlow v5 export datagrams (UDP, IPFIX "
+      "also over TCP, or capture files) and write flow records or aggregates as CSV; keep the "
+      "datagrams in a store and query it.",
       "flowcollect"};
   app.get_formatter()->column_width(34);
   app.set_version_flag("--version", "flowcollect " NF_VERSION, "print the version and exit");
