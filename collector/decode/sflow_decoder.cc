@@ -44,7 +44,6 @@ constexpr size_t kFlowSampleFixed = 32;          // 7 words + record count
 constexpr size_t kFlowSampleExpandedFixed = 44;  // 10 words + record count
 constexpr size_t kCounterSampleFixed = 12;
 constexpr size_t kCounterSampleExpandedFixed = 16;
-constexpr size_t kRawHeaderFixed = 16;
 constexpr size_t kSampledIpv4Bytes = 32;
 constexpr size_t kSampledIpv6Bytes = 56;
 constexpr size_t kExtendedSwitchBytes = 16;
