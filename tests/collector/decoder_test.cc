@@ -9,27 +9,12 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/collector/test_bytes.h"
 
 namespace nf {
 namespace {
 
-// A tiny big-endian builder for test datagrams.
-class Buf {
- public:
-  Buf& U8(uint8_t v) { b_.push_back(v); return *this; }
-  Buf& U16(uint16_t v) { U8(static_cast<uint8_t>(v >> 8)); return U8(static_cast<uint8_t>(v)); }
-  Buf& U32(uint32_t v) { U16(static_cast<uint16_t>(v >> 16)); return U16(static_cast<uint16_t>(v)); }
-  Buf& U64(uint64_t v) { U32(static_cast<uint32_t>(v >> 32)); return U32(static_cast<uint32_t>(v)); }
-  Buf& Bytes(std::initializer_list<uint8_t> v) { b_.insert(b_.end(), v); return *this; }
-  Buf& Append(const Buf& o) { b_.insert(b_.end(), o.b_.begin(), o.b_.end()); return *this; }
-  size_t size() const { return b_.size(); }
-  void Patch16(size_t at, uint16_t v) { b_[at] = static_cast<uint8_t>(v >> 8); b_[at + 1] = static_cast<uint8_t>(v); }
-  const std::vector<uint8_t>& bytes() const { return b_; }
-  std::vector<uint8_t>& bytes() { return b_; }
-
- private:
-  std::vector<uint8_t> b_;
-};
+using testing::Buf;
 
 // A FlowSet: id, length patched, body, padded to 4.
 Buf Set(uint16_t id, const Buf& body, bool pad = true) {
