@@ -77,5 +77,19 @@ function(nf_cc_test)
     NF_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     NF_BINARY_DIR="${PROJECT_BINARY_DIR}")
   include(GoogleTest)
-  gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${A_LABELS}")
+  list(LENGTH A_LABELS label_count)
+  if(label_count LESS 2)
+    gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS "${A_LABELS}")
+  else()
+    # gtest_discover_tests flattens PROPERTIES into name/value pairs (no escaping survives its
+    # POST_BUILD command line), which left each test only its first label. A script that ctest
+    # reads after the discovered list (<target>_TESTS) sets them all instead.
+    gtest_discover_tests(${A_NAME} DISCOVERY_TIMEOUT 60)
+    set(labels_script "${CMAKE_CURRENT_BINARY_DIR}/${A_NAME}_labels.cmake")
+    file(WRITE "${labels_script}"
+      "foreach(t IN LISTS ${A_NAME}_TESTS)\n"
+      "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${A_LABELS}\")\n"
+      "endforeach()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES "${labels_script}")
+  endif()
 endfunction()
