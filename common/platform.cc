@@ -51,6 +51,8 @@ void AdviseHugePages(void* addr, size_t bytes) {
 
 bool SocketDropCountAvailable() { return true; }
 
+bool RawIpv6HeaderIncluded() { return true; }
+
 std::optional<uint32_t> SocketDropCount(int fd) {
   uint32_t meminfo[SK_MEMINFO_VARS] = {};
   socklen_t len = sizeof(meminfo);
@@ -72,6 +74,8 @@ void AdviseHugePages(void*, size_t) {}
 // FreeBSD counts receive-buffer overflows only system-wide (netstat -s -p udp: "dropped due
 // to full socket buffers"), never per socket.
 bool SocketDropCountAvailable() { return false; }
+
+bool RawIpv6HeaderIncluded() { return false; }
 
 std::optional<uint32_t> SocketDropCount(int) { return std::nullopt; }
 

@@ -1,6 +1,7 @@
 // The few operating-system services whose spelling differs between Linux and FreeBSD, so that
 // callers stay free of #ifdefs: don't-fragment on a UDP socket, huge-page advice for a large
-// mapping, a socket's kernel drop counter, and the cap on a capture buffer.
+// mapping, a socket's kernel drop counter, the cap on a capture buffer, and whether a raw IPv6
+// socket takes the caller's own header.
 //
 // Where a platform has no equivalent the functions say so honestly (std::nullopt, or false
 // from the *Available() query) instead of pretending a zero; callers then show the value as
@@ -38,6 +39,11 @@ struct CaptureBufferLimit {
   const char* sysctl = "";  // the knob that raises it
 };
 std::optional<CaptureBufferLimit> GetCaptureBufferLimit();
+
+// True when an AF_INET6 raw socket of protocol IPPROTO_RAW sends the IPv6 header the caller
+// wrote (Linux); FreeBSD's IPv6 raw sockets always build the header themselves (no
+// IPV6_HDRINCL), so a copy cannot leave there with another host's IPv6 source address.
+bool RawIpv6HeaderIncluded();
 
 // The cumulative number of datagrams the kernel dropped on socket `fd` (wrapping at 2^32), or
 // std::nullopt when the platform has no such counter or reading it failed.

@@ -8,12 +8,13 @@ set -eu
 # replays captures faster than tcpreplay (bench/live.sh). nftables: the live NFLOG test's rule.
 # Enrichment: libmaxminddb, zlib and libbz2 (MRT RIBs are often gzip or bzip2); bgpdump and
 # mmdb-bin (mmdblookup) are the truth the enrichment tests compare against. The flow store:
-# libzstd (--store-compress), and the zstd tool its tests decompress with.
+# libzstd (--store-compress), and the zstd tool its tests decompress with. High availability:
+# ucarp holds the virtual address in the collector pair's namespace test.
 PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
 iproute2 nftables python3 clickhouse-server man-db groff-base chromium
 fonts-dejavu-core netsniff-ng libmaxminddb-dev zlib1g-dev libbz2-dev bgpdump mmdb-bin
-libzstd-dev zstd"
+libzstd-dev zstd ucarp"
 
 # `setup-deps.sh clang` adds Clang 14 with its sanitizer runtimes (`make asan` builds with it);
 # `setup-deps.sh fuzz` needs the same for libFuzzer.

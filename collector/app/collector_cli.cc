@@ -72,6 +72,18 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
       ->capture_default_str()
       ->check(CLI::Range(4096, 1 << 30))
       ->group(in);
+  app.add_option("--forward", o.forward,
+                 "with -l: send every received datagram (and --listen-tcp message), unchanged "
+                 "and before decoding, on to HOST:PORT ([IPV6]:PORT, NAME:PORT) over UDP; "
+                 "repeatable; from its own thread, a full queue drops copies and counts them")
+      ->type_name("HOST:PORT")
+      ->allow_extra_args(false)
+      ->group(in);
+  app.add_flag("--forward-keep-source", o.forward_keep_source,
+               "with --forward: copies leave with the exporter's own source address and port "
+               "(raw socket; needs root or CAP_NET_RAW), so the next collector sees the real "
+               "exporter")
+      ->group(in);
 
   const std::string dec = "Decoding";
   app.add_flag("--template-key-port", o.template_key_port,
@@ -151,6 +163,33 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
                  "(200G, 500M)")
       ->type_name("AGE|SIZE")
       ->group(sto);
+
+  const std::string ha = "High availability (docs/ha.md)";
+  app.add_option("--ha-peer", o.ha_peer,
+                 "run as one node of an active/standby pair: confirmations of what this node "
+                 "writes go to the peer at ADDR:PORT, and the peer's are accepted from ADDR only")
+      ->type_name("ADDR:PORT")
+      ->group(ha);
+  app.add_option("--ha-listen", o.ha_listen, "with --ha-peer: receive the peer's confirmations on "
+                 "[ADDR:]PORT")
+      ->capture_default_str()
+      ->group(ha);
+  app.add_option("--ha-state", o.ha_state,
+                 "with --ha-peer: the role file the failover hook writes (CARP devd, ucarp, "
+                 "keepalived): 'active' or 'master' writes, anything else or no file stands by "
+                 "(spools what it receives until the active confirms it)")
+      ->type_name("FILE")
+      ->group(ha);
+  app.add_option("--ha-spool-seconds", o.ha_spool_s,
+                 "with --ha-peer: how long a standby keeps an unconfirmed datagram")
+      ->capture_default_str()
+      ->check(CLI::Range(1.0, 86400.0))
+      ->group(ha);
+  app.add_option("--ha-spool-bytes", o.ha_spool_bytes,
+                 "with --ha-peer: memory for the standby's spool of unconfirmed datagrams")
+      ->capture_default_str()
+      ->check(CLI::Range(uint64_t{1} << 16, uint64_t{1} << 36))
+      ->group(ha);
 
   const std::string outg = "Output";
   app.add_option("-o,--output", o.output, "CSV output file ('-' = stdout), written atomically")

@@ -407,4 +407,63 @@ void RegisterStoreMetrics(Registry& registry, const StoreWriter& store) {
   });
 }
 
+void RegisterForwardMetrics(Registry& registry, const DatagramForwarder& forwarder) {
+  registry.AddCallback([&forwarder](SampleWriter& w) {
+    const ForwardStats stats = forwarder.Stats();
+    constexpr MetricType kC = MetricType::kCounter;
+    for (const ForwardDestinationStats& d : stats.destinations) {
+      const Labels l = {{"destination", d.name}};
+      w.Add("flowcollect_forward_datagrams_total", "Datagrams sent on to the --forward destination.",
+            kC, l, D(d.datagrams));
+      w.Add("flowcollect_forward_bytes_total",
+            "UDP payload bytes sent on to the --forward destination.", kC, l, D(d.bytes));
+      w.Add("flowcollect_forward_send_errors_total",
+            "Copies the kernel refused to send (no route, message too long, no buffer space).", kC,
+            l, D(d.send_errors));
+      for (size_t i = 0; i < kForwardDropCount; ++i) {
+        const Labels dl = {{"destination", d.name},
+                           {"reason", std::string(ForwardDropName(static_cast<ForwardDrop>(i)))}};
+        w.Add("flowcollect_forward_drops_total",
+              "Copies not sent to the --forward destination, by reason.", kC, dl, D(d.drops[i]));
+      }
+    }
+  });
+}
+
+void RegisterHaMetrics(Registry& registry, const HaNode& node) {
+  registry.AddCallback([&node](SampleWriter& w) {
+    const HaStats s = node.stats();
+    constexpr MetricType kC = MetricType::kCounter;
+    constexpr MetricType kG = MetricType::kGauge;
+    w.Add("flowcollect_ha_active", "1 while this node writes (its --ha-state says active).", kG,
+          {}, s.active ? 1 : 0);
+    w.Add("flowcollect_ha_takeovers_total", "Times this node became active.", kC, {},
+          D(s.became_active));
+    w.Add("flowcollect_ha_confirmations_sent_total",
+          "Datagrams confirmed to the peer after their rows reached the kernel.", kC, {},
+          D(s.confirmations_sent));
+    w.Add("flowcollect_ha_confirmations_received_total", "Confirmations received from the peer.",
+          kC, {}, D(s.confirmations_received));
+    w.Add("flowcollect_ha_confirmations_while_active_total",
+          "Confirmations received while this node was active too (both writing).", kC, {},
+          D(s.confirmations_while_active));
+    w.Add("flowcollect_ha_send_errors_total", "Confirmation messages the kernel refused.", kC, {},
+          D(s.send_errors));
+    w.Add("flowcollect_ha_spool_datagrams", "Datagrams held by the standby's spool.", kG, {},
+          D(s.spool_datagrams));
+    w.Add("flowcollect_ha_spool_unconfirmed", "Held datagrams the peer has not confirmed.", kG, {},
+          D(s.spool_unconfirmed));
+    w.Add("flowcollect_ha_spool_bytes", "Bytes held by the standby's spool.", kG, {},
+          D(s.spool_bytes));
+    w.Add("flowcollect_ha_spool_unconfirmed_dropped_total",
+          "Unconfirmed datagrams the spool let go, by reason.", kC, {{"reason", "evicted"}},
+          D(s.spool.evicted_unconfirmed));
+    w.Add("flowcollect_ha_spool_unconfirmed_dropped_total",
+          "Unconfirmed datagrams the spool let go, by reason.", kC, {{"reason", "expired"}},
+          D(s.spool.expired_unconfirmed));
+    w.Add("flowcollect_ha_replayed_total", "Unconfirmed datagrams written at takeovers.", kC, {},
+          D(s.spool.replayed));
+  });
+}
+
 }  // namespace nf::metrics

@@ -17,6 +17,8 @@
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/decode/decoder.h"
 #include "metrics/metrics_http.h"
+#include "collector/ha/ha_node.h"
+#include "collector/receive/datagram_forwarder.h"
 #include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 #include "collector/store/store_writer.h"
@@ -72,6 +74,12 @@ void RegisterClickHouseMetrics(Registry& registry, const clickhouse::ClickHouseW
 void RegisterEnrichmentMetrics(Registry& registry, const Enrichment& enrichment);
 // flowcollect_store_*: the --store writer's counters.
 void RegisterStoreMetrics(Registry& registry, const StoreWriter& store);
+// flowcollect_forward_*: --forward's counters per destination, read at each scrape from
+// `forwarder`, which must outlive the registry's use.
+void RegisterForwardMetrics(Registry& registry, const DatagramForwarder& forwarder);
+// flowcollect_ha_*: the active/standby node's role, confirmations and spool, read at each
+// scrape from `node`, which must outlive the registry's use.
+void RegisterHaMetrics(Registry& registry, const HaNode& node);
 
 }  // namespace nf::metrics
 

@@ -30,6 +30,10 @@ struct CollectorOptions {
   int workers = 1;
   std::string user;   // -u: switch to this user once the sockets are bound
   std::string group;  // -g
+  // --forward: every received datagram also sent on, unchanged (collector/receive/
+  // datagram_forwarder.h); live only.
+  std::vector<std::string> forward;   // HOST:PORT, repeatable
+  bool forward_keep_source = false;   // --forward-keep-source: the exporter's source address
 
   // Decoding.
   bool template_key_port = false;
@@ -54,6 +58,13 @@ struct CollectorOptions {
   bool store_compress = false;
   std::string store_retention;  // "30d" or "200G"
   bool store_tuning_given = false;  // --store-rotate, --store-compress or --store-retention
+
+  // An active/standby pair (collector/ha/ha_node.h, docs/ha.md): on with --ha-peer.
+  std::string ha_peer;          // --ha-peer ADDR:PORT
+  std::string ha_listen = "2056";  // --ha-listen [ADDR:]PORT
+  std::string ha_state;         // --ha-state FILE
+  double ha_spool_s = 60;       // --ha-spool-seconds
+  uint64_t ha_spool_bytes = uint64_t{64} << 20;  // --ha-spool-bytes
 
   // -r over several files: decode on this many threads (0: as many as useful, up to the CPUs).
   int read_threads = 0;

@@ -34,6 +34,7 @@
 #include "collector/decode/decoder.h"
 #include "collector/decode/shared_templates.h"
 #include "collector/filter/flow_filter.h"
+#include "collector/ha/ha_node.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/clickhouse/schema.h"
 #include "collector/output/clickhouse/sink_stats.h"
@@ -43,6 +44,7 @@
 #include "collector/output/fanout/fanout_sink.h"
 #include "collector/output/report/html_report.h"
 #include "collector/output/report/report_accumulator.h"
+#include "collector/receive/datagram_forwarder.h"
 #include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 #include "collector/store/store_files.h"
@@ -120,6 +122,7 @@ struct Worker {
   asio::io_context io;
   std::unique_ptr<UdpServer> server;
   std::unique_ptr<TcpServer> tcp;  // --listen-tcp: worker 0 only
+  DatagramForwarder* forward = nullptr;  // --forward: this worker pushes as producer `index`
   std::thread thread;
   size_t index = 0;
   InputStats input;      // -r: this worker's share of the file counters
@@ -172,6 +175,16 @@ class CollectorRuntime::Impl {
       return s;
     } else if (absl::Status t = ValidateListenAddresses(o_.listen_tcp); !t.ok()) {
       return absl::InvalidArgumentError(absl::StrCat("--listen-tcp: ", t.message()));
+    }
+    if (!o_.forward.empty()) {
+      // Resolved, and the raw sockets opened, while privileges are still held.
+      ForwardOptions fo;
+      fo.destinations = o_.forward;
+      fo.keep_source = o_.forward_keep_source;
+      fo.producers = static_cast<size_t>(o_.workers);
+      absl::StatusOr<std::unique_ptr<DatagramForwarder>> f = DatagramForwarder::Create(fo);
+      if (!f.ok()) return f.status();
+      forwarder_ = *std::move(f);
     }
     if (o_.enrichment.any()) {
       // The files exist (the command line checked); what is in them is this run's problem, so
@@ -403,6 +416,7 @@ class CollectorRuntime::Impl {
     const bool reuse_port = workers_.size() > 1;
     for (size_t w = 0; w < workers_.size(); ++w) {
       Worker& worker = *workers_[w];
+      worker.forward = forwarder_.get();
       UdpServerOptions options;
       options.listen = o_.listen;
       options.rcvbuf_bytes = o_.rcvbuf;
@@ -410,17 +424,28 @@ class CollectorRuntime::Impl {
       options.reuse_port = reuse_port;
       auto server = UdpServer::Create(
           worker.io, options,
-          [&worker, store = store_.get()](std::span<const uint8_t> d, const ExporterId& e,
-                                          TimeUs t) {
+          [&worker, store = store_.get(), ha = ha_.get()](std::span<const uint8_t> d,
+                                                          const ExporterId& e, TimeUs t) {
+            // --forward: the copy is queued before anything can refuse the datagram.
+            if (worker.forward != nullptr) worker.forward->Push(worker.index, d, e);
+            if (ha != nullptr && !ha->active()) {
+              // Standing by: keep it for a takeover, and keep the templates warm.
+              ha->Spool(d, e, t);
+              worker.decoder.LearnTemplatesOnly(d, e, t, worker.sink);
+              return;
+            }
             if (store != nullptr) store->Append(d, e, t);
             worker.decoder.DecodeDatagram(d, e, t, worker.sink);
             worker.sink.EndDatagram();
+            if (ha != nullptr) ha->Written(d);
           });
       if (!server.ok()) {
         std::fprintf(stderr, "flowcollect: %s\n", std::string(server.status().message()).c_str());
         return false;
       }
       worker.server = *std::move(server);
+      // Confirm once per burst: the outputs are flushed to the kernel first.
+      if (ha_ != nullptr) worker.server->set_batch_end([ha = ha_.get()] { ha->Commit(); });
     }
     if (!o_.listen_tcp.empty()) {
       // IPFIX over TCP: every connection on worker 0, whose decoder keeps each session's
@@ -438,6 +463,7 @@ class CollectorRuntime::Impl {
           worker.io, options,
           [&worker, store = store_.get()](std::span<const uint8_t> m, const ExporterId& e,
                                           TimeUs t) {
+            if (worker.forward != nullptr) worker.forward->Push(worker.index, m, e);
             if (store != nullptr) store->Append(m, e, t);
             worker.decoder.DecodeSessionMessage(m, e, t, worker.sink);
             worker.sink.EndDatagram();
@@ -463,6 +489,7 @@ class CollectorRuntime::Impl {
                    where.c_str(), workers_[0]->server->EffectiveRcvbuf(), workers_.size(),
                    workers_.size() == 1 ? "" : "s");
     }
+    if (forwarder_ != nullptr) forwarder_->Start();
     for (size_t w = 0; w < workers_.size(); ++w) {
       workers_[w]->thread = std::thread([this, w] { RunWorker(w); });
     }
@@ -482,8 +509,10 @@ class CollectorRuntime::Impl {
       // Each worker reads what is already queued on its sockets, then stops.
       for (auto& worker : workers_) {
         Worker* wp = worker.get();
-        asio::post(wp->io, [wp] {
-          wp->server->DrainPending();
+        HaNode* ha = wp->index == 0 ? ha_.get() : nullptr;
+        asio::post(wp->io, [wp, ha] {
+          wp->server->DrainPending();  // its burst ends with an HA commit
+          if (ha != nullptr) ha->Stop();
           // Complete TCP messages already received are decoded, incomplete ones counted.
           if (wp->tcp != nullptr) wp->tcp->DrainAndStop();
           wp->server->Stop();
@@ -534,6 +563,8 @@ class CollectorRuntime::Impl {
     for (auto& worker : workers_) {
       if (worker->thread.joinable()) worker->thread.join();
     }
+    // The workers pushed their last copies while draining their sockets: send them (bounded).
+    if (forwarder_ != nullptr) forwarder_->Stop();
     live_done_ = true;
     for (size_t w = 0; w < workers_.size(); ++w) {
       // Templates another worker learned last: decode early data still waiting for them.
@@ -660,10 +691,13 @@ class CollectorRuntime::Impl {
       std::string text = kind == Report::kExit ? CollectorSummaryText(summary, in, out) : "";
       if (kind == Report::kDetail || o_.verbose > 0) text += StatsText(summary, in, out);
       if (clickhouse_ != nullptr) text += clickhouse::SinkStatsText(*clickhouse_);
+      if (forwarder_ != nullptr) text += ForwardStatsText(forwarder_->Stats());
+      if (ha_ != nullptr && kind == Report::kDetail) text += HaStatsText(ha_->stats());
       std::fwrite(text.data(), 1, text.size(), stderr);
     }
     if (!o_.stats_json.empty()) {
       if (clickhouse_ != nullptr) out.clickhouse_json = clickhouse::SinkStatsJson(*clickhouse_);
+      if (forwarder_ != nullptr) out.forward_json = ForwardStatsJson(forwarder_->Stats());
       if (store_ != nullptr) {
         const StoreCounters& c = store_->counters();
         out.store_json = absl::StrCat(
@@ -676,6 +710,7 @@ class CollectorRuntime::Impl {
         AppendJsonString(store_->last_error(), out.store_json);
         out.store_json.push_back('}');
       }
+      if (ha_ != nullptr) out.ha_json = HaStatsJson(ha_->stats());
       if (enrichment_ != nullptr) {
         const EnrichmentStats e = enrichment_->stats();
         out.enrichment_json = absl::StrCat(
@@ -692,6 +727,38 @@ class CollectorRuntime::Impl {
   }
 
  private:
+  // --ha-peer: the node on worker 0's io_context (HA runs one worker). A replayed datagram
+  // takes the path a live one does when active; the outputs are flushed before a confirmation.
+  absl::Status CreateHaNode(Worker& worker) {
+    HaOptions options;
+    options.peer = o_.ha_peer;
+    options.listen = o_.ha_listen;
+    options.state_file = o_.ha_state;
+    options.spool.max_bytes = static_cast<size_t>(o_.ha_spool_bytes);
+    options.spool.max_age_us = static_cast<TimeUs>(o_.ha_spool_s * 1e6);
+    HaNode::Callbacks callbacks;
+    callbacks.replay = [&worker, store = store_.get()](std::span<const uint8_t> d,
+                                                       const ExporterId& e, TimeUs t) {
+      if (store != nullptr) store->Append(d, e, t);
+      worker.decoder.DecodeDatagram(d, e, t, worker.sink);
+      worker.sink.EndDatagram();
+    };
+    callbacks.flush_outputs = [this] { return csv_ == nullptr || csv_->WriteBuffered(); };
+    callbacks.on_role = [this](bool active, size_t replayed) {
+      if (o_.quiet) return;
+      if (active) {
+        std::fprintf(stderr, "flowcollect: ha: active (replayed %zu unconfirmed datagrams)\n",
+                     replayed);
+      } else {
+        std::fprintf(stderr, "flowcollect: ha: standing by\n");
+      }
+    };
+    auto node = HaNode::Create(worker.io, options, std::move(callbacks));
+    if (!node.ok()) return node.status();
+    ha_ = *std::move(node);
+    return absl::OkStatus();
+  }
+
   bool DropPrivilegesNow() {
     if (identity_ == nullptr) return true;
     absl::Status st = DropPrivileges(*identity_);
@@ -732,6 +799,7 @@ class CollectorRuntime::Impl {
         };
     timer.expires_after(std::chrono::seconds(1));
     timer.async_wait(on_tick);
+    if (w == 0 && ha_ != nullptr) ha_->Start();
     worker.server->Start();
     if (worker.tcp != nullptr) worker.tcp->Start();
     worker.io.run();
@@ -875,12 +943,19 @@ class CollectorRuntime::Impl {
       }
     }
 
+    // --ha-peer: bound here, with the other sockets' checks, before any privilege is dropped.
+    if (!o.ha_peer.empty()) {
+      if (absl::Status s = CreateHaNode(*workers_[0]); !s.ok()) return s;
+    }
+
     publisher_storage_ = std::make_unique<metrics::CollectorStatsPublisher>(workers_.size());
     if (!o.metrics_listen.empty()) {
       publisher_storage_->Register(registry_);
       publisher_ = publisher_storage_.get();
       if (clickhouse_ != nullptr) metrics::RegisterClickHouseMetrics(registry_, *clickhouse_);
       if (enrichment_ != nullptr) metrics::RegisterEnrichmentMetrics(registry_, *enrichment_);
+      if (forwarder_ != nullptr) metrics::RegisterForwardMetrics(registry_, *forwarder_);
+      if (ha_ != nullptr) metrics::RegisterHaMetrics(registry_, *ha_);
       auto server = metrics::MetricsServer::Start(registry_, o.metrics_listen);
       if (!server.ok()) return server.status();
       metrics_server_ = *std::move(server);
@@ -957,6 +1032,8 @@ class CollectorRuntime::Impl {
   FlowFilter filter_;        // matches everything without -f
   std::string filter_text_;  // as given, for the report page
   std::unique_ptr<StoreWriter> store_;
+  std::unique_ptr<DatagramForwarder> forwarder_;  // --forward
+  std::unique_ptr<HaNode> ha_;  // --ha-peer
   SharedTemplateStore shared_templates_;
   std::unique_ptr<CsvSink> csv_;
   std::mutex csv_mu_storage_;
@@ -996,6 +1073,29 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
     return usage("--store-rotate, --store-compress and --store-retention need --store");
   }
   if (o.read_files.empty() && o.read_threads > 0) return usage("--read-threads needs -r");
+  if (!o.forward.empty() && !o.read_files.empty()) {
+    return usage("--forward needs -l (live input): datagrams are sent on as they arrive, not "
+                 "from -r files");
+  }
+  if (o.forward_keep_source && o.forward.empty()) {
+    return usage("--forward-keep-source needs --forward");
+  }
+  if (o.ha_peer.empty() && !o.ha_state.empty()) return usage("--ha-state needs --ha-peer");
+  if (!o.ha_peer.empty()) {
+    // A confirmation promises the records were handed to the kernel: true of raw CSV rows, not
+    // of -A groups held until their bin ends, nor of a ClickHouse batch not yet acknowledged.
+    if (!o.read_files.empty()) return usage("--ha-peer needs -l (live input)");
+    if (o.workers > 1) return usage("--ha-peer runs one worker (--workers 1)");
+    if (!o.aggregate.empty()) return usage("--ha-peer writes raw rows: it cannot be used with -A");
+    if (!o.clickhouse_url.empty()) {
+      return usage("--ha-peer confirms rows written to CSV files; it cannot be used with "
+                   "--clickhouse yet");
+    }
+    if (absl::Status s = ValidateHaOptions(HaOptions{o.ha_peer, o.ha_listen, o.ha_state, {}});
+        !s.ok()) {
+      return usage(s.message());
+    }
+  }
   if (o.enrich_override && !o.enrichment.any()) {
     return usage("--enrich-override needs --routes, --asn-db, --geo-db or --interfaces");
   }

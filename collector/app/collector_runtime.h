@@ -17,6 +17,8 @@
 // --workers N (live): N threads, each with its own SO_REUSEPORT sockets, Decoder and
 // ClickHouse batcher; templates are shared through a SharedTemplateStore; the CSV sink and the
 // report are shared under one lock taken once per datagram; statistics are summed over workers.
+// --ha-peer (collector/ha/ha_node.h): worker 0 (HA runs one worker) spools instead of writing
+// while the node stands by, and confirms each burst to the peer once its rows reached the kernel.
 // --listen-tcp (IPFIX over TCP) is served by worker 0 alone, on its io_context and decoder:
 // a session's templates are its own (Decoder::DecodeSessionMessage), so no other worker needs
 // them. On stop, complete TCP messages already received are decoded, incomplete ones counted.
@@ -48,9 +50,20 @@
 //   enrichment         with an enrichment option only: {generation (1 after the first load,
 //                       +1 per reload), reloads, reload_failures (reloads that kept the old
 //                       data), lookup_errors (MaxMind lookups that met a corrupt database)}
+//   forward            with --forward only: {keep_source, destinations: [{destination (as
+//                       given), address (resolved), datagrams, bytes (UDP payload), send_errors,
+//                       drops {queue_full, family_mismatch, too_large, stop_timeout}}]}
 //   store              with --store only: {datagrams, bytes, files, template_datagrams,
 //                       datagrams_lost, write_errors, files_removed, files_recovered (left
 //                       by a crash, finished at start), templates_untracked, last_error}
+//   ha                 with --ha-peer only: {role ("active"/"standby"), became_active,
+//                       became_standby, commits, confirmations_sent, confirm_messages_sent,
+//                       confirmations_received, confirmations_while_active,
+//                       peer_messages_refused, send_errors, output_flush_errors, last_replay
+//                       (datagrams written at the last takeover), last_replay_ms, spool
+//                       {datagrams, unconfirmed, bytes (held now), spooled, confirmed,
+//                       confirmed_before_arrival, confirmations_unmatched,
+//                       evicted_unconfirmed, expired_unconfirmed, too_large, replayed}}
 // Counters (totals and each exporter): datagrams, datagram_bytes, v5_datagrams, v9_datagrams,
 //   ipfix_datagrams, sflow_datagrams, records, options_records, packets, bytes, templates,
 //   templates_new, templates_redefined, templates_withdrawn, sequence_lost, sequence_reordered,

@@ -164,6 +164,7 @@ void UdpServer::Arm(Socket& s) {
   s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
     Drain(s, kMaxBurst);
+    if (batch_end_) batch_end_();
     Arm(s);
   });
 }
@@ -171,6 +172,7 @@ void UdpServer::Arm(Socket& s) {
 void UdpServer::DrainPending() {
   // The kernel queue holds at most rcvbuf bytes, so this ends; the cap is a second guard.
   for (auto& s : sockets_) Drain(*s, 1 << 20);
+  if (batch_end_) batch_end_();
 }
 
 int UdpServer::Drain(Socket& s, int max) {

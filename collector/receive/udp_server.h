@@ -80,6 +80,10 @@ class UdpServer {
                                                            Handler handler);
   ~UdpServer();
 
+  // Called after each burst of datagrams a wake-up drained (and after DrainPending), on the
+  // receiving thread: where work that can wait for the end of a burst is done once.
+  void set_batch_end(std::function<void()> fn) { batch_end_ = std::move(fn); }
+
   // Starts the asynchronous receive loops.
   void Start();
   // Cancels outstanding waits (the io_context can then run out).
@@ -112,6 +116,7 @@ class UdpServer {
 
   UdpServerOptions options_;
   Handler handler_;
+  std::function<void()> batch_end_;
   std::vector<std::unique_ptr<Socket>> sockets_;
   std::vector<uint8_t> buffer_;
   ReceiveStats stats_;

@@ -282,6 +282,8 @@ std::string StatsJson(const DecoderSummary& decoder, const InputStats& input,
     absl::StrAppend(&out, ",\"enrichment\":", output.enrichment_json);
   }
   if (!output.store_json.empty()) absl::StrAppend(&out, ",\"store\":", output.store_json);
+  if (!output.forward_json.empty()) absl::StrAppend(&out, ",\"forward\":", output.forward_json);
+  if (!output.ha_json.empty()) absl::StrAppend(&out, ",\"ha\":", output.ha_json);
   out += "}\n";
   return out;
 }

@@ -52,6 +52,11 @@ struct OutputStats {
   // The flow store's counters (collector/store), written under the key "store"; empty without
   // --store.
   std::string store_json;
+  // The --forward counters (collector/receive/datagram_forwarder.h: ForwardStatsJson), written
+  // under the key "forward"; empty without --forward.
+  std::string forward_json;
+  // An HA node's counters (collector/ha), written under the key "ha"; empty without --ha-peer.
+  std::string ha_json;
 };
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);

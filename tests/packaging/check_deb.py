@@ -110,6 +110,7 @@ REQUIRED = [
     "./usr/share/doc/flowtools/examples/flowexport",
     "./usr/share/doc/flowtools/examples/flowcollect",
     "./usr/share/flowtools/templates/default.tmpl",
+    "./usr/sbin/flowcollect-ha-state",
 ]
 
 

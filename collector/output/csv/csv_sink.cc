@@ -121,12 +121,19 @@ absl::Status CsvSink::FinishFile() {
 
 void CsvSink::FlushIfLarge() {
   if (rows_len_ < kFlushBytes) return;
+  (void)WriteBuffered();
+}
+
+bool CsvSink::WriteBuffered() {
+  if (file_failed_ || closed_) return !file_failed_;
+  if (buffer_.empty() && rows_len_ == 0) return true;
   // The header (if any) is in buffer_ and precedes the rows.
   absl::Status st = file_.Write(buffer_);
   if (st.ok()) st = file_.Write(absl::string_view(rows_buffer_.get(), rows_len_));
   buffer_.clear();
   rows_len_ = 0;
   if (!st.ok()) FailFile(st);
+  return st.ok();
 }
 
 void CsvSink::OnRecord(const DecodedRecord& r) {

@@ -38,6 +38,9 @@ class CsvSink final : public RecordSink {
   ~CsvSink() override;
 
   void OnRecord(const DecodedRecord& r) override;
+  // Writes the buffered raw rows to the current file now (they reach the kernel, not the
+  // disk: the file is still committed at rotation or Close). False after a write error.
+  bool WriteBuffered();
   // Closes the current rotation file if `now` is past its interval.
   absl::Status Tick(TimeUs now);
   // Writes everything still buffered / aggregated and commits the output file(s).
