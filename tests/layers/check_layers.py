@@ -27,6 +27,7 @@ LAYERS = [
     "collector/filter",
     "collector/store",
     "collector/receive",
+    "collector/ha",
     "collector/stats",
     "collector/output/format",
     "collector/output/aggregate",
