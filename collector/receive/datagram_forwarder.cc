@@ -13,7 +13,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/json_string.h"
 #include "common/platform.h"
+#include "common/resolve.h"
 
 namespace nf {
 
@@ -58,32 +60,6 @@ uint16_t Fold(uint32_t sum) {
 // read-modify-write on the hot path, readers see a consistent value.
 void Bump(std::atomic<uint64_t>& c, uint64_t by = 1) {
   c.store(c.load(std::memory_order_relaxed) + by, std::memory_order_relaxed);
-}
-
-void AppendJsonText(absl::string_view s, std::string& out) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", absl::Hex(static_cast<unsigned char>(c), absl::kZeroPad2));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
-std::string NumericAddress(const sockaddr* sa, socklen_t len) {
-  char host[NI_MAXHOST] = {0};
-  char port[NI_MAXSERV] = {0};
-  if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return "?";
-  }
-  return sa->sa_family == AF_INET6 ? absl::StrCat("[", host, "]:", port)
-                                   : absl::StrCat(host, ":", port);
 }
 
 }  // namespace
@@ -224,32 +200,16 @@ absl::StatusOr<std::unique_ptr<DatagramForwarder>> DatagramForwarder::Create(
                        hp.ok() ? "port 0" : std::string(hp.status().message()),
                        " (want HOST:PORT or [IPV6]:PORT)"));
     }
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    addrinfo* res = nullptr;
-    const std::string port = std::to_string(hp->port);
-    int rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
-    if (rc == EAI_NONAME || rc == EAI_FAMILY) {
-      // AI_ADDRCONFIG hides ::1 on hosts without global IPv6; try again without it.
-      hints.ai_flags = 0;
-      rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
-    }
-    if (rc == EAI_AGAIN) {
-      return absl::UnavailableError(absl::StrCat("--forward ", text, ": cannot resolve ",
-                                                 hp->host, " now: ", gai_strerror(rc)));
-    }
-    if (rc != 0 || res == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat("--forward ", text, ": cannot resolve ",
-                                                     hp->host, ": ", gai_strerror(rc)));
+    absl::StatusOr<UdpDestination> resolved = ResolveUdpDestination(*hp);
+    if (!resolved.ok()) {
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat("--forward ", text, ": ", resolved.status().message()));
     }
     auto d = std::make_unique<Destination>();
     d->name = text;
-    d->address = NumericAddress(res->ai_addr, res->ai_addrlen);
-    std::memcpy(&d->to, res->ai_addr, res->ai_addrlen);
-    d->to_len = static_cast<socklen_t>(res->ai_addrlen);
-    freeaddrinfo(res);
+    d->address = resolved->numeric;
+    std::memcpy(&d->to, &resolved->address, resolved->length);
+    d->to_len = resolved->length;
     const int family = d->to.ss_family;
     d->id.port = hp->port;
     if (family == AF_INET) {
@@ -581,9 +541,9 @@ std::string ForwardStatsJson(const ForwardStats& stats) {
     if (!first) out.push_back(',');
     first = false;
     out += "{\"destination\":";
-    AppendJsonText(d.name, out);
+    AppendJsonString(d.name, out);
     out += ",\"address\":";
-    AppendJsonText(d.address, out);
+    AppendJsonString(d.address, out);
     absl::StrAppend(&out, ",\"datagrams\":", d.datagrams, ",\"bytes\":", d.bytes,
                     ",\"send_errors\":", d.send_errors, ",\"drops\":{");
     for (size_t i = 0; i < kForwardDropCount; ++i) {

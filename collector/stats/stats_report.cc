@@ -117,21 +117,6 @@ void AddTemplateCounters(TemplateCache::Counters& t, const TemplateCache::Counte
 
 }  // namespace
 
-void AppendJsonString(absl::string_view s, std::string& out) {
-  out.push_back('"');
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppend(&out, "\\u00", c < 0x10 ? "0" : "", absl::Hex(static_cast<int>(c)));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-}
-
 void DecoderSummary::Add(const Decoder& decoder) {
   DecoderSummary one;
   decoder.ForEachExporter([&](const ExporterId& id, const ExporterStats& s) {

@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 
 #include "collector/decode/decoder.h"
+#include "common/json_string.h"
 #include "collector/receive/tcp_server.h"
 #include "collector/receive/udp_server.h"
 
@@ -60,8 +61,6 @@ struct OutputStats {
 };
 
 std::string StatsText(const Decoder& decoder, const InputStats& input, const OutputStats& output);
-// Appends `s` as a JSON string literal (quoted, escaped).
-void AppendJsonString(absl::string_view s, std::string& out);
 std::string StatsJson(const Decoder& decoder, const InputStats& input, const OutputStats& output);
 
 // The decoder side of a report, copied out of one or several decoders (--workers): counters

@@ -12,22 +12,9 @@
 #include "absl/strings/str_cat.h"
 #include "common/ip_address.h"
 #include "common/platform.h"
+#include "common/resolve.h"
 
 namespace nf {
-namespace {
-
-std::string NumericAddress(const sockaddr* sa, socklen_t len) {
-  char host[NI_MAXHOST] = {0};
-  char port[NI_MAXSERV] = {0};
-  if (getnameinfo(sa, len, host, sizeof(host), port, sizeof(port),
-                  NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return "?";
-  }
-  return sa->sa_family == AF_INET6 ? absl::StrCat("[", host, "]:", port)
-                                   : absl::StrCat(host, ":", port);
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
     const std::vector<std::string>& collectors) {
@@ -42,62 +29,47 @@ absl::StatusOr<std::unique_ptr<UdpSender>> UdpSender::Create(
     if (hp->port == 0) {
       return absl::InvalidArgumentError(absl::StrCat("bad collector address '", text, "': port 0"));
     }
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_DGRAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    addrinfo* res = nullptr;
-    const std::string port = std::to_string(hp->port);
-    int rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
-    if (rc == EAI_ADDRFAMILY || rc == EAI_NONAME) {
-      // AI_ADDRCONFIG hides ::1 on hosts without global IPv6; retry without it.
-      hints.ai_flags = 0;
-      rc = getaddrinfo(hp->host.c_str(), port.c_str(), &hints, &res);
+    absl::StatusOr<UdpDestination> resolved = ResolveUdpDestination(*hp);
+    if (!resolved.ok()) {
+      // A resolver that did not answer is a failed run (worth a restart), not a bad argument.
+      const bool later = absl::IsUnavailable(resolved.status());
+      return absl::Status(resolved.status().code(),
+                          absl::StrCat(later ? "collector address '" : "bad collector address '",
+                                       text, "': ", resolved.status().message()));
     }
-    if (rc == EAI_AGAIN) {
-      // The resolver did not answer: a failed run (worth a restart), not a bad argument.
-      return absl::UnavailableError(absl::StrCat("collector address '", text, "': cannot resolve ",
-                                                 hp->host, " now: ", gai_strerror(rc)));
-    }
-    if (rc != 0 || res == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bad collector address '", text, "': cannot resolve ", hp->host, ": ", gai_strerror(rc)));
-    }
-    const addrinfo* ai = res;
-    const int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    const auto* addr = reinterpret_cast<const sockaddr*>(&resolved->address);
+    const int family = resolved->address.ss_family;
+    const int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
       const int err = errno;
-      freeaddrinfo(res);
       return absl::InternalError(
           absl::StrCat("socket for collector ", text, ": ", std::strerror(err)));
     }
     // Never let the kernel fragment an export datagram: an oversize one fails with EMSGSIZE
     // and is counted, which is what --mtu promises. Best effort, as every socket option here.
-    SetDontFragment(fd, ai->ai_family).IgnoreError();
-    if (ai->ai_family != AF_INET) s->any_ipv6_ = true;
+    SetDontFragment(fd, family).IgnoreError();
+    if (family != AF_INET) s->any_ipv6_ = true;
     int sndbuf = 4 << 20;
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
     CollectorStats st;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+    if (connect(fd, addr, resolved->length) == 0) {
       st.connected = true;
     } else {
       const int err = errno;
       // No route yet (interface still down at boot, VPN not up): send later, count failures.
       if (err != ENETUNREACH && err != EHOSTUNREACH && err != ENETDOWN) {
         close(fd);
-        freeaddrinfo(res);
         return absl::InvalidArgumentError(
             absl::StrCat("cannot reach collector ", text, ": ", std::strerror(err)));
       }
       st.last_errno = err;
     }
     Peer peer;
-    std::memcpy(&peer.addr, ai->ai_addr, ai->ai_addrlen);
-    peer.len = static_cast<socklen_t>(ai->ai_addrlen);
+    std::memcpy(&peer.addr, &resolved->address, resolved->length);
+    peer.len = resolved->length;
     s->peers_.push_back(peer);
     st.name = text;
-    st.address = NumericAddress(ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(res);
+    st.address = resolved->numeric;
     s->fds_.push_back(fd);
     s->stats_.push_back(std::move(st));
   }
