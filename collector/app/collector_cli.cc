@@ -68,6 +68,14 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
       ->check(CLI::Range(0.0, 864000.0))
       ->type_name("SECONDS")
       ->group(in);
+  app.add_option("--receive-coalesce", o.receive_coalesce_us,
+                 "while a stream keeps coming, pause this many microseconds between socket "
+                 "drains so one wake-up serves many datagrams (each waits at most this long; "
+                 "0 = read at every wake-up)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000))
+      ->type_name("USEC")
+      ->group(in);
   app.add_option("--rcvbuf", o.rcvbuf, "socket receive buffer in bytes")
       ->capture_default_str()
       ->check(CLI::Range(4096, 1 << 30))

@@ -420,6 +420,7 @@ class CollectorRuntime::Impl {
       UdpServerOptions options;
       options.listen = o_.listen;
       options.rcvbuf_bytes = o_.rcvbuf;
+      options.coalesce_us = o_.receive_coalesce_us;
       options.allow = allow_;
       options.reuse_port = reuse_port;
       auto server = UdpServer::Create(

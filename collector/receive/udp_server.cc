@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -25,6 +26,8 @@ namespace {
 constexpr size_t kMaxDatagram = 65535;
 // Datagrams drained per readiness event before yielding to other sockets and timers.
 constexpr int kMaxBurst = 256;
+// Coalescing pauses in a row before the io_context gets the thread back.
+constexpr int kCoalesceRounds = 8;
 // Datagrams fetched per recvmmsg call: one system call for a queue of up to this many.
 constexpr int kRecvBatch = 16;
 constexpr size_t kSlot = kMaxDatagram + 1;  // +1: a datagram that fills it was truncated
@@ -163,8 +166,18 @@ void UdpServer::Arm(Socket& s) {
   if (stopped_) return;
   s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    Drain(s, kMaxBurst);
+    int got = Drain(s, kMaxBurst);
     if (batch_end_) batch_end_();
+    // A queue emptied by less than a full burst: a steady stream, worth a short pause so the
+    // next drain serves many datagrams (see the header). A full burst needs no pause.
+    for (int round = 0; options_.coalesce_us > 0 && got > 0 && got < kMaxBurst &&
+                        round < kCoalesceRounds && !stopped_;
+         ++round) {
+      timespec pause{0, static_cast<long>(options_.coalesce_us) * 1000};
+      nanosleep(&pause, nullptr);
+      got = Drain(s, kMaxBurst);
+      if (batch_end_ && got > 0) batch_end_();
+    }
     Arm(s);
   });
 }

@@ -192,15 +192,6 @@ TEST(HaOptionsTest, BadOptionsAreNamed) {
   EXPECT_NE(message({"127.0.0.1:2056", "2057", "", {}}).find("--ha-state"), std::string::npos);
 }
 
-uint16_t FreeUdpPort() {
-  boost::asio::io_context io;
-  boost::asio::ip::udp::socket s(io);
-  boost::system::error_code ec;
-  s.open(boost::asio::ip::udp::v4(), ec);
-  s.bind({boost::asio::ip::make_address("127.0.0.1"), 0}, ec);
-  return s.local_endpoint(ec).port();
-}
-
 void WriteState(const std::string& path, const std::string& text) {
   const std::string tmp = path + ".tmp";
   std::ofstream(tmp) << text << "\n";
@@ -220,7 +211,7 @@ bool RunUntil(boost::asio::io_context& io, Pred done) {
 
 TEST(HaNodeTest, TheStandbyReplaysExactlyWhatTheActiveDidNotConfirm) {
   testing::TempDir dir;
-  const uint16_t pa = FreeUdpPort(), pb = FreeUdpPort();
+  const uint16_t pa = testing::FreeUdpPort(), pb = testing::FreeUdpPort();
   boost::asio::io_context io;
   int flushes = 0;
   bool flush_ok = true;
@@ -295,7 +286,7 @@ TEST(HaNodeTest, TheStandbyReplaysExactlyWhatTheActiveDidNotConfirm) {
 
 TEST(HaNodeTest, ConfirmationsFromAnyoneButThePeerAreRefused) {
   testing::TempDir dir;
-  const uint16_t pb = FreeUdpPort();
+  const uint16_t pb = testing::FreeUdpPort();
   boost::asio::io_context io;
   HaNode::Callbacks cb;
   cb.replay = [](std::span<const uint8_t>, const ExporterId&, TimeUs) {};
