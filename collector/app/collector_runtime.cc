@@ -1034,7 +1034,6 @@ class CollectorRuntime::Impl {
   std::string filter_text_;  // as given, for the report page
   std::unique_ptr<StoreWriter> store_;
   std::unique_ptr<DatagramForwarder> forwarder_;  // --forward
-  std::unique_ptr<HaNode> ha_;  // --ha-peer
   SharedTemplateStore shared_templates_;
   std::unique_ptr<CsvSink> csv_;
   std::mutex csv_mu_storage_;
@@ -1044,6 +1043,9 @@ class CollectorRuntime::Impl {
   // Before workers_: every worker's sink reads its snapshots.
   std::unique_ptr<Enrichment> enrichment_;
   std::vector<std::unique_ptr<Worker>> workers_;
+  // --ha-peer: its timer and socket live on worker 0's io_context, so it is declared after
+  // the workers and destroyed before them.
+  std::unique_ptr<HaNode> ha_;
   metrics::Registry registry_;
   std::unique_ptr<metrics::CollectorStatsPublisher> publisher_storage_;
   metrics::CollectorStatsPublisher* publisher_ = nullptr;
