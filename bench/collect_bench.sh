@@ -80,18 +80,23 @@ for mode in "-o /dev/null" "-A protocol -o /dev/null"; do
  done
 done
 
-printf '\n%-14s %-24s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
+printf '\n%-14s %-34s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
 for rate in $RATES; do
  for _ in $(seq "$REPEAT"); do
-  # -A protocol indexes its groups directly; -A src_addr/24,dst_port hashes them.
-  for rx in nfcapd flowcollect "flowcollect -A protocol" "flowcollect -A src_addr/24,dst_port"; do
+  # Raw rows go to a CSV file on disk, as nfcapd writes its files (with and without the pause
+  # between drains of a steady stream); -A protocol indexes its groups directly,
+  # -A src_addr/24,dst_port hashes them.
+  for rx in nfcapd flowcollect "flowcollect --receive-coalesce 0" "flowcollect -A protocol" \
+            "flowcollect -A src_addr/24,dst_port"; do
     p=$(free_port)
     if [ "$rx" = nfcapd ]; then
       rm -rf "$work/nf-$rate"; mkdir -p "$work/nf-$rate"  # fresh: nfdump -R reads it all
       nfcapd -b 127.0.0.1 -p "$p" -w "$work/nf-$rate" -B 134217728 >/dev/null 2>&1 & pids+=($!); rp=$!
     else
+      out=/dev/null
+      case "$rx" in *-A*) ;; *) out="$work/rows.csv" ;; esac
       # shellcheck disable=SC2086  # $rx carries flowcollect's output options
-      "$BUILD/collector/flowcollect" ${rx#flowcollect} -l "127.0.0.1:$p" --rcvbuf 134217728 -o /dev/null \
+      "$BUILD/collector/flowcollect" ${rx#flowcollect} -l "127.0.0.1:$p" --rcvbuf 134217728 -o "$out" \
         --stats-json "$work/l-$rate.json" 2>/dev/null & pids+=($!); rp=$!
     fi
     wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
@@ -105,8 +110,9 @@ for rate in $RATES; do
     else
       got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/l-$rate.json")
     fi
-    printf '%-14s %-24s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
+    printf '%-14s %-34s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
       "$(python3 -c "print($got/max($cpu,1e-3))")"
+    rm -f "$work/rows.csv"
   done
  done
 done
