@@ -433,6 +433,7 @@ class CollectorRuntime::Impl {
               // Standing by: keep it for a takeover, and keep the templates warm.
               ha->Spool(d, e, t);
               worker.decoder.LearnTemplatesOnly(d, e, t, worker.sink);
+              worker.sink.EndDatagram();  // releases the outputs' lock if a record was written
               return;
             }
             if (store != nullptr) store->Append(d, e, t);
@@ -469,7 +470,10 @@ class CollectorRuntime::Impl {
             worker.decoder.DecodeSessionMessage(m, e, t, worker.sink);
             worker.sink.EndDatagram();
           },
-          [&worker](const ExporterId& e) { worker.decoder.EndSession(e); });
+          [&worker](const ExporterId& e) {
+            worker.decoder.EndSession(e);
+            worker.sink.EndDatagram();
+          });
       if (!tcp.ok()) {
         std::fprintf(stderr, "flowcollect: %s\n", std::string(tcp.status().message()).c_str());
         return false;
@@ -744,7 +748,11 @@ class CollectorRuntime::Impl {
       worker.decoder.DecodeDatagram(d, e, t, worker.sink);
       worker.sink.EndDatagram();
     };
-    callbacks.flush_outputs = [this] { return csv_ == nullptr || csv_->WriteBuffered(); };
+    callbacks.flush_outputs = [this] {
+      if (csv_ == nullptr) return true;
+      std::lock_guard<std::mutex> lock(*csv_mu_);  // the statistics read the sink under it
+      return csv_->WriteBuffered();
+    };
     callbacks.on_role = [this](bool active, size_t replayed) {
       if (o_.quiet) return;
       if (active) {
@@ -929,6 +937,7 @@ class CollectorRuntime::Impl {
                                                   report_.get(), enrichment_.get(),
                                                   o.enrich_override, &filter_));
       workers_.back()->index = w;
+      workers_.back()->sink.set_sole_producer(worker_count == 1);
       if (!o.template_store.empty()) {
         Decoder& decoder = workers_.back()->decoder;
         size_t loaded = 0;

@@ -37,6 +37,9 @@ void FanoutSink::Forward(const DecodedRecord& r) {
   if (csv_ != nullptr || report_ != nullptr) {
     if (shared_mu_ == nullptr) {
       Deliver(r);
+    } else if (sole_producer_) {
+      if (!held_.owns_lock()) held_ = std::unique_lock<std::mutex>(*shared_mu_);
+      Deliver(r);
     } else {
       pending_.push_back(r);
     }
@@ -46,6 +49,7 @@ void FanoutSink::Forward(const DecodedRecord& r) {
 
 void FanoutSink::EndDatagram() {
   filtered_published_.store(filtered_, std::memory_order_relaxed);
+  if (held_.owns_lock()) held_.unlock();
   if (pending_.empty()) return;
   std::lock_guard<std::mutex> lock(*shared_mu_);
   for (const DecodedRecord& r : pending_) Deliver(r);

@@ -35,6 +35,11 @@ class FanoutSink : public RecordSink {
              RecordSink* report, const Enrichment* enrichment = nullptr,
              bool enrich_override = false, const FlowFilter* filter = nullptr);
 
+  // This sink is the only one feeding the shared outputs (one worker; others only read their
+  // counters under the lock): it then takes the lock at a datagram's first record and delivers
+  // each record at once, instead of copying every record to hand them over at EndDatagram.
+  void set_sole_producer(bool sole) { sole_producer_ = sole; }
+
   void OnRecord(const DecodedRecord& r) override;
   // Hands the datagram's records to the shared outputs; call after each datagram.
   void EndDatagram();
@@ -53,6 +58,8 @@ class FanoutSink : public RecordSink {
   std::mutex* shared_mu_;
   RecordSink* report_;
   std::vector<DecodedRecord> pending_;
+  bool sole_producer_ = false;
+  std::unique_lock<std::mutex> held_;  // sole producer: the lock, from a datagram's first record
   std::unique_ptr<clickhouse::ClickHouseBatcher> batcher_;
   RecordEnricher enricher_;
   const FlowFilter* filter_;  // null: every record
