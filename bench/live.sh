@@ -3,7 +3,9 @@
 # generated capture into one end at stepped rates while the exporter captures on the other end
 # and exports to nfcapd on the namespace's loopback. For each tool and rate it prints the rate
 # tcpreplay achieved, the packets and bytes nfdump reads back against the generator's truth, and
-# the capture loss; finally the highest zero-loss rate per tool (flowexport and softflowd).
+# the capture loss and the tool's packets per CPU-second (user + system time of the process, all
+# its threads, over the send); finally the highest zero-loss rate and the packets per
+# CPU-second per tool (flowexport, flowexport-tN = --threads N, softflowd).
 #
 # Needs root (network namespace), ip, tcpreplay, nfcapd/nfdump, softflowd(+softflowctl).
 # Not part of `make test`. Nothing outside the namespace it creates (and deletes) is touched.
@@ -11,7 +13,8 @@
 #   RATES: packets per second, "top" for tcpreplay --topspeed, "mmap" for netsniff-ng's
 #   PACKET_MMAP transmit ring (as fast as the kernel takes frames: above tcpreplay's ceiling;
 #   skipped when netsniff-ng is not installed) (default "50000 100000 200000 top mmap")
-#   TOOLS: default "flowexport softflowd"; -k keeps the work directory.
+#   TOOLS: default "flowexport softflowd"; flowexport-t2 is flowexport --threads 2 (on Linux:
+#   two fanout capture workers); -k keeps the work directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +32,7 @@ while getopts "b:n:f:R:t:kh" opt; do
     R) rates=$OPTARG ;;
     t) only=$OPTARG ;;
     k) keep=1 ;;
-    *) sed -n '2,14p' "$0"; exit 2 ;;
+    *) sed -n '2,17p' "$0"; exit 2 ;;
   esac
 done
 
@@ -89,6 +92,10 @@ wait_bound() {  # $1 = UDP port inside the namespace
   return 1
 }
 
+cpu_ticks() {  # $1 = pid: user + system clock ticks of the process, every thread included
+  awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
 wait_running() {  # $1 = pid; gives a capture process time to open its socket
   sleep 1
   kill -0 "$1" 2>/dev/null
@@ -98,7 +105,7 @@ results=$work/results.txt
 : >"$results"
 for tool in $only; do
   case $tool in
-    flowexport) [ -x "$exporter" ] || { echo "live: $exporter not built, skipped" >&2; continue; } ;;
+    flowexport | flowexport-t[0-9]*) [ -x "$exporter" ] || { echo "live: $exporter not built, skipped" >&2; continue; } ;;
     softflowd) command -v softflowd >/dev/null || { echo "live: softflowd missing, skipped" >&2; continue; } ;;
     *) echo "live: unknown tool $tool" >&2; continue ;;
   esac
@@ -118,9 +125,11 @@ for tool in $only; do
     wait_bound "$port"
 
     case $tool in
-      flowexport)
+      flowexport | flowexport-t[0-9]*)
+        threads=1
+        [ "$tool" = flowexport ] || threads=${tool#flowexport-t}
         ip netns exec "$ns" "$exporter" -i vb -c "127.0.0.1:$port" --stats-json "$dir.json" \
-          >"$dir.tool.log" 2>&1 &
+          --threads "$threads" --verbose >"$dir.tool.log" 2>&1 &
         ;;
       softflowd)
         ip netns exec "$ns" softflowd -i vb -n "127.0.0.1:$port" -v 9 -d -c "$dir.ctl" \
@@ -130,6 +139,7 @@ for tool in $only; do
     tool_pid=$!
     pids+=("$tool_pid")
     wait_running "$tool_pid" || { echo "live: $tool did not start:" >&2; cat "$dir.tool.log" >&2; exit 1; }
+    cpu_before=$(cpu_ticks "$tool_pid")
 
     if [ "$rate" = mmap ]; then
       # netsniff-ng sends the whole capture through a TX ring, ignoring its timestamps; the
@@ -152,12 +162,14 @@ for tool in $only; do
       failed=$(awk -F: '/Failed packets/ { gsub(/ /, "", $2); print $2 }' "$dir.tcpreplay.log")
     fi
     sleep 1
+    cpu_after=$(cpu_ticks "$tool_pid")
+    cpu_s=$(awk -v a="$cpu_before" -v b="$cpu_after" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
 
     # Stop the meter so it exports everything it holds; read its own capture counters.
     received="?"
     drops="?"
     case $tool in
-      flowexport)
+      flowexport | flowexport-t[0-9]*)
         kill -TERM "$tool_pid"
         wait "$tool_pid" || true
         read -r received drops < <(python3 -c 'import json, sys
@@ -178,8 +190,8 @@ print(j.get("packets_seen", "?"), j.get("pcap_dropped", 0) + j.get("pcap_if_drop
     wait "$nfcapd_pid" || true
     read -r got_packets got_bytes < <(nfdump -R "$dir" -q -o csv 2>/dev/null |
       awk -F, 'NF > 12 { p += $12; b += $13 } END { printf "%d %d\n", p, b }')
-    echo "$tool $rate ${achieved:-?} ${failed:-?} ${received:-?} ${drops:-?} $got_packets $got_bytes" >>"$results"
-    echo "$tool at $rate: tcpreplay ${achieved:-?} pps, captured ${received:-?} (dropped ${drops:-?}), $got_packets/$truth_packets packets exported" >&2
+    echo "$tool $rate ${achieved:-?} ${failed:-?} ${received:-?} ${drops:-?} $got_packets $got_bytes $cpu_s" >>"$results"
+    echo "$tool at $rate: tcpreplay ${achieved:-?} pps, captured ${received:-?} (dropped ${drops:-?}), $got_packets/$truth_packets packets exported, $cpu_s CPU-s" >&2
   done
 done
 
@@ -189,14 +201,16 @@ done
 # exports a few packets fewer than it captured, at every rate).
 awk -v P="$truth_packets" -v B="$truth_bytes" '
 BEGIN {
-  printf "%-11s %7s %11s %6s %9s %8s %10s %12s %8s  %s\n", "tool", "rate", "sent pps", "failed", "captured", "dropped", "exported", "bytes", "loss", "verdict"
+  printf "%-13s %7s %11s %6s %9s %8s %10s %12s %8s %6s %10s  %s\n", "tool", "rate", "sent pps", "failed", "captured", "dropped", "exported", "bytes", "loss", "CPU-s", "pkt/CPU-s", "verdict"
 }
 {
   lossless = ($4 == 0 && $5 == P && $6 == 0)
   exact = ($7 == P && $8 == B)
   loss = ($5 ~ /^[0-9]+$/ && P) ? (P - $5 + $6) * 100.0 / P : 100
   verdict = lossless ? (exact ? "zero loss, totals exact" : "zero capture loss, totals differ from truth") : "CAPTURE LOSS"
-  printf "%-11s %7s %11s %6s %9s %8s %10d %12d %7.3f%%  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, loss, verdict
+  per_cpu = ($9 + 0 > 0) ? sprintf("%.0f", $5 / $9) : "?"
+  printf "%-13s %7s %11s %6s %9s %8s %10d %12d %7.3f%% %6s %10s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, loss, $9, per_cpu, verdict
+  if ($5 ~ /^[0-9]+$/ && $9 + 0 > 0) { cpu_packets[$1] += $5; cpu_seconds[$1] += $9 }
   if (lossless && exact && $3 + 0 > best[$1]) best[$1] = $3 + 0
   if ($2 != "mmap" && !(lossless && exact)) tcpreplay_loss[$1] = 1
   if (lossless && $3 + 0 > capture_best[$1]) capture_best[$1] = $3 + 0
@@ -206,6 +220,13 @@ END {
   printf "\ntruth: %d packets, %d bytes\n", P, B
   for (t in seen) {
     printf "%s: highest zero-loss rate (no capture drops, totals exact): %s; without capture drops: %s\n", t, (t in best) ? sprintf("%.0f pps", best[t]) : "none", (t in capture_best) ? sprintf("%.0f pps", capture_best[t]) : "none"
+    if (t in cpu_seconds) printf "%s: %.0f packets per CPU-second (all rates: %d packets, %.2f CPU-s)\n", t, cpu_packets[t] / cpu_seconds[t], cpu_packets[t], cpu_seconds[t]
+  }
+  # The fanout target: 2 capture workers cost at most ~10% more CPU per packet than one.
+  if (("flowexport" in cpu_seconds) && ("flowexport-t2" in cpu_seconds)) {
+    one = cpu_packets["flowexport"] / cpu_seconds["flowexport"]
+    two = cpu_packets["flowexport-t2"] / cpu_seconds["flowexport-t2"]
+    printf "target: packets per CPU-second with 2 workers >= 90%% of 1 worker'"'"'s: %s (%.0f vs %.0f, %.0f%%)\n", (two >= 0.9 * one) ? "met" : "NOT met", two, one, 100 * two / one
   }
   # The target: zero loss at every rate tcpreplay reaches, and a higher zero-loss rate than softflowd.
   if ("flowexport" in seen) {

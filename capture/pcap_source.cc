@@ -5,6 +5,10 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/if_packet.h>
+#include <sys/socket.h>
+#endif
 
 #include <algorithm>
 #include <cerrno>
@@ -262,7 +266,46 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenLive(
   absl::Status st = ApplyFilter(p, options.filter, options.interface);
   if (!st.ok()) return st;
   src->if_index_ = if_nametoindex(options.interface.c_str());
+  if (options.fanout_group >= 0) {
+    st = JoinFanout(p, options.interface, options.fanout_group);
+    if (!st.ok()) return st;
+  }
   return src;
+}
+
+absl::Status PcapSource::JoinFanout(pcap* p, const std::string& interface, int group) {
+#ifdef __linux__
+  // Hash mode: the kernel's symmetric flow hash (addresses and ports, both directions alike)
+  // picks the socket, so every packet of a 5-tuple reaches the same handle. DEFRAG reassembles
+  // IPv4 fragments first, so a fragmented datagram is not split over handles (the handle then
+  // sees the one reassembled datagram, not its fragments).
+  const int arg =
+      (group & 0xffff) | ((PACKET_FANOUT_HASH | PACKET_FANOUT_FLAG_DEFRAG) << 16);
+  if (setsockopt(pcap_fileno(p), SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) != 0) {
+    return absl::ErrnoToStatus(
+        errno, absl::StrCat("cannot join PACKET_FANOUT group ", group, " on ", interface));
+  }
+  return absl::OkStatus();
+#else
+  (void)p;
+  return absl::UnimplementedError(
+      absl::StrCat("cannot split capture on ", interface, " (group ", group,
+                   "): PACKET_FANOUT is Linux only"));
+#endif
+}
+
+bool FanoutSupported(const std::string& interface) {
+#ifdef __linux__
+  return !absl::StartsWith(interface, "nflog") && if_nametoindex(interface.c_str()) != 0;
+#else
+  (void)interface;
+  return false;
+#endif
+}
+
+uint16_t FanoutGroupIdFor(int64_t pid) {
+  const uint64_t v = static_cast<uint64_t>(pid);
+  return static_cast<uint16_t>((v ^ (v >> 16) ^ (v >> 32)) & 0xffff);
 }
 
 PcapSource::~PcapSource() {

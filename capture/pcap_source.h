@@ -47,7 +47,20 @@ struct LiveCaptureOptions {
   int buffer_size_bytes = 32 << 20;  // kernel ring; larger absorbs bursts
   int timeout_ms = 100;              // batch timeout (immediate mode stays off)
   std::string filter;                // BPF expression, empty = everything
+  // Linux: join this PACKET_FANOUT group (hash mode, IPv4 defragmentation) right after
+  // activation, so several handles on one interface share its traffic flow by flow. -1 = no
+  // fanout. See FanoutGroupIdFor and FanoutSupported.
+  int fanout_group = -1;
 };
+
+// Whether live capture on `interface` can be split over handles with PACKET_FANOUT: Linux
+// packet sockets on a kernel interface. Not FreeBSD's BPF, not libpcap pseudo-devices
+// (nflog:N, any), which read no packet socket of their own.
+bool FanoutSupported(const std::string& interface);
+// The fanout group id of a process: PACKET_FANOUT ids are per network namespace and any
+// process may join a group by id, so two flowexports on one host must not pick the same one.
+// Derived from the pid (16 bits, the pid's high bits folded in).
+uint16_t FanoutGroupIdFor(int64_t pid);
 
 // Capture statistics. For files only `received` is meaningful.
 struct CaptureStats {
@@ -117,6 +130,8 @@ class PcapSource {
     void* program = nullptr;  // bpf_program*
   };
   PcapSource() = default;
+  // Adds live handle `p` to fanout group `group` (Linux; elsewhere an error).
+  static absl::Status JoinFanout(pcap* p, const std::string& interface, int group);
   // Classic pcap through our readers (`mapped` or `zstd`).
   absl::StatusOr<int> DispatchClassic(Input& in, int max_packets,
                                       absl::FunctionRef<void(const RawPacket&)> handler);

@@ -8,10 +8,12 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -25,6 +27,7 @@
 #include "common/exit_status.h"
 #include "common/privileges.h"
 #include "exporter/app/export_metrics.h"
+#include "exporter/app/fanout_capture.h"
 #include "exporter/app/run_status.h"
 #include "enrich/enrichment.h"
 #include "exporter/encode/encoder.h"
@@ -156,6 +159,10 @@ struct ExportPipeline {
   std::string filter;
   LiveCaptureOptions live_options;  // kept for --on-iface-down wait
   std::unique_ptr<PcapSource> source;
+  // -i IFACE --threads N on Linux: N capture workers in one PACKET_FANOUT group, each with its
+  // own flow table; then `source` and `meter` stay null (fanout_capture.h).
+  std::unique_ptr<FanoutCapture> fanout;
+  uint32_t if_index = 0;  // of the capture interface (0 for files and pseudo-devices)
   std::unique_ptr<UdpSender> sender;
   std::unique_ptr<Pacer> pacer;
   std::unique_ptr<PacketSampler> sampler;
@@ -175,9 +182,22 @@ namespace {
 
 // The single source of every statistic: JSON, summary, status line and metrics read this.
 ExportSnapshot Snapshot(const ExportPipeline& p) {
-  const Counters& c = p.counters;
-  const CaptureStats cs = p.source ? p.source->Stats() : CaptureStats{};
-  const MeterTotals mt = p.meter->Totals();
+  Counters c = p.counters;
+  CaptureStats cs = p.source ? p.source->Stats() : CaptureStats{};
+  MeterTotals mt = p.meter ? p.meter->Totals() : MeterTotals{};
+  if (p.fanout != nullptr) {
+    // The workers count packets; the export thread (p.counters) counts what it exported.
+    const FanoutTotals ft = p.fanout->Totals();
+    c.seen = ft.packets.seen;
+    c.parsed = ft.packets.parsed;
+    c.results = ft.packets.results;
+    c.sampled_out = ft.packets.sampled_out;
+    c.fragments = ft.packets.fragments;
+    c.non_first_fragments = ft.packets.non_first_fragments;
+    c.l4_truncated = ft.packets.l4_truncated;
+    mt = ft.meter;
+    cs = ft.capture;
+  }
   const EncoderTotals et = p.encoder->Totals();
   ExportSnapshot s;
   s.packets_seen = c.seen;
@@ -190,7 +210,8 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
   s.packets_non_first_fragment = c.non_first_fragments;
   s.packets_l4_truncated = c.l4_truncated;
   s.packets_ring_full_dropped = mt.ring_full_drops;
-  s.live = p.source && p.source->is_live();
+  s.live = (p.source && p.source->is_live()) || p.fanout != nullptr;
+  s.capture_workers = p.fanout != nullptr ? p.fanout->workers() : 1;
   s.pcap_dropped = cs.dropped;
   s.pcap_if_dropped = cs.if_dropped;
   s.flows_created = mt.table.flows_created;
@@ -251,7 +272,7 @@ absl::StatusOr<std::unique_ptr<Encoder>> CreateEncoder(const ExportOptions& o,
                                                        const ExportPipeline& p,
                                                        Encoder::DatagramSink sink) {
   const uint32_t source_id =
-      static_cast<uint32_t>(o.source_id >= 0 ? o.source_id : p.source->if_index());
+      static_cast<uint32_t>(o.source_id >= 0 ? o.source_id : p.if_index);
   MessageOptions mo;
   mo.mtu = static_cast<size_t>(o.mtu);
   mo.ip_udp_overhead = p.sender->any_ipv6() ? 48 : 28;
@@ -390,7 +411,34 @@ int ExportRuntime::Open(ExportPipeline& p) {
   }
 
   // ---- Input.
-  if (live) {
+  // --threads N live on Linux: N capture handles in one fanout group, no packet hand-off. Not
+  // with --on-iface-down wait, whose re-open is one handle's (the shard path keeps it).
+  const bool fanout = live && o.threads > 1 && FanoutSupported(o.interfaces[0]) &&
+                      o.on_iface_down != "wait";
+  if (fanout) {
+    FanoutOptions fo;
+    fo.workers = static_cast<size_t>(o.threads);
+    LiveCaptureOptions& lo = fo.capture;
+    lo.interface = o.interfaces[0];
+    lo.promiscuous = !o.no_promisc;
+    lo.snaplen = o.snaplen;
+    lo.buffer_size_bytes = o.buffer_mib << 20;
+    lo.filter = p.filter;
+    p.live_options = lo;
+    fo.pid = getpid();
+    fo.table.max_flows = static_cast<size_t>(o.max_flows);
+    fo.table.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
+    fo.table.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
+    fo.sampling = static_cast<uint32_t>(o.sampling);
+    fo.sampling_mode = o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
+                                                   : PacketSampler::Mode::kDeterministic;
+    fo.sampling_seed = static_cast<uint64_t>(WallClockUs());
+    absl::StatusOr<std::unique_ptr<FanoutCapture>> f = FanoutCapture::Open(fo);
+    if (!f.ok()) return fail(f.status());
+    if (!(*f)->buffer_note().empty()) log << "flowexport: " << (*f)->buffer_note() << "\n";
+    p.if_index = (*f)->if_index();
+    p.fanout = std::move(*f);
+  } else if (live) {
     LiveCaptureOptions& lo = p.live_options;
     lo.interface = o.interfaces[0];
     lo.promiscuous = !o.no_promisc;
@@ -400,6 +448,7 @@ int ExportRuntime::Open(ExportPipeline& p) {
     absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenLive(lo);
     if (!src.ok()) return fail(src.status());
     if (!(*src)->buffer_note().empty()) log << "flowexport: " << (*src)->buffer_note() << "\n";
+    p.if_index = (*src)->if_index();
     p.source = std::move(*src);
   } else {
     absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline(o.files, p.filter);
@@ -408,9 +457,11 @@ int ExportRuntime::Open(ExportPipeline& p) {
   }
 
   // ---- Meter and encoder.
-  absl::StatusOr<std::unique_ptr<Meter>> meter = CreateMeter(o, p.source->if_index());
-  if (!meter.ok()) return fail(meter.status());
-  p.meter = std::move(*meter);
+  if (p.fanout == nullptr) {
+    absl::StatusOr<std::unique_ptr<Meter>> meter = CreateMeter(o, p.if_index);
+    if (!meter.ok()) return fail(meter.status());
+    p.meter = std::move(*meter);
+  }
   p.sampler = std::make_unique<PacketSampler>(
       static_cast<uint32_t>(o.sampling),
       o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
@@ -454,6 +505,17 @@ int ExportRuntime::Open(ExportPipeline& p) {
         << (live ? o.interfaces[0] : absl::StrJoin(o.files, ", "))
         << (p.filter.empty() ? "" : " with filter '" + p.filter + "'") << ", exporting to "
         << absl::StrJoin(o.collectors, ", ") << std::endl;
+    // Which capture path runs (docs/man/flowexport.1, --threads).
+    if (p.fanout != nullptr) {
+      log << "flowexport: capture: " << p.fanout->workers()
+          << " fanout workers (PACKET_FANOUT hash group " << p.fanout->group_id()
+          << "), one flow table each" << std::endl;
+    } else if (o.threads > 1) {
+      log << "flowexport: capture: 1 thread, " << o.threads << " flow-table shards over rings"
+          << std::endl;
+    } else {
+      log << "flowexport: capture: 1 thread, 1 flow table" << std::endl;
+    }
   }
 
   // Display only (wall clock, never flow logic): the -r progress bar.
@@ -472,6 +534,7 @@ int ExportRuntime::Open(ExportPipeline& p) {
 }
 
 int ExportRuntime::Loop(ExportPipeline& p) {
+  if (p.fanout != nullptr) return LoopFanout(p);
   const ExportOptions& o = options_;
   std::ostream& log = *hooks_.log;
   const bool live = p.live;
@@ -621,8 +684,94 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   return exit_code;
 }
 
+int ExportRuntime::LoopFanout(ExportPipeline& p) {
+  const ExportOptions& o = options_;
+  std::ostream& log = *hooks_.log;
+  FanoutCapture& capture = *p.fanout;
+  Counters& c = p.counters;  // export side only: the workers count packets
+  Encoder& enc = *p.encoder;
+  StatusTicker status_ticker(o.verbose > 0 ? o.status_interval_s : 0, MonotonicMicros());
+  ExportStatusSample status_before;
+  // Enrichment and encoding stay on this thread, once per exported flow, as in Loop.
+  EnrichmentView enrichment_view(p.enrichment.get());
+  const EnrichmentData* enrichment = enrichment_view.Get();
+  auto sink = [&](const FlowRecord& r) {
+    const TimeUs now = WallClockUs();
+    bool added;
+    if (enrichment != nullptr) {
+      FlowRecord e = r;
+      const AddressInfo src = enrichment->LookupAs(e.key.src);
+      const AddressInfo dst = enrichment->LookupAs(e.key.dst);
+      e.src_as = src.origin_as;
+      e.src_mask = src.mask;
+      e.dst_as = dst.origin_as;
+      e.dst_mask = dst.mask;
+      c.addresses_looked_up += 2;
+      c.addresses_matched += static_cast<uint64_t>(src.origin_as != 0 || src.mask != 0) +
+                             static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
+      added = enc.Add(e, now);
+    } else {
+      added = enc.Add(r, now);
+    }
+    if (!added) return;  // counted by the encoder
+    c.packets_exported += r.packets;
+    c.bytes_exported += r.bytes;
+  };
+
+  int exit_code = 0;
+  const bool watch_iface = p.if_index != 0;
+  StartIfaceTimer();
+  capture.Start();
+  while (!stop_) {
+    if (reload_) {
+      reload_ = 0;
+      if (p.enrichment != nullptr) {
+        p.enrichment->RequestReload();
+      } else if (o.verbose > 0) {
+        log << "flowexport: SIGHUP: nothing to reload (no --routes or --asn-db)" << std::endl;
+      }
+    }
+    enrichment = enrichment_view.Get();
+    // Idle: the workers expire by the wall clock themselves; 1 ms keeps records moving.
+    if (capture.Drain(sink) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (const std::string failure = capture.Failure(); !failure.empty()) {
+      log << "flowexport: " << failure << "\n";
+      exit_code = 1;
+      break;
+    }
+    if (watch_iface && check_iface_) {
+      check_iface_ = 0;
+      if (const IfaceState state = GetIfaceState(o.interfaces[0]); state != IfaceState::kUp) {
+        log << "flowexport: interface " << o.interfaces[0] << " is " << IfaceStateName(state)
+            << ": exporting every flow and exiting (--on-iface-down exit)\n";
+        exit_code = 1;
+        break;
+      }
+    }
+    enc.Tick(WallClockUs());
+    if (p.metrics_server != nullptr && p.publisher.Due()) p.publisher.Publish(Snapshot(p));
+    if (dump_stats_) {
+      dump_stats_ = 0;
+      log << FormatSummary(Snapshot(p)) << std::flush;
+    }
+    if (double seconds = 0; status_ticker.Due(MonotonicMicros(), &seconds)) {
+      const ExportStatusSample now_sample = StatusSampleOf(Snapshot(p));
+      log << ExportStatusLine(status_before, now_sample, seconds) << std::flush;
+      status_before = now_sample;
+    }
+    if (hooks_.after_batch) hooks_.after_batch(Snapshot(p));
+  }
+  capture.Finish(sink);  // workers leave and are joined; every flow is exported
+  enc.Flush(WallClockUs());
+  if (o.verbose > 0) {
+    log << "flowexport: capture: packets seen per fanout worker: "
+        << absl::StrJoin(capture.SeenPerWorker(), " ") << std::endl;
+  }
+  return exit_code;
+}
+
 int ExportRuntime::Close(ExportPipeline& p, int exit_code) {
-  p.progress->Finish(p.source->BytesRead(), p.counters.seen);
+  if (p.source != nullptr) p.progress->Finish(p.source->BytesRead(), p.counters.seen);
   final_ = Snapshot(p);
   g_runtime.store(nullptr);
   *hooks_.log << FormatSummary(final_) << std::flush;

@@ -104,6 +104,9 @@ class ExportRuntime {
   // The capture loop, until the end of the input, a stop request or a capture failure; then
   // every flow is exported and flushed. Returns the exit status so far.
   int Loop(ExportPipeline& p);
+  // Loop for fanout capture (-i IFACE --threads N on Linux): this thread only exports what
+  // the capture workers expire (fanout_capture.h).
+  int LoopFanout(ExportPipeline& p);
   // Reports (summary, metrics, --stats-json) from the final snapshot.
   int Close(ExportPipeline& p, int exit_code);
   // Says what went wrong in one line; the exit status tells a command-line mistake (2) from a

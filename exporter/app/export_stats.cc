@@ -31,6 +31,7 @@ std::string FormatStatsJson(const ExportSnapshot& s) {
   absl::StrAppend(&j, "  \"packets_l4_truncated\": ", s.packets_l4_truncated, ",\n");
   absl::StrAppend(&j, "  \"pcap_dropped\": ", s.pcap_dropped, ",\n");
   absl::StrAppend(&j, "  \"pcap_if_dropped\": ", s.pcap_if_dropped, ",\n");
+  absl::StrAppend(&j, "  \"capture_workers\": ", s.capture_workers, ",\n");
   absl::StrAppend(&j, "  \"flows_created\": ", s.flows_created, ",\n");
   j += "  \"flows_expired\": {";
   AppendPairs(s.flows_expired, j);

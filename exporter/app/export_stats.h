@@ -15,7 +15,10 @@
 //     "packets_fragment": N,        IPv4/IPv6 fragments (included in parsed)
 //     "packets_non_first_fragment": N, of which non-first (keyed without ports)
 //     "packets_l4_truncated": N,    parsed packets whose L4 header was cut by the snaplen
-//     "pcap_dropped": N, "pcap_if_dropped": N,  pcap_stats (live capture)
+//     "pcap_dropped": N, "pcap_if_dropped": N,  pcap_stats (live capture), summed over the
+//                                   capture handles
+//     "capture_workers": N,         capture threads: 1, or N with fanout capture
+//                                   (-i IFACE --threads N on Linux)
 //     "flows_created": N,
 //     "flows_expired": {"idle_timeout": N, "active_timeout": N, "end_of_flow": N,
 //                       "forced_end": N, "lack_of_resources": N},
@@ -73,6 +76,7 @@ struct ExportSnapshot {
   bool live = false;  // live capture: the pcap drop counters mean something
   uint64_t pcap_dropped = 0;
   uint64_t pcap_if_dropped = 0;
+  uint64_t capture_workers = 1;  // N with fanout capture, else 1
   uint64_t flows_created = 0;
   std::vector<std::pair<std::string, uint64_t>> flows_expired;  // (end reason, count)
   uint64_t flows_active = 0;

@@ -1,0 +1,227 @@
+#include "exporter/app/fanout_capture.h"
+
+#include <time.h>
+
+#include <chrono>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace nf {
+namespace {
+
+TimeUs WallClockUs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return TimeUs{ts.tv_sec} * 1000000 + ts.tv_nsec / 1000;
+}
+
+// pcap_stats is a system call on Linux: once per this much wall time per worker is plenty for
+// the status line and metrics (the final numbers are read when the worker leaves).
+constexpr TimeUs kPcapStatsIntervalUs = 250'000;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FanoutCapture>> FanoutCapture::Open(const FanoutOptions& options) {
+  if (options.workers < 2 || options.workers > 64) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fanout capture needs 2..64 workers, not ", options.workers));
+  }
+  std::unique_ptr<FanoutCapture> f(new FanoutCapture());
+  f->group_id_ = FanoutGroupIdFor(options.pid);
+  FlowTableOptions to = options.table;
+  to.max_flows = (options.table.max_flows + options.workers - 1) / options.workers;
+  LiveCaptureOptions lo = options.capture;
+  lo.fanout_group = f->group_id_;
+  for (size_t i = 0; i < options.workers; ++i) {
+    auto w = std::make_unique<Worker>(to, options.record_ring_capacity, options.sampling,
+                                      options.sampling_mode, options.sampling_seed + i);
+    if (!w->table.ok()) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "cannot allocate a flow table of ", to.max_flows, " flows (lower --max-flows)"));
+    }
+    absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenLive(lo);
+    if (!src.ok()) return src.status();
+    if (i == 0) {
+      f->if_index_ = (*src)->if_index();
+      f->buffer_note_ = (*src)->buffer_note();
+    }
+    w->source = std::move(*src);
+    f->workers_.push_back(std::move(w));
+  }
+  return f;
+}
+
+FanoutCapture::~FanoutCapture() {
+  Stop();
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+void FanoutCapture::Start() {
+  if (started_) return;
+  started_ = true;
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    w->thread = std::thread([this, worker] { WorkerLoop(*worker); });
+  }
+}
+
+void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
+  constexpr auto r = std::memory_order_relaxed;
+  Published& p = w.published;
+  const FanoutPacketCounters& c = w.counters;
+  p.seen.store(c.seen, r);
+  p.parsed.store(c.parsed, r);
+  for (size_t i = 0; i < kParseResultCount; ++i) p.results[i].store(c.results[i], r);
+  p.sampled_out.store(c.sampled_out, r);
+  p.fragments.store(c.fragments, r);
+  p.non_first_fragments.store(c.non_first_fragments, r);
+  p.l4_truncated.store(c.l4_truncated, r);
+  const FlowTableStats& ts = w.table.stats();
+  p.table_packets.store(ts.packets, r);
+  p.table_bytes.store(ts.bytes, r);
+  p.flows_created.store(ts.flows_created, r);
+  for (size_t i = 0; i < kEndReasonSlots; ++i) p.expired[i].store(ts.expired[i], r);
+  p.active.store(w.table.active_flows(), r);
+  if (with_pcap_stats) {
+    const CaptureStats cs = w.source->Stats();
+    p.pcap_dropped.store(cs.dropped, r);
+    p.pcap_if_dropped.store(cs.if_dropped, r);
+  }
+}
+
+void FanoutCapture::WorkerLoop(Worker& w) {
+  // Expired records wait for ring space: the export thread drains continuously, and a record
+  // must never be lost (the packets it carries are already counted).
+  auto push = [&w, this](const FlowRecord& rec) {
+    int spins = 0;
+    while (!w.records.TryPush(rec)) {
+      if (++spins < 64) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+    }
+  };
+  FanoutPacketCounters& c = w.counters;
+  auto on_packet = [&](const RawPacket& pkt) {
+    ++c.seen;
+    PacketMeta meta;
+    meta.time_us = pkt.time_us;
+    const ParseResult r = pkt.link_supported
+                              ? ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta)
+                              : ParseResult::kUnsupportedLinkType;
+    ++c.results[static_cast<size_t>(r)];
+    if (r != ParseResult::kOk) return;
+    ++c.parsed;
+    if (meta.is_fragment()) ++c.fragments;
+    if (meta.is_non_first_fragment()) ++c.non_first_fragments;
+    if (meta.l4_truncated()) ++c.l4_truncated;
+    if (!w.sampler.Take()) {
+      ++c.sampled_out;
+      return;
+    }
+    w.table.Add(meta, push);
+  };
+  TimeUs next_stats = 0;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    absl::StatusOr<int> n = w.source->Dispatch(256, on_packet);
+    w.table.Poll(push);
+    if (!n.ok()) {
+      w.failure = std::string(n.status().message());
+      break;
+    }
+    // Expiry on the wall clock, as the one-thread live path does after every batch.
+    const TimeUs now = WallClockUs();
+    w.table.AdvanceTime(now, push);
+    const bool stats_due = now >= next_stats;
+    if (stats_due) next_stats = now + kPcapStatsIntervalUs;
+    Publish(w, stats_due);
+  }
+  w.table.Poll(push);
+  Publish(w, /*with_pcap_stats=*/true);
+  w.exited.store(true, std::memory_order_release);
+}
+
+size_t FanoutCapture::Drain(FlowSink sink) {
+  constexpr size_t kChunk = 64;
+  FlowRecord batch[kChunk];
+  size_t delivered = 0;
+  const size_t n = workers_.size();
+  for (size_t k = 0; k < n; ++k) {
+    Worker& w = *workers_[(next_drain_ + k) % n];
+    for (size_t got; (got = w.records.PopBatch(batch, kChunk)) > 0;) {
+      for (size_t i = 0; i < got; ++i) sink(batch[i]);
+      delivered += got;
+      if (got < kChunk) break;
+    }
+  }
+  next_drain_ = (next_drain_ + 1) % n;
+  return delivered;
+}
+
+std::string FanoutCapture::Failure() const {
+  for (const auto& w : workers_) {
+    if (w->exited.load(std::memory_order_acquire) && !w->failure.empty()) return w->failure;
+  }
+  return {};
+}
+
+void FanoutCapture::Finish(FlowSink sink) {
+  if (finished_) return;
+  finished_ = true;
+  Stop();
+  // Workers may be blocked on a full record ring: keep draining until every one has left.
+  for (bool all_exited = false; !all_exited;) {
+    all_exited = true;
+    for (const auto& w : workers_) {
+      all_exited &= !started_ || w->exited.load(std::memory_order_acquire);
+    }
+    if (Drain(sink) == 0 && !all_exited) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  }
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+  Drain(sink);
+  // The tables are the caller's now: flush them here, so no ring can fill during the flush.
+  for (auto& w : workers_) {
+    w->table.Finish(sink);
+    Publish(*w, /*with_pcap_stats=*/false);
+  }
+}
+
+std::vector<uint64_t> FanoutCapture::SeenPerWorker() const {
+  std::vector<uint64_t> seen;
+  for (const auto& w : workers_) seen.push_back(w->published.seen.load(std::memory_order_relaxed));
+  return seen;
+}
+
+FanoutTotals FanoutCapture::Totals() const {
+  constexpr auto r = std::memory_order_relaxed;
+  FanoutTotals t;
+  for (const auto& w : workers_) {
+    const Published& p = w->published;
+    t.packets.seen += p.seen.load(r);
+    t.packets.parsed += p.parsed.load(r);
+    for (size_t i = 0; i < kParseResultCount; ++i) t.packets.results[i] += p.results[i].load(r);
+    t.packets.sampled_out += p.sampled_out.load(r);
+    t.packets.fragments += p.fragments.load(r);
+    t.packets.non_first_fragments += p.non_first_fragments.load(r);
+    t.packets.l4_truncated += p.l4_truncated.load(r);
+    t.meter.table.packets += p.table_packets.load(r);
+    t.meter.table.bytes += p.table_bytes.load(r);
+    t.meter.table.flows_created += p.flows_created.load(r);
+    for (size_t i = 0; i < kEndReasonSlots; ++i) t.meter.table.expired[i] += p.expired[i].load(r);
+    t.meter.active_flows += p.active.load(r);
+    t.capture.received += p.seen.load(r);
+    t.capture.dropped += p.pcap_dropped.load(r);
+    t.capture.if_dropped += p.pcap_if_dropped.load(r);
+  }
+  return t;
+}
+
+}  // namespace nf
