@@ -95,7 +95,7 @@ void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
 void FanoutCapture::WorkerLoop(Worker& w) {
   // Expired records wait for ring space: the export thread drains continuously, and a record
   // must never be lost (the packets it carries are already counted).
-  auto push = [&w, this](const FlowRecord& rec) {
+  auto push = [&w](const FlowRecord& rec) {
     int spins = 0;
     while (!w.records.TryPush(rec)) {
       if (++spins < 64) {
