@@ -23,6 +23,7 @@
 #include "capture/iface_state.h"
 #include "capture/packet_parser.h"
 #include "capture/pcap_source.h"
+#include "exporter/app/packet_step.h"
 #include "common/atomic_file.h"
 #include "common/exit_status.h"
 #include "common/privileges.h"
@@ -134,15 +135,8 @@ class Pacer {
   int64_t next_ns_ = 0;
 };
 
-// Per-packet counters of the capture loop (plain integers: one thread).
-struct Counters {
-  uint64_t seen = 0;
-  uint64_t parsed = 0;
-  std::array<uint64_t, kParseResultCount> results{};
-  uint64_t sampled_out = 0;
-  uint64_t fragments = 0;
-  uint64_t non_first_fragments = 0;
-  uint64_t l4_truncated = 0;
+// Counters of the capture loop and the export side (plain integers: one thread).
+struct Counters : PacketCounters {
   uint64_t packets_exported = 0;
   uint64_t bytes_exported = 0;
   uint64_t addresses_looked_up = 0;
@@ -188,13 +182,7 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
   if (p.fanout != nullptr) {
     // The workers count packets; the export thread (p.counters) counts what it exported.
     const FanoutTotals ft = p.fanout->Totals();
-    c.seen = ft.packets.seen;
-    c.parsed = ft.packets.parsed;
-    c.results = ft.packets.results;
-    c.sampled_out = ft.packets.sampled_out;
-    c.fragments = ft.packets.fragments;
-    c.non_first_fragments = ft.packets.non_first_fragments;
-    c.l4_truncated = ft.packets.l4_truncated;
+    static_cast<PacketCounters&>(c) = ft.packets;
     mt = ft.meter;
     cs = ft.capture;
   }
@@ -579,22 +567,8 @@ int ExportRuntime::Loop(ExportPipeline& p) {
     c.bytes_exported += r.bytes;
   };
   auto on_packet = [&](const RawPacket& pkt) {
-    ++c.seen;
     PacketMeta meta;
-    meta.time_us = pkt.time_us;
-    const ParseResult r = pkt.link_supported
-                              ? ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta)
-                              : ParseResult::kUnsupportedLinkType;
-    ++c.results[static_cast<size_t>(r)];
-    if (r != ParseResult::kOk) return;
-    ++c.parsed;
-    if (meta.is_fragment()) ++c.fragments;
-    if (meta.is_non_first_fragment()) ++c.non_first_fragments;
-    if (meta.l4_truncated()) ++c.l4_truncated;
-    if (!sampler.Take()) {
-      ++c.sampled_out;
-      return;
-    }
+    if (!ParseCountAndSample(pkt, sampler, c, meta)) return;
     if (first_packet) {
       first_packet = false;
       if (!live) enc.SetBootTime(pkt.time_us);

@@ -71,7 +71,7 @@ void FanoutCapture::Start() {
 void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
   constexpr auto r = std::memory_order_relaxed;
   Published& p = w.published;
-  const FanoutPacketCounters& c = w.counters;
+  const PacketCounters& c = w.counters;
   p.seen.store(c.seen, r);
   p.parsed.store(c.parsed, r);
   for (size_t i = 0; i < kParseResultCount; ++i) p.results[i].store(c.results[i], r);
@@ -105,25 +105,10 @@ void FanoutCapture::WorkerLoop(Worker& w) {
       }
     }
   };
-  FanoutPacketCounters& c = w.counters;
+  PacketCounters& c = w.counters;
   auto on_packet = [&](const RawPacket& pkt) {
-    ++c.seen;
     PacketMeta meta;
-    meta.time_us = pkt.time_us;
-    const ParseResult r = pkt.link_supported
-                              ? ParsePacket(pkt.data, pkt.caplen, pkt.wire_len, pkt.link, meta)
-                              : ParseResult::kUnsupportedLinkType;
-    ++c.results[static_cast<size_t>(r)];
-    if (r != ParseResult::kOk) return;
-    ++c.parsed;
-    if (meta.is_fragment()) ++c.fragments;
-    if (meta.is_non_first_fragment()) ++c.non_first_fragments;
-    if (meta.l4_truncated()) ++c.l4_truncated;
-    if (!w.sampler.Take()) {
-      ++c.sampled_out;
-      return;
-    }
-    w.table.Add(meta, push);
+    if (ParseCountAndSample(pkt, w.sampler, c, meta)) w.table.Add(meta, push);
   };
   TimeUs next_stats = 0;
   while (!stop_.load(std::memory_order_relaxed)) {

@@ -36,6 +36,7 @@
 #include "capture/packet_parser.h"
 #include "capture/pcap_source.h"
 #include "common/flow_record.h"
+#include "exporter/app/packet_step.h"
 #include "exporter/meter/flow_table.h"
 #include "exporter/meter/meter.h"
 #include "exporter/meter/spsc_ring.h"
@@ -53,19 +54,8 @@ struct FanoutOptions {
   size_t record_ring_capacity = 4096;  // per worker
 };
 
-// Per-packet counters of the capture workers, summed.
-struct FanoutPacketCounters {
-  uint64_t seen = 0;
-  uint64_t parsed = 0;
-  std::array<uint64_t, kParseResultCount> results{};
-  uint64_t sampled_out = 0;
-  uint64_t fragments = 0;
-  uint64_t non_first_fragments = 0;
-  uint64_t l4_truncated = 0;
-};
-
 struct FanoutTotals {
-  FanoutPacketCounters packets;
+  PacketCounters packets;  // summed over the workers
   MeterTotals meter;
   CaptureStats capture;  // pcap_stats summed over the handles
 };
@@ -127,7 +117,7 @@ class FanoutCapture {
     FlowTable table;                     // worker only (caller after join)
     SpscRing<FlowRecord> records;        // worker -> caller
     PacketSampler sampler;               // worker only
-    FanoutPacketCounters counters;       // worker only; published after each batch
+    PacketCounters counters;             // worker only; published after each batch
     Published published;
     alignas(kCacheLineBytes) std::atomic<bool> exited{false};
     std::string failure;  // written before `exited` is set
