@@ -143,6 +143,19 @@ struct Counters : PacketCounters {
   uint64_t addresses_matched = 0;
 };
 
+// An exported flow's origin AS and prefix length for both ends, from the enrichment snapshot.
+void EnrichExported(const EnrichmentData& data, FlowRecord& e, Counters& c) {
+  const AddressInfo src = data.LookupAs(e.key.src);
+  const AddressInfo dst = data.LookupAs(e.key.dst);
+  e.src_as = src.origin_as;
+  e.src_mask = src.mask;
+  e.dst_as = dst.origin_as;
+  e.dst_mask = dst.mask;
+  c.addresses_looked_up += 2;
+  c.addresses_matched += static_cast<uint64_t>(src.origin_as != 0 || src.mask != 0) +
+                         static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
+}
+
 }  // namespace
 
 // source -> parser -> sampler -> meter -> encoder -> sender, and what reports on them. The
@@ -541,23 +554,12 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   // as lean as without it, and records exported after a SIGHUP reload see the new data.
   EnrichmentView enrichment_view(p.enrichment.get());
   const EnrichmentData* enrichment = enrichment_view.Get();
-  auto enrich = [&](FlowRecord& e) {
-    const AddressInfo src = enrichment->LookupAs(e.key.src);
-    const AddressInfo dst = enrichment->LookupAs(e.key.dst);
-    e.src_as = src.origin_as;
-    e.src_mask = src.mask;
-    e.dst_as = dst.origin_as;
-    e.dst_mask = dst.mask;
-    c.addresses_looked_up += 2;
-    c.addresses_matched += static_cast<uint64_t>(src.origin_as != 0 || src.mask != 0) +
-                           static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
-  };
   auto sink = [&](const FlowRecord& r) {
     const TimeUs now = live ? WallClockUs() : m.now();
     bool added;
     if (enrichment != nullptr) {
       FlowRecord e = r;
-      enrich(e);
+      EnrichExported(*enrichment, e, c);
       added = enc.Add(e, now);
     } else {
       added = enc.Add(r, now);
@@ -674,15 +676,7 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
     bool added;
     if (enrichment != nullptr) {
       FlowRecord e = r;
-      const AddressInfo src = enrichment->LookupAs(e.key.src);
-      const AddressInfo dst = enrichment->LookupAs(e.key.dst);
-      e.src_as = src.origin_as;
-      e.src_mask = src.mask;
-      e.dst_as = dst.origin_as;
-      e.dst_mask = dst.mask;
-      c.addresses_looked_up += 2;
-      c.addresses_matched += static_cast<uint64_t>(src.origin_as != 0 || src.mask != 0) +
-                             static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
+      EnrichExported(*enrichment, e, c);
       added = enc.Add(e, now);
     } else {
       added = enc.Add(r, now);
