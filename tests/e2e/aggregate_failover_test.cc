@@ -55,7 +55,6 @@ using testing::TempDir;
 
 enum class Aggregate { kBond, kBridge };
 
-using testing::CanUseNetns;
 using testing::Netns;
 using testing::Sh;
 using testing::WaitUntil;
@@ -268,20 +267,14 @@ Key TruthKey(const trafgen::FlowTruth& t) {
 }
 
 void FailoverRun(Aggregate kind) {
-  if (!CanUseNetns()) {
-    GTEST_SKIP() << "needs root and permission for ip netns (euid " << geteuid() << ")";
+  if (const std::string why =
+          testing::NetnsTestMissing({"tcpreplay"}, {"flowexport", "flowcollect"});
+      !why.empty()) {
+    GTEST_SKIP() << why;
   }
   if (kind == Aggregate::kBond && !HaveBonding()) {
     GTEST_SKIP() << "this kernel has no bonding driver (ip link add ... type bond fails); "
                     "BridgeMemberFailover covers the property without it";
-  }
-  if (!testing::HaveTool("tcpreplay")) {
-    GTEST_SKIP() << "tcpreplay is not installed (scripts/setup-deps.sh installs it)";
-  }
-  for (const char* binary : {"flowexport", "flowcollect"}) {
-    if (access(BinaryPath(binary).c_str(), X_OK) != 0) {
-      GTEST_SKIP() << BinaryPath(binary) << " is not built yet";
-    }
   }
   TempDir tmp;
 

@@ -181,16 +181,10 @@ void ExpectTruth(const std::vector<trafgen::FlowTruth>& truth, const RunResult& 
 }
 
 TEST(FanoutCaptureTest, TwoWorkersGiveTheTruthAsOneThreadDoes) {
-  if (!testing::CanUseNetns()) {
-    GTEST_SKIP() << "needs root and permission for ip netns (euid " << geteuid() << ")";
-  }
-  if (!testing::HaveTool("tcpreplay")) {
-    GTEST_SKIP() << "tcpreplay is not installed (scripts/setup-deps.sh installs it)";
-  }
-  for (const char* binary : {"flowexport", "flowcollect"}) {
-    if (access(BinaryPath(binary).c_str(), X_OK) != 0) {
-      GTEST_SKIP() << BinaryPath(binary) << " is not built yet";
-    }
+  if (const std::string why =
+          testing::NetnsTestMissing({"tcpreplay"}, {"flowexport", "flowcollect"});
+      !why.empty()) {
+    GTEST_SKIP() << why;
   }
   TempDir tmp;
   trafgen::Options o;

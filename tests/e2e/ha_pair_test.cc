@@ -240,15 +240,8 @@ void RunPair(bool to_both, PairRun* run) {
 }
 
 bool CanRun(std::string* why) {
-  if (!testing::CanUseNetns()) {
-    *why = "needs root and permission for ip netns";
-    return false;
-  }
-  if (testing::RunCommand("command -v ucarp >/dev/null 2>&1") != 0) {
-    *why = "ucarp is not installed (scripts/setup-deps.sh installs it)";
-    return false;
-  }
-  return true;
+  *why = testing::NetnsTestMissing({"ucarp"}, {"flowexport", "flowcollect"});
+  return why->empty();
 }
 
 TEST(HaPairTest, TheActiveDiesMidStreamAndNothingIsLostOrDuplicated) {

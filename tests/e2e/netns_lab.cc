@@ -45,4 +45,22 @@ bool CanUseNetns() {
   return probe.ok();
 }
 
+std::string NetnsTestMissing(const std::vector<std::string>& tools,
+                             const std::vector<std::string>& binaries) {
+  if (!CanUseNetns()) {
+    return absl::StrCat("needs root and permission for ip netns (euid ", geteuid(), ")");
+  }
+  for (const std::string& tool : tools) {
+    if (!HaveTool(tool)) {
+      return absl::StrCat(tool, " is not installed (scripts/setup-deps.sh installs it)");
+    }
+  }
+  for (const std::string& binary : binaries) {
+    if (access(BinaryPath(binary).c_str(), X_OK) != 0) {
+      return absl::StrCat(BinaryPath(binary), " is not built yet");
+    }
+  }
+  return "";
+}
+
 }  // namespace nf::testing

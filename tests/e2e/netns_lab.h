@@ -40,6 +40,12 @@ class Netns {
 // Root, and `ip netns add` works here.
 bool CanUseNetns();
 
+// Why a namespace test cannot run here, for GTEST_SKIP ("" when it can): not root or no
+// ip netns, a tool missing from PATH (scripts/setup-deps.sh installs them), or one of the
+// project's binaries not built yet.
+std::string NetnsTestMissing(const std::vector<std::string>& tools,
+                             const std::vector<std::string>& binaries);
+
 }  // namespace nf::testing
 
 #endif  // NF_TESTS_E2E_NETNS_LAB_H_
