@@ -140,6 +140,15 @@ EOF
 # Linux's kernel headers stay out: a unit that includes them is exactly what this check is for.
 while IFS= read -r name; do
   case "$name" in linux | asm | asm-generic | "") continue ;; esac
+  if [ "$name" = openssl ] && [ ! -e "$sysroot/usr/include/openssl" ]; then
+    # FreeBSD's base has OpenSSL 3.0 in /usr/include/openssl; Debian splits the same headers
+    # between /usr/include/openssl and the multiarch folder, so both are linked into one.
+    mkdir -p "$links/openssl"
+    for h in /usr/include/openssl/*.h /usr/include/*-linux-gnu/openssl/*.h; do
+      [ -e "$h" ] && ln -sf "$h" "$links/openssl/$(basename "$h")"
+    done
+    continue
+  fi
   if [ -e "/usr/include/$name" ] && [ ! -e "$sysroot/usr/include/$name" ]; then
     ln -s "/usr/include/$name" "$links/$name"
   fi

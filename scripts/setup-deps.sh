@@ -10,10 +10,13 @@ set -eu
 # mmdb-bin (mmdblookup) are the truth the enrichment tests compare against. The flow store:
 # libzstd (--store-compress), and the zstd tool its tests decompress with. High availability:
 # ucarp holds the virtual address in the collector pair's namespace test.
+# ClickHouse over HTTPS and the metrics endpoint over TLS: OpenSSL (libssl-dev; openssl makes
+# the tests' certificates).
 PACKAGES="build-essential cmake pkg-config libpcap-dev libboost-dev libabsl-dev libgtest-dev
 libgmock-dev libbenchmark-dev libcli11-dev tshark nfdump softflowd pmacct tcpreplay shellcheck
 iproute2 nftables python3 clickhouse-server man-db groff-base chromium
 fonts-dejavu-core netsniff-ng libmaxminddb-dev zlib1g-dev libbz2-dev bgpdump mmdb-bin
+libssl-dev openssl ca-certificates
 libzstd-dev zstd ucarp"
 
 # `setup-deps.sh clang` adds Clang 14 with its sanitizer runtimes (`make asan` builds with it);

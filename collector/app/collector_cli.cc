@@ -266,15 +266,53 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
          "--no-progress", [&o] { o.progress = ProgressMode::kNever; },
          "with -r: no progress bar (default: drawn when stderr is a terminal)")
       ->group(st);
-  app.add_option("--metrics", o.metrics_listen,
-                 "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
-                 "addresses)")
+  CLI::Option* metrics =
+      app.add_option("--metrics", o.metrics_listen,
+                     "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
+                     "addresses; see docs/metrics.md)")
+          ->group(st);
+  // The type name says FILE; CLI11 would append the validator's own "FILE" to it.
+  CLI::Validator existing_file = CLI::ExistingFile;
+  existing_file.description("");
+  CLI::Option* metrics_cert =
+      app.add_option("--metrics-tls-cert", o.metrics_tls_cert,
+                     "with --metrics: serve https only, with this PEM certificate (chain)")
+          ->check(existing_file)
+          ->type_name("FILE")
+          ->needs(metrics)
+          ->group(st);
+  CLI::Option* metrics_key = app.add_option("--metrics-tls-key", o.metrics_tls_key,
+                                            "the PEM private key of --metrics-tls-cert")
+                                 ->check(existing_file)
+                                 ->type_name("FILE")
+                                 ->needs(metrics, metrics_cert)
+                                 ->group(st);
+  metrics_cert->needs(metrics_key);
+  app.add_option("--metrics-max-connections", o.metrics_max_connections,
+                 "with --metrics: connections held at once; past it the oldest one still "
+                 "waiting for its request is closed")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{65536}))
+      ->type_name("N")
+      ->needs(metrics)
       ->group(st);
 
   const std::string chg = "ClickHouse";
   app.add_option("--clickhouse", o.clickhouse_url,
-                 "insert raw records into ClickHouse: http://HOST:8123/?database=DB (see "
-                 "docs/clickhouse.md)")
+                 "insert raw records into ClickHouse: http[s]://HOST[:PORT]/?database=DB "
+                 "(ports 8123 and 8443 by default; see docs/clickhouse.md)")
+      ->group(chg);
+  app.add_option("--clickhouse-user", o.clickhouse_user,
+                 "ClickHouse user (sent in a header, never in the URL)")
+      ->group(chg);
+  app.add_option("--clickhouse-password-file", o.clickhouse_password_file,
+                 "read the ClickHouse password from FILE (first line; keep it mode 600); "
+                 "without it, from $FLOWCOLLECT_CLICKHOUSE_PASSWORD")
+      ->group(chg);
+  app.add_option("--clickhouse-ca", o.clickhouse_ca,
+                 "https: verify ClickHouse's certificate against the CA bundle FILE instead of "
+                 "the system's trust store")
+      ->check(CLI::ExistingFile)
       ->group(chg);
   app.add_option("--table", o.table, "ClickHouse table, [db.]name")
       ->capture_default_str()
@@ -329,7 +367,10 @@ void NoteGivenOptions(const CLI::App& app, CollectorOptions& o) {
                          app.count("--store-retention") > 0;
   o.clickhouse_tuning_given = app.count("--clickhouse-batch-rows") > 0 ||
                               app.count("--clickhouse-batch-age") > 0 ||
-                              app.count("--spool-max-bytes") > 0;
+                              app.count("--spool-max-bytes") > 0 ||
+                              app.count("--clickhouse-user") > 0 ||
+                              app.count("--clickhouse-password-file") > 0 ||
+                              app.count("--clickhouse-ca") > 0;
 }
 
 }  // namespace nf

@@ -16,7 +16,7 @@
 
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/decode/decoder.h"
-#include "metrics/metrics_http.h"
+#include "metrics/registry.h"
 #include "collector/ha/ha_node.h"
 #include "collector/receive/datagram_forwarder.h"
 #include "collector/receive/tcp_server.h"

@@ -91,15 +91,22 @@ struct CollectorOptions {
   double status_interval_s = 10;
   ProgressMode progress = ProgressMode::kAuto;
   std::string metrics_listen;
+  std::string metrics_tls_cert;  // --metrics-tls-cert/--metrics-tls-key: https, both or neither
+  std::string metrics_tls_key;
+  size_t metrics_max_connections = 256;
 
   // ClickHouse.
   std::string clickhouse_url;
+  std::string clickhouse_user;
+  std::string clickhouse_password_file;  // else FLOWCOLLECT_CLICKHOUSE_PASSWORD
+  std::string clickhouse_ca;
   std::string table = "flows";
   size_t clickhouse_batch_rows = 50'000;
   double clickhouse_batch_age_s = 5;
   std::string spool_dir;
   uint64_t spool_max_bytes = uint64_t{1} << 30;
-  bool clickhouse_tuning_given = false;  // --clickhouse-batch-rows/-age or --spool-max-bytes
+  // --clickhouse-batch-rows/-age, --spool-max-bytes, --clickhouse-user/-password-file/-ca
+  bool clickhouse_tuning_given = false;
   bool clickhouse_schema = false;
 
   // Enrichment: --routes, --asn-db, --geo-db, --interfaces (enrich/enrichment_cli.h).

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -36,6 +37,7 @@
 #include "collector/filter/flow_filter.h"
 #include "collector/ha/ha_node.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
+#include "collector/output/clickhouse/credentials.h"
 #include "collector/output/clickhouse/schema.h"
 #include "collector/output/clickhouse/sink_stats.h"
 #include "collector/output/aggregate/aggregator.h"
@@ -55,7 +57,7 @@
 #include "common/privileges.h"
 #include "common/progress.h"
 #include "enrich/enrichment.h"
-#include "metrics/metrics_http.h"
+#include "metrics/metrics_server.h"
 
 namespace nf {
 namespace {
@@ -913,6 +915,14 @@ class CollectorRuntime::Impl {
     if (!o.clickhouse_url.empty()) {
       clickhouse::ClickHouseOptions copts;
       copts.url = o.clickhouse_url;
+      copts.user = o.clickhouse_user;
+      copts.ca_file = o.clickhouse_ca;
+      std::string warning;
+      absl::StatusOr<std::string> password =
+          clickhouse::LoadPassword(o.clickhouse_password_file, &warning);
+      if (!password.ok()) return password.status();
+      if (!warning.empty()) std::fprintf(stderr, "flowcollect: warning: %s\n", warning.c_str());
+      copts.password = *std::move(password);
       copts.table = o.table;
       copts.batch_rows = o.clickhouse_batch_rows;
       copts.batch_age_us = static_cast<int64_t>(o.clickhouse_batch_age_s * 1e6);
@@ -921,6 +931,13 @@ class CollectorRuntime::Impl {
       auto writer = clickhouse::ClickHouseWriter::Create(copts);
       if (!writer.ok()) return writer.status();
       clickhouse_ = *std::move(writer);
+      if (clickhouse_->password_in_url()) {
+        std::fprintf(stderr,
+                     "flowcollect: warning: the ClickHouse password is in the --clickhouse URL, "
+                     "where every local user can read it (ps, /proc/PID/cmdline) and shell "
+                     "history keeps it; use --clickhouse-password-file or $%s\n",
+                     clickhouse::kPasswordEnvironmentVariable);
+      }
       if (!o.quiet && clickhouse_->counters().spool_records.load() > 0) {
         std::fprintf(stderr, "flowcollect: %llu spooled records to replay into ClickHouse\n",
                      static_cast<unsigned long long>(
@@ -966,11 +983,17 @@ class CollectorRuntime::Impl {
       if (enrichment_ != nullptr) metrics::RegisterEnrichmentMetrics(registry_, *enrichment_);
       if (forwarder_ != nullptr) metrics::RegisterForwardMetrics(registry_, *forwarder_);
       if (ha_ != nullptr) metrics::RegisterHaMetrics(registry_, *ha_);
-      auto server = metrics::MetricsServer::Start(registry_, o.metrics_listen);
+      metrics::MetricsServerOptions metrics_options;
+      metrics_options.listen = o.metrics_listen;
+      metrics_options.tls_cert_file = o.metrics_tls_cert;
+      metrics_options.tls_key_file = o.metrics_tls_key;
+      metrics_options.max_connections = o.metrics_max_connections;
+      auto server = metrics::MetricsServer::Start(registry_, metrics_options);
       if (!server.ok()) return server.status();
       metrics_server_ = *std::move(server);
       if (!o.quiet) {
-        std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics\n", metrics_server_->port());
+        std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics%s\n",
+                     metrics_server_->port(), o.metrics_tls_cert.empty() ? "" : " (https)");
       }
     }
     return absl::OkStatus();
@@ -1074,6 +1097,10 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
   if (o.workers > 1 && !o.read_files.empty()) return usage("--workers needs -l (live input)");
   if (o.clickhouse_url.empty() && (!o.spool_dir.empty() || o.clickhouse_tuning_given)) {
     return usage("the --clickhouse-*/--spool-* options need --clickhouse");
+  }
+  if (!o.clickhouse_password_file.empty() && std::getenv(clickhouse::kPasswordEnvironmentVariable)) {
+    return usage(absl::StrCat("give the ClickHouse password once: --clickhouse-password-file or $",
+                              clickhouse::kPasswordEnvironmentVariable));
   }
   if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
   if (!o.read_files.empty() && !o.listen_tcp.empty()) {

@@ -1,5 +1,5 @@
 // The flowexport_* Prometheus metrics: capture, parsing, flow-table, encoder and sender
-// counters of one flowexport process, served through nf::metrics (metrics/metrics_http.h).
+// counters of one flowexport process, served through nf::metrics (metrics/registry.h).
 //
 // flowexport's counters are plain integers owned by the capture loop (and the flow-table
 // shards' own threads with --threads), so the scrape thread never reads them: the capture
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "exporter/app/export_stats.h"
-#include "metrics/metrics_http.h"
+#include "metrics/registry.h"
 
 namespace nf::metrics {
 

@@ -39,6 +39,7 @@
 #include "exporter/meter/meter.h"
 #include "exporter/meter/sharded_meter.h"
 #include "exporter/send/udp_sender.h"
+#include "metrics/metrics_server.h"
 #include "templates/template_spec.h"
 #include "wire/v9_fields.h"
 
@@ -484,12 +485,17 @@ int ExportRuntime::Open(ExportPipeline& p) {
   if (!o.metrics_listen.empty()) {
     p.publisher.Publish(Snapshot(p));
     p.publisher.Register(p.registry);
-    auto server = metrics::MetricsServer::Start(p.registry, o.metrics_listen);
+    metrics::MetricsServerOptions metrics_options;
+    metrics_options.listen = o.metrics_listen;
+    metrics_options.tls_cert_file = o.metrics_tls_cert;
+    metrics_options.tls_key_file = o.metrics_tls_key;
+    metrics_options.max_connections = o.metrics_max_connections;
+    auto server = metrics::MetricsServer::Start(p.registry, metrics_options);
     if (!server.ok()) return fail(server.status());
     p.metrics_server = std::move(*server);
     if (o.verbose > 0) {
       log << "flowexport: metrics on port " << p.metrics_server->port() << " at /metrics"
-          << std::endl;
+          << (o.metrics_tls_cert.empty() ? "" : " (https)") << std::endl;
     }
   }
   // Capture handle and sockets are open: nothing below needs privileges.

@@ -54,6 +54,9 @@ struct ExportOptions {
   int export_version = 9;
   std::string stats_json;
   std::string metrics_listen;  // --metrics [ADDR:]PORT
+  std::string metrics_tls_cert;  // --metrics-tls-cert/--metrics-tls-key: https, both or neither
+  std::string metrics_tls_key;
+  size_t metrics_max_connections = 256;
   int verbose = 0;
   double status_interval_s = 10;
   ProgressMode progress = ProgressMode::kAuto;

@@ -529,6 +529,15 @@ def check_exits(_src, fe, fc, tg):
                     if os.path.exists(out_csv):
                         fail(f"'{shown}' failed but left {out_csv}")
                 print(f"{want}  {shown}")
+            # The metrics endpoint's TLS needs both files: refused before anything runs.
+            for binary in (fe, fc):
+                argv = [binary, "--metrics", "127.0.0.1:0", "--metrics-tls-cert", routes]
+                r = run(argv)
+                want_msg = "--metrics-tls-cert requires --metrics-tls-key"
+                if r.returncode != 2 or want_msg not in r.stderr:
+                    fail(f"'{os.path.basename(binary)} --metrics-tls-cert' without a key exited "
+                         f"{r.returncode}, want 2 and '{want_msg}':\n{r.stderr}")
+                print(f"2  {os.path.basename(binary)} --metrics ... --metrics-tls-cert (no key)")
         finally:
             held.close()
 

@@ -1,5 +1,8 @@
-// nf::clickhouse without a server: URL parsing, the DDL, the RowBinary layout, the spool and
+// nf::clickhouse without a server: URL parsing, credentials, the DDL, the RowBinary layout, the spool and
 // the writer's behaviour when ClickHouse cannot be reached (spool, bound, counted drops).
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -9,11 +12,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/output/clickhouse/clickhouse_sink.h"
-#include "collector/output/clickhouse/http_client.h"
+#include "collector/output/clickhouse/credentials.h"
 #include "collector/output/clickhouse/schema.h"
 #include "collector/output/clickhouse/spool.h"
 #include "collector/output/format/csv_format.h"
 #include "gtest/gtest.h"
+#include "http/url.h"
 #include "tests/clickhouse/local_clickhouse.h"
 #include "tests/support/test_support.h"
 
@@ -35,9 +39,13 @@ DecodedRecord Record(uint64_t i) {
   return r;
 }
 
+constexpr http::DefaultPorts kClickHousePorts{8123, 8443};
+
 TEST(HttpUrlTest, ParsesHostPortPathAndParams) {
-  auto u = ParseHttpUrl("http://ch1.example:9123/?database=netflow&user=nf&password=s%20x");
+  auto u = http::ParseUrl("http://ch1.example:9123/?database=netflow&user=nf&password=s%20x",
+                          kClickHousePorts);
   ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_FALSE(u->tls);
   EXPECT_EQ(u->host, "ch1.example");
   EXPECT_EQ(u->port, 9123);
   EXPECT_EQ(u->path, "/");
@@ -45,17 +53,92 @@ TEST(HttpUrlTest, ParsesHostPortPathAndParams) {
   EXPECT_EQ(u->Param("password"), "s x");
   EXPECT_EQ(u->Param("missing"), "");
   EXPECT_FALSE(absl::StrContains(u->Redacted(), "s%20x"));
+  EXPECT_EQ(u->WithoutParam("user").WithoutParam("password").query, "database=netflow");
 
-  auto v6 = ParseHttpUrl("http://[::1]/");
+  auto v6 = http::ParseUrl("http://[::1]/", kClickHousePorts);
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->port, 8123);
+  EXPECT_EQ(v6->Authority(), "[::1]:8123");
 
-  EXPECT_FALSE(ParseHttpUrl("https://x/").ok());
-  EXPECT_FALSE(ParseHttpUrl("http://:80/").ok());
-  EXPECT_FALSE(ParseHttpUrl("http://x:99999/").ok());
-  EXPECT_FALSE(ParseHttpUrl("http://u:p@x/").ok());
-  EXPECT_EQ(UrlEncode("INSERT INTO t"), "INSERT%20INTO%20t");
+  auto tls = http::ParseUrl("https://ch.example.net/?database=db", kClickHousePorts);
+  ASSERT_TRUE(tls.ok());
+  EXPECT_TRUE(tls->tls);
+  EXPECT_EQ(tls->port, 8443);
+  EXPECT_EQ(tls->Redacted(), "https://ch.example.net:8443/?database=db");
+
+  EXPECT_FALSE(http::ParseUrl("ftp://x/").ok());
+  EXPECT_FALSE(http::ParseUrl("http://:80/").ok());
+  EXPECT_FALSE(http::ParseUrl("http://x:99999/").ok());
+  EXPECT_FALSE(http::ParseUrl("http://u:p@x/").ok());
+  EXPECT_EQ(http::UrlEncode("INSERT INTO t"), "INSERT%20INTO%20t");
+}
+
+TEST(CredentialsTest, PasswordFileFirstLineAndItsMode) {
+  ::nf::testing::TempDir tmp;
+  const std::string path = tmp.File("pw");
+  {
+    std::ofstream f(path);
+    f << "s3cret word\nsecond line\n";
+  }
+  ASSERT_EQ(chmod(path.c_str(), 0600), 0);
+  std::string warning;
+  auto pw = ReadPasswordFile(path, &warning);
+  ASSERT_TRUE(pw.ok()) << pw.status();
+  EXPECT_EQ(*pw, "s3cret word");
+  EXPECT_EQ(warning, "");
+
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  pw = ReadPasswordFile(path, &warning);
+  ASSERT_TRUE(pw.ok());
+  EXPECT_TRUE(absl::StrContains(warning, "can be read by other users (mode 0644)")) << warning;
+
+  {
+    std::ofstream f(tmp.File("empty"));
+    f << "\n";
+  }
+  EXPECT_FALSE(ReadPasswordFile(tmp.File("empty"), &warning).ok());
+  EXPECT_FALSE(ReadPasswordFile(tmp.File("missing"), &warning).ok());
+  EXPECT_FALSE(ReadPasswordFile(tmp.path(), &warning).ok());  // a directory
+}
+
+TEST(CredentialsTest, EnvironmentIsReadOnceAndRemoved) {
+  std::string warning;
+  ASSERT_EQ(setenv(kPasswordEnvironmentVariable, "from-env", 1), 0);
+  auto pw = LoadPassword("", &warning);
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(*pw, "from-env");
+  EXPECT_EQ(std::getenv(kPasswordEnvironmentVariable), nullptr);
+  pw = LoadPassword("", &warning);
+  ASSERT_TRUE(pw.ok());
+  EXPECT_EQ(*pw, "");
+}
+
+TEST(CredentialsTest, WriterTakesThemOnceAndKeepsThemOutOfItsUrl) {
+  ClickHouseOptions o;
+  o.url = "http://127.0.0.1:1/?database=db&user=u&password=p";
+  auto w = ClickHouseWriter::Create(o);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_TRUE((*w)->password_in_url());
+  EXPECT_EQ((*w)->redacted_url(), "http://127.0.0.1:1/?database=db");
+  (*w)->Close(0);
+
+  o.url = "http://127.0.0.1:1/?database=db";
+  o.user = "u";
+  o.password = "p";
+  w = ClickHouseWriter::Create(o);
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_FALSE((*w)->password_in_url());
+  (*w)->Close(0);
+
+  o.url = "http://127.0.0.1:1/?database=db&password=p";
+  EXPECT_FALSE(ClickHouseWriter::Create(o).ok());  // given twice
+  o.url = "http://127.0.0.1:1/?database=db";
+  o.ca_file = "/etc/hostname";
+  EXPECT_FALSE(ClickHouseWriter::Create(o).ok());  // a CA without https
+  o.url = "https://127.0.0.1:1/?database=db";
+  o.ca_file = "/nonexistent/ca.pem";
+  EXPECT_FALSE(ClickHouseWriter::Create(o).ok());  // an unreadable CA bundle
 }
 
 TEST(SchemaTest, DdlHasEveryColumnAndTheCsvNames) {

@@ -2,17 +2,21 @@
 // spread over two SO_REUSEPORT workers (sent from many source ports; the template from only
 // one of them) all decode and reach the CSV (and ClickHouse exactly once, when it is
 // installed), and the metrics endpoint reports the counters summed over workers while the
-// collector runs.
+// collector runs. Then ClickHouse over HTTPS with a password: the records of the CSV path
+// arrive exactly once, a certificate that does not verify keeps them in the spool, and the
+// password never appears on the command line.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -23,8 +27,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "collector/output/clickhouse/http_client.h"
 #include "gtest/gtest.h"
+#include "http/client.h"
+#include "http/url.h"
 #include "tests/clickhouse/local_clickhouse.h"
 #include "tests/support/test_support.h"
 
@@ -84,29 +89,14 @@ std::vector<uint8_t> DataDatagram(uint32_t seq, uint32_t first_id, int n) {
   return d;
 }
 
+// The body of GET `path` on 127.0.0.1:`port`, or "" unless it answered 200.
 std::string HttpGet(uint16_t port, const std::string& path) {
-  auto url = clickhouse::ParseHttpUrl(absl::StrCat("http://127.0.0.1:", port, path));
+  auto url = http::ParseUrl(absl::StrCat("http://127.0.0.1:", port, path));
   if (!url.ok()) return "";
-  // The metrics server answers GET only; build the request by hand.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    std::string req = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n");
-    if (send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
-      char buf[8192];
-      for (int i = 0; i < 10000; ++i) {
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n <= 0) break;
-        out.append(buf, static_cast<size_t>(n));
-      }
-    }
-  }
-  close(fd);
-  return out;
+  auto client = http::Client::Create(*url);
+  if (!client.ok()) return "";
+  http::Result r = (*client)->Get(path);
+  return r.status.ok() && r.code == 200 ? r.body : "";
 }
 
 // Sum of every sample of `name` (any labels) in a Prometheus exposition.
@@ -174,7 +164,7 @@ void RunWorkers(LocalClickHouse* server, const ::nf::testing::TempDir& tmp) {
   ASSERT_TRUE(testing::WaitUntilUdpBound(port)) << "flowcollect did not bind";
   bool metrics_up = false;
   for (int i = 0; i < 200 && !metrics_up; ++i) {
-    metrics_up = absl::StartsWith(HttpGet(metrics_port, "/metrics"), "HTTP/1.1 200");
+    metrics_up = !HttpGet(metrics_port, "/metrics").empty();
     if (!metrics_up) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   ASSERT_TRUE(metrics_up);
@@ -278,6 +268,173 @@ TEST(FlowcollectClickHouseTest, WorkersIntoClickHouseExactlyOnce) {
             0);
   ASSERT_TRUE(server.Query(ddl).ok());
   RunWorkers(&server, tmp);
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// One flowcollect run against ClickHouse over HTTPS: sends `datagrams` data datagrams of five
+// records (ids from `first_id`) after a template, then SIGTERM. Returns the exit status.
+struct TlsRun {
+  std::string url;
+  std::string ca;
+  std::string password_file;
+  std::string spool;
+  std::string csv;
+  std::string stats;
+  uint32_t first_id = 0;
+  int datagrams = 0;
+  // Before SIGTERM: wait (bounded) until ClickHouse holds this many rows (0: do not wait).
+  uint64_t wait_for_rows = 0;
+  LocalClickHouse* server = nullptr;
+  std::string cmdline;  // /proc/PID/cmdline while it ran
+};
+
+int RunTls(TlsRun& run) {
+  const uint16_t port = ::nf::testing::FreeUdpPort();
+  std::vector<std::string> args = {::nf::testing::BinaryPath("flowcollect"),
+                                   "-q",
+                                   "-l",
+                                   absl::StrCat("127.0.0.1:", port),
+                                   "--clickhouse",
+                                   run.url,
+                                   "--clickhouse-ca",
+                                   run.ca,
+                                   "--clickhouse-user",
+                                   "default",
+                                   "--clickhouse-password-file",
+                                   run.password_file,
+                                   "--clickhouse-batch-rows",
+                                   "50",
+                                   "--spool-dir",
+                                   run.spool,
+                                   "-o",
+                                   run.csv,
+                                   "--stats-json",
+                                   run.stats};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  ProcessGuard guard{pid};
+  if (!testing::WaitUntilUdpBound(port)) return -2;
+  run.cmdline = ReadAll(absl::StrCat("/proc/", pid, "/cmdline"));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int sock = socket(AF_INET, SOCK_DGRAM, 0);
+  if (run.datagrams > 0) {
+    const auto t = TemplateDatagram(0);
+    sendto(sock, t.data(), t.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  for (int i = 0; i < run.datagrams; ++i) {
+    const auto d = DataDatagram(static_cast<uint32_t>(i + 1), run.first_id + 5 * i, 5);
+    sendto(sock, d.data(), d.size(), 0, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  }
+  close(sock);
+  for (int i = 0; i < 300 && run.wait_for_rows > 0; ++i) {
+    auto n = run.server->QueryNumber("SELECT count() FROM flows");
+    if (n.ok() && *n >= run.wait_for_rows) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Let the decoder take every datagram before the stop (the socket is drained at SIGTERM, but
+  // a datagram still in flight on loopback is not).
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  guard.pid = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+uint64_t CsvRows(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  uint64_t rows = 0;
+  while (std::getline(in, line)) ++rows;
+  return rows > 0 ? rows - 1 : 0;  // the header
+}
+
+TEST(FlowcollectClickHouseTest, HttpsWithPasswordFileExactlyOnceAndVerified) {
+  NF_REQUIRE_CLICKHOUSE();
+  if (::nf::testing::RunCommand("openssl version >/dev/null 2>&1") != 0) {
+    GTEST_SKIP() << "openssl is not installed (scripts/setup-deps.sh installs it)";
+  }
+  ::nf::testing::TempDir tmp;
+  std::string error;
+  ASSERT_TRUE(::nf::testing::MakeSelfSignedCertificate(tmp.path(), "server", &error)) << error;
+  ASSERT_TRUE(::nf::testing::MakeSelfSignedCertificate(tmp.path(), "other", &error)) << error;
+  const std::string kPassword = "pw-7f3a-never-on-the-command-line";
+  LocalClickHouse server(tmp.File("ch"), FreeTcpPort(), FreeTcpPort());
+  const uint16_t https_port = FreeTcpPort();
+  server.EnableHttps(https_port, tmp.File("server.pem"), tmp.File("server.key"));
+  server.SetPassword(kPassword);
+  ASSERT_TRUE(server.Start().ok()) << server.LogTail();
+  std::string ddl;
+  ASSERT_EQ(::nf::testing::RunCommand(
+                absl::StrCat(::nf::testing::BinaryPath("flowcollect"),
+                             " --clickhouse-schema --table flows"),
+                &ddl),
+            0);
+  ASSERT_TRUE(server.Query(ddl).ok());
+  {
+    std::ofstream pw(tmp.File("pw"));
+    pw << kPassword << "\n";
+  }
+  ASSERT_EQ(chmod(tmp.File("pw").c_str(), 0600), 0);
+
+  TlsRun run;
+  run.url = absl::StrCat("https://localhost:", https_port, "/?database=default");
+  run.ca = tmp.File("server.pem");
+  run.password_file = tmp.File("pw");
+  run.spool = tmp.File("spool");
+  run.server = &server;
+
+  // 1. The right CA: every record of the CSV path, once.
+  run.csv = tmp.File("1.csv");
+  run.stats = tmp.File("1.json");
+  run.datagrams = 20;
+  run.wait_for_rows = 100;
+  ASSERT_EQ(RunTls(run), 0) << ReadAll(run.stats);
+  EXPECT_FALSE(absl::StrContains(run.cmdline, kPassword));
+  EXPECT_TRUE(absl::StrContains(run.cmdline, "--clickhouse-password-file"));
+  ASSERT_EQ(CsvRows(run.csv), 100u);
+  EXPECT_EQ(*server.QueryNumber("SELECT count() FROM flows"), 100u);
+  EXPECT_EQ(*server.QueryNumber("SELECT uniqExact(dst_addr) FROM flows"), 100u);
+  EXPECT_EQ(*server.QueryNumber("SELECT sum(bytes) FROM flows"), 100u * 100);
+  EXPECT_FALSE(absl::StrContains(ReadAll(run.stats), kPassword));
+
+  // 2. A CA that did not sign the server's certificate: nothing arrives, the error says why,
+  // and the records wait in the spool.
+  run.ca = tmp.File("other.pem");
+  run.csv = tmp.File("2.csv");
+  run.stats = tmp.File("2.json");
+  run.first_id = 1000;
+  run.wait_for_rows = 0;
+  ASSERT_EQ(RunTls(run), 0);
+  ASSERT_EQ(CsvRows(run.csv), 100u);
+  const std::string stats = ReadAll(run.stats);
+  EXPECT_TRUE(absl::StrContains(stats, "certificate verification failed")) << stats;
+  EXPECT_TRUE(absl::StrContains(stats, "\"records_inserted\":0,")) << stats;
+  EXPECT_TRUE(absl::StrContains(stats, "\"spool_records\":100,")) << stats;
+  EXPECT_EQ(*server.QueryNumber("SELECT count() FROM flows"), 100u);
+
+  // 3. The CA fixed: a restart replays the spool, and nothing is inserted twice.
+  run.ca = tmp.File("server.pem");
+  run.csv = tmp.File("3.csv");
+  run.stats = tmp.File("3.json");
+  run.datagrams = 0;
+  run.wait_for_rows = 200;
+  ASSERT_EQ(RunTls(run), 0);
+  EXPECT_EQ(*server.QueryNumber("SELECT count() FROM flows"), 200u);
+  EXPECT_EQ(*server.QueryNumber("SELECT uniqExact(dst_addr) FROM flows"), 200u);
+  EXPECT_TRUE(absl::StrContains(ReadAll(run.stats), "\"spool_records\":0,"));
 }
 
 }  // namespace

@@ -19,7 +19,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "collector/output/clickhouse/http_client.h"
+#include "http/client.h"
+#include "http/url.h"
 
 namespace nf::testing {
 namespace {
@@ -81,7 +82,15 @@ void LocalClickHouse::WriteConfig() const {
     << dir_ << "/log/err.log</errorlog><size>10M</size><count>1</count></logger>\n"
     << "  <listen_host>127.0.0.1</listen_host>\n"
     << "  <http_port>" << http_port_ << "</http_port>\n"
-    << "  <tcp_port>" << tcp_port_ << "</tcp_port>\n"
+    << "  <tcp_port>" << tcp_port_ << "</tcp_port>\n";
+  if (https_port_ != 0) {
+    c << "  <https_port>" << https_port_ << "</https_port>\n"
+      << "  <openSSL><server><certificateFile>" << cert_file_ << "</certificateFile>"
+      << "<privateKeyFile>" << key_file_ << "</privateKeyFile><verificationMode>none"
+      << "</verificationMode><disableProtocols>sslv2,sslv3</disableProtocols></server>"
+      << "</openSSL>\n";
+  }
+  c
     << "  <path>" << dir_ << "/data/</path>\n"
     << "  <tmp_path>" << dir_ << "/tmp/</tmp_path>\n"
     << "  <user_files_path>" << dir_ << "/user_files/</user_files_path>\n"
@@ -103,7 +112,7 @@ void LocalClickHouse::WriteConfig() const {
   std::ofstream u(dir_ + "/users.xml");
   u << "<?xml version=\"1.0\"?>\n<yandex>\n"
     << "  <profiles><default><max_memory_usage>2000000000</max_memory_usage></default></profiles>\n"
-    << "  <users><default><password></password><networks><ip>127.0.0.1</ip><ip>::1</ip>"
+    << "  <users><default><password>" << password_ << "</password><networks><ip>127.0.0.1</ip><ip>::1</ip>"
     << "</networks><profile>default</profile><quota>default</quota></default></users>\n"
     << "  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0"
     << "</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0"
@@ -177,10 +186,22 @@ std::string LocalClickHouse::Url(absl::string_view extra_params) const {
                       extra_params.empty() ? "" : "&", extra_params);
 }
 
+void LocalClickHouse::EnableHttps(uint16_t port, std::string cert_file, std::string key_file) {
+  https_port_ = port;
+  cert_file_ = std::move(cert_file);
+  key_file_ = std::move(key_file);
+}
+
 absl::StatusOr<std::string> LocalClickHouse::Query(absl::string_view sql) const {
-  absl::StatusOr<clickhouse::HttpUrl> url = clickhouse::ParseHttpUrl(Url());
+  absl::StatusOr<http::Url> url = http::ParseUrl(Url());
   if (!url.ok()) return url.status();
-  clickhouse::HttpResult r = clickhouse::HttpPost(*url, {}, sql);
+  http::ClientOptions options;
+  options.keep_alive = false;
+  auto client = http::Client::Create(*url, options);
+  if (!client.ok()) return client.status();
+  http::Headers auth;
+  if (!password_.empty()) auth = {{"X-ClickHouse-User", "default"}, {"X-ClickHouse-Key", password_}};
+  http::Result r = (*client)->Post(absl::StrCat(url->path, "?", url->query), auth, sql);
   if (!r.status.ok()) return r.status;
   if (r.code != 200) return absl::InternalError(absl::StrCat("HTTP ", r.code, ": ", r.body));
   return r.body;

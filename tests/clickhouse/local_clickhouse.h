@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,6 +40,11 @@ class LocalClickHouse {
   LocalClickHouse(const LocalClickHouse&) = delete;
   LocalClickHouse& operator=(const LocalClickHouse&) = delete;
 
+  // Before Start: also serve HTTPS on `port` with this PEM certificate and key.
+  void EnableHttps(uint16_t port, std::string cert_file, std::string key_file);
+  // Before Start: the `default` user needs this password (Query sends it in headers).
+  void SetPassword(std::string password) { password_ = std::move(password); }
+
   // Starts the server and waits (bounded) until /ping answers.
   absl::Status Start();
   // SIGTERM and wait (SIGKILL after a bound).
@@ -49,6 +55,7 @@ class LocalClickHouse {
 
   uint16_t http_port() const { return http_port_; }
   uint16_t tcp_port() const { return tcp_port_; }
+  uint16_t https_port() const { return https_port_; }
   std::string Url(absl::string_view extra_params = "") const;
   // Runs one statement; the response body on HTTP 200, an error with the body otherwise.
   absl::StatusOr<std::string> Query(absl::string_view sql) const;
@@ -62,6 +69,10 @@ class LocalClickHouse {
   uint16_t http_port_;
   uint16_t tcp_port_;
   std::vector<uint16_t> cluster_;
+  uint16_t https_port_ = 0;
+  std::string cert_file_;
+  std::string key_file_;
+  std::string password_;
   pid_t pid_ = -1;
 };
 

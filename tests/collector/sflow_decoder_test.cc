@@ -16,7 +16,7 @@
 #include "collector/stats/stats_report.h"
 #include "gtest/gtest.h"
 #include "tests/collector/test_bytes.h"
-#include "metrics/metrics_http.h"
+#include "metrics/registry.h"
 
 namespace nf {
 namespace {

@@ -12,6 +12,7 @@ import sys
 # Lowest first. A folder may include its own headers and those of any folder before it.
 LAYERS = [
     "common",
+    "http",
     "wire",
     "capture",
     "templates",

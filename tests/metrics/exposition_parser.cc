@@ -71,11 +71,13 @@ std::string HttpGet(uint16_t port, absl::string_view target) {
   boost::system::error_code ec;
   s.connect({boost::asio::ip::make_address("127.0.0.1"), port}, ec);
   if (ec) return "connect failed: " + ec.message();
-  std::string req = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\n\r\n");
+  // One request per connection: the server keeps HTTP/1.1 connections open otherwise.
+  std::string req =
+      absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   boost::asio::write(s, boost::asio::buffer(req), ec);
   std::string out;
   char buf[4096];
-  for (int i = 0; i < 100000; ++i) {  // bounded: the server closes after one response
+  for (int i = 0; i < 100000; ++i) {  // bounded: the server closes after the response
     size_t n = s.read_some(boost::asio::buffer(buf), ec);
     out.append(buf, n);
     if (ec) break;

@@ -24,6 +24,7 @@
 
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "capture/packet_parser.h"
 
@@ -117,6 +118,18 @@ std::vector<CsvRow> ReadCsv(const std::string& path) {
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+bool MakeSelfSignedCertificate(const std::string& dir, const std::string& name,
+                               std::string* error) {
+  std::string log;
+  const int rc = RunCommand(
+      absl::StrCat("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
+                   "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout ",
+                   dir, "/", name, ".key -out ", dir, "/", name, ".pem 2>&1"),
+      &log);
+  if (rc != 0) *error = absl::StrCat("openssl req exited ", rc, ": ", log);
+  return rc == 0;
 }
 
 int RunCommand(const std::string& command, std::string* out) {

@@ -75,6 +75,12 @@ socklen_t LoopbackAddress(uint16_t port, bool v6, sockaddr_storage& out);
 // program under test has bound it. True when it has.
 bool WaitUntilUdpBound(uint16_t port, bool v6 = false, int timeout_ms = 10'000);
 
+// A self-signed certificate for CN=localhost with the names localhost and 127.0.0.1, made with
+// the openssl tool: `dir`/`name`.pem and `dir`/`name`.key. False, with openssl's words in
+// `error`, when it could not be made.
+bool MakeSelfSignedCertificate(const std::string& dir, const std::string& name,
+                               std::string* error);
+
 // Path of a built binary in the build tree (e.g. "flowexport").
 std::string BinaryPath(const std::string& name);
 

@@ -30,7 +30,7 @@ std::string Excerpt(absl::string_view body) {
 
 absl::StatusOr<std::unique_ptr<ClickHouseWriter>> ClickHouseWriter::Create(
     const ClickHouseOptions& options) {
-  absl::StatusOr<HttpUrl> url = ParseHttpUrl(options.url);
+  absl::StatusOr<http::Url> url = http::ParseUrl(options.url, {.http = 8123, .https = 8443});
   if (!url.ok()) return url.status();
   if (absl::Status s = ValidateTableName(options.table); !s.ok()) return s;
   if (options.batch_rows == 0 || options.batch_rows > kMaxBatchRows) {
@@ -40,18 +40,50 @@ absl::StatusOr<std::unique_ptr<ClickHouseWriter>> ClickHouseWriter::Create(
   if (options.batch_age_us <= 0) {
     return absl::InvalidArgumentError("batch age must be positive");
   }
+  // Credentials leave the URL for headers, wherever they were given.
+  std::string user = url->Param("user");
+  std::string password = url->Param("password");
+  bool password_in_url = url->HasParam("password");
+  if ((!options.user.empty() && url->HasParam("user")) ||
+      (!options.password.empty() && password_in_url)) {
+    return absl::InvalidArgumentError(
+        "ClickHouse credentials are given twice: in the URL and as options");
+  }
+  if (!options.user.empty()) user = options.user;
+  if (!options.password.empty()) password = options.password;
+  http::Url bare = url->WithoutParam("user").WithoutParam("password");
+  http::Headers auth;
+  if (!user.empty() || !password.empty()) {
+    auth.emplace_back("X-ClickHouse-User", user.empty() ? "default" : user);
+    if (!password.empty()) auth.emplace_back("X-ClickHouse-Key", password);
+  }
+  http::ClientOptions client_options = options.http;
+  client_options.ca_file = options.ca_file;
+  if (!options.ca_file.empty() && !bare.tls) {
+    return absl::InvalidArgumentError("a ClickHouse CA file needs an https:// URL");
+  }
+  absl::StatusOr<std::unique_ptr<http::Client>> client = http::Client::Create(bare, client_options);
+  if (!client.ok()) return client.status();
   absl::StatusOr<Spool> spool = Spool::Open(options.spool_dir, options.spool_max_bytes);
   if (!spool.ok()) return spool.status();
-  return std::unique_ptr<ClickHouseWriter>(
-      new ClickHouseWriter(options, *std::move(url), *std::move(spool)));
+  std::unique_ptr<ClickHouseWriter> writer(new ClickHouseWriter(
+      options, std::move(bare), *std::move(client), std::move(auth), *std::move(spool)));
+  writer->password_in_url_ = password_in_url;
+  return writer;
 }
 
-ClickHouseWriter::ClickHouseWriter(const ClickHouseOptions& options, HttpUrl url, Spool spool)
+ClickHouseWriter::ClickHouseWriter(const ClickHouseOptions& options, http::Url url,
+                                   std::unique_ptr<http::Client> client, http::Headers auth,
+                                   Spool spool)
     : options_(options),
       url_(std::move(url)),
+      client_(std::move(client)),
+      auth_(std::move(auth)),
       insert_sql_(absl::StrCat("INSERT INTO ", options.table, " (", ColumnList(),
                                ") FORMAT RowBinary")),
       spool_(std::move(spool)) {
+  // Only the sender uses the secret from here on; the copy in the options is not kept.
+  options_.password.clear();
   std::random_device rd;
   std::seed_seq seed{rd(), rd(), rd(), rd(),
                      static_cast<unsigned>(SteadyNowUs()), static_cast<unsigned>(getpid())};
@@ -59,6 +91,12 @@ ClickHouseWriter::ClickHouseWriter(const ClickHouseOptions& options, HttpUrl url
   spool_skipped_files_ = spool_.skipped_files();
   PublishSpool();
   thread_ = std::thread([this] { Run(); });
+}
+
+http::Result ClickHouseWriter::Request(absl::string_view sql, absl::string_view body) {
+  std::string target = absl::StrCat(url_.path, "?", url_.query, url_.query.empty() ? "" : "&",
+                                     "query=", http::UrlEncode(sql));
+  return client_->Post(target, auth_, body);
 }
 
 ClickHouseWriter::~ClickHouseWriter() { Close(0); }
@@ -115,7 +153,7 @@ void ClickHouseWriter::Succeeded() {
 }
 
 absl::Status ClickHouseWriter::Insert(const Batch& batch, bool* may_have_arrived) {
-  HttpResult r = HttpPost(url_, {{"query", insert_sql_}}, batch.data, options_.http);
+  http::Result r = Request(insert_sql_, batch.data);
   *may_have_arrived = r.may_have_arrived;
   absl::Status s = r.status;
   if (s.ok() && r.code != 200) {
@@ -131,7 +169,7 @@ absl::StatusOr<uint64_t> ClickHouseWriter::CountPresent(const Batch& batch) {
       "SELECT count() FROM ", options_.table, " WHERE receive_time >= toDateTime(",
       batch.min_time, ") AND receive_time <= toDateTime(", batch.max_time,
       ") AND batch_id = ", batch.id, " FORMAT TabSeparated");
-  HttpResult r = HttpPost(url_, {{"query", sql}}, "", options_.http);
+  http::Result r = Request(sql, "");
   if (!r.status.ok()) return r.status;
   if (r.code != 200) {
     return absl::UnavailableError(

@@ -9,6 +9,10 @@
 // disk I/O. Decoding never waits for ClickHouse: a batch the sender cannot take (in-memory
 // queue full) or the spool cannot hold (bound reached) is dropped and counted.
 //
+// Transport: HTTP or HTTPS (nf::http, certificate and name always verified), one connection
+// kept alive between batches. Credentials travel in the X-ClickHouse-User/X-ClickHouse-Key
+// headers, never in the URL, so they stay out of the server's and proxies' request logs.
+//
 // Exactly once (ClickHouse 18.16 deduplicates blocks only for Replicated* tables, so it is not
 // relied on): every batch carries a random 64-bit `batch_id` column. A batch is sent once;
 // when that fails in a way that may have left it in the table (the request was sent but no
@@ -34,16 +38,21 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "collector/output/clickhouse/http_client.h"
 #include "collector/output/clickhouse/spool.h"
 #include "collector/decode/decoded_record.h"
 #include "common/time_format.h"
+#include "http/client.h"
+#include "http/url.h"
 
 namespace nf::clickhouse {
 
 struct ClickHouseOptions {
-  // http://HOST:PORT/?database=DB[&user=U&password=P][&insert_distributed_sync=1]
+  // http[s]://HOST[:PORT]/?database=DB[&insert_distributed_sync=1]; ports default to 8123
+  // (http) and 8443 (https). `user`/`password` parameters in it still work (moved to headers).
   std::string url;
+  std::string user;      // empty: the URL's `user`, else none (ClickHouse's "default")
+  std::string password;  // never logged
+  std::string ca_file;   // https: trust this CA bundle instead of the system's
   std::string table = "flows";  // [db.]name
   size_t batch_rows = 50'000;   // cut a batch at this many rows (at most kMaxBatchRows)
   int64_t batch_age_us = 5'000'000;  // ... or when its first row is this old (Tick)
@@ -52,7 +61,7 @@ struct ClickHouseOptions {
   size_t max_queued_batches = 16;  // handed over, not yet taken by the sender
   int64_t retry_initial_us = 250'000;
   int64_t retry_max_us = 30'000'000;
-  HttpOptions http;
+  http::ClientOptions http;  // its ca_file is set from ca_file
 };
 // One INSERT must stay below ClickHouse's max_insert_block_size (1,048,576) to be one block.
 inline constexpr size_t kMaxBatchRows = 1'000'000;
@@ -104,10 +113,17 @@ class ClickHouseWriter {
   const ClickHouseOptions& options() const { return options_; }
   // The last error text (empty when the last attempt succeeded). Thread-safe copy.
   std::string last_error() const;
+  // True when the password came from the URL (the command line), which the caller warns about.
+  bool password_in_url() const { return password_in_url_; }
+  // The URL without secrets, for logs.
+  std::string redacted_url() const { return url_.Redacted(); }
   size_t spool_skipped_files() const { return spool_skipped_files_; }
 
  private:
-  ClickHouseWriter(const ClickHouseOptions& options, HttpUrl url, Spool spool);
+  ClickHouseWriter(const ClickHouseOptions& options, http::Url url,
+                   std::unique_ptr<http::Client> client, http::Headers auth, Spool spool);
+  // POSTs one statement (`sql` in the query string, `body` as the data).
+  http::Result Request(absl::string_view sql, absl::string_view body);
   void Run();
   // One step of work; returns false when nothing could be done (wait for back-off or input).
   bool Step(std::unique_lock<std::mutex>& lock);
@@ -121,7 +137,10 @@ class ClickHouseWriter {
   void PublishSpool();
 
   ClickHouseOptions options_;
-  HttpUrl url_;
+  http::Url url_;  // without credentials
+  std::unique_ptr<http::Client> client_;  // sender thread only
+  http::Headers auth_;
+  bool password_in_url_ = false;
   std::string insert_sql_;
   Spool spool_;  // sender thread only (and Close after join)
   size_t spool_skipped_files_ = 0;

@@ -1,8 +1,7 @@
-// nf::metrics (target nf::metrics_http) — Prometheus metrics for flowcollect and flowexport: a
-// registry of named counters and gauges with labels, rendered in the Prometheus text exposition
-// format (0.0.4), and a tiny HTTP server (Boost.Asio, its own thread) that serves it at
-// /metrics. Generic: it knows nothing of either tool (collector/metrics and
-// exporter/export_metrics register their metrics on it).
+// nf::metrics registry — Prometheus metrics for flowcollect and flowexport: a registry of named
+// counters and gauges with labels, rendered in the Prometheus text exposition format (0.0.4).
+// Generic: it knows nothing of either tool (collector/app/collector_metrics and
+// exporter/app/export_metrics register their metrics on it); metrics/metrics_server.h serves it.
 //
 // Hot paths never lock: a registered Counter/Gauge is a relaxed atomic the owner updates, and
 // state that lives in single-threaded structures (the decoder's per-exporter stats) is exposed
@@ -13,22 +12,19 @@
 // Naming follows Prometheus conventions (checked at registration): snake_case with a
 // `flowcollect_` / `flowexport_` prefix, `_total` for counters, base units (`_bytes`,
 // `_seconds`). docs/metrics.md lists every metric the binaries export.
-#ifndef NF_METRICS_METRICS_HTTP_H_
-#define NF_METRICS_METRICS_HTTP_H_
+#ifndef NF_METRICS_REGISTRY_H_
+#define NF_METRICS_REGISTRY_H_
 
 #include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
 namespace nf::metrics {
@@ -111,27 +107,6 @@ void AppendLabels(const Labels& labels, std::string& out);
 // Prometheus float text: integers without exponent, NaN, +Inf, -Inf.
 void AppendValue(double v, std::string& out);
 
-// Serves GET /metrics (and a short index page at /) from a Registry on its own thread.
-class MetricsServer {
- public:
-  // `listen` is "[ADDR:]PORT" (bare PORT listens on every IPv4 address, like node_exporter);
-  // port 0 picks a free port (see port()).
-  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(const Registry& registry,
-                                                              absl::string_view listen);
-  ~MetricsServer();  // Stop()
-  void Stop();
-  uint16_t port() const { return port_; }
-  uint64_t scrapes() const { return scrapes_.load(std::memory_order_relaxed); }
-
- private:
-  struct Impl;
-  MetricsServer() = default;
-  std::unique_ptr<Impl> impl_;
-  std::thread thread_;
-  uint16_t port_ = 0;
-  std::atomic<uint64_t> scrapes_{0};
-};
-
 }  // namespace nf::metrics
 
-#endif  // NF_METRICS_METRICS_HTTP_H_
+#endif  // NF_METRICS_REGISTRY_H_
