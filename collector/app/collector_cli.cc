@@ -5,6 +5,7 @@
 #include "collector/output/clickhouse/clickhouse_sink.h"
 #include "collector/output/format/csv_format.h"
 #include "enrich/enrichment_cli.h"
+#include "metrics/metrics_cli.h"
 
 namespace nf {
 
@@ -266,36 +267,7 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
          "--no-progress", [&o] { o.progress = ProgressMode::kNever; },
          "with -r: no progress bar (default: drawn when stderr is a terminal)")
       ->group(st);
-  CLI::Option* metrics =
-      app.add_option("--metrics", o.metrics_listen,
-                     "serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
-                     "addresses; see docs/metrics.md)")
-          ->group(st);
-  // The type name says FILE; CLI11 would append the validator's own "FILE" to it.
-  CLI::Validator existing_file = CLI::ExistingFile;
-  existing_file.description("");
-  CLI::Option* metrics_cert =
-      app.add_option("--metrics-tls-cert", o.metrics_tls_cert,
-                     "with --metrics: serve https only, with this PEM certificate (chain)")
-          ->check(existing_file)
-          ->type_name("FILE")
-          ->needs(metrics)
-          ->group(st);
-  CLI::Option* metrics_key = app.add_option("--metrics-tls-key", o.metrics_tls_key,
-                                            "the PEM private key of --metrics-tls-cert")
-                                 ->check(existing_file)
-                                 ->type_name("FILE")
-                                 ->needs(metrics, metrics_cert)
-                                 ->group(st);
-  metrics_cert->needs(metrics_key);
-  app.add_option("--metrics-max-connections", o.metrics_max_connections,
-                 "with --metrics: connections held at once; past it the oldest one still "
-                 "waiting for its request is closed")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{65536}))
-      ->type_name("N")
-      ->needs(metrics)
-      ->group(st);
+  metrics::AddMetricsOptions(app, o.metrics, st, metrics::HelpCase::kLower);
 
   const std::string chg = "ClickHouse";
   app.add_option("--clickhouse", o.clickhouse_url,

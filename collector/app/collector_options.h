@@ -10,6 +10,7 @@
 
 #include "common/progress.h"
 #include "enrich/enrichment.h"
+#include "metrics/metrics_server.h"
 
 namespace nf {
 
@@ -90,10 +91,7 @@ struct CollectorOptions {
   int verbose = 0;  // -v: periodic one-line status (and the detailed exit report)
   double status_interval_s = 10;
   ProgressMode progress = ProgressMode::kAuto;
-  std::string metrics_listen;
-  std::string metrics_tls_cert;  // --metrics-tls-cert/--metrics-tls-key: https, both or neither
-  std::string metrics_tls_key;
-  size_t metrics_max_connections = 256;
+  metrics::MetricsServerOptions metrics;  // --metrics*: listen empty = no endpoint
 
   // ClickHouse.
   std::string clickhouse_url;

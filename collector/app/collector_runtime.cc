@@ -976,24 +976,19 @@ class CollectorRuntime::Impl {
     }
 
     publisher_storage_ = std::make_unique<metrics::CollectorStatsPublisher>(workers_.size());
-    if (!o.metrics_listen.empty()) {
+    if (!o.metrics.listen.empty()) {
       publisher_storage_->Register(registry_);
       publisher_ = publisher_storage_.get();
       if (clickhouse_ != nullptr) metrics::RegisterClickHouseMetrics(registry_, *clickhouse_);
       if (enrichment_ != nullptr) metrics::RegisterEnrichmentMetrics(registry_, *enrichment_);
       if (forwarder_ != nullptr) metrics::RegisterForwardMetrics(registry_, *forwarder_);
       if (ha_ != nullptr) metrics::RegisterHaMetrics(registry_, *ha_);
-      metrics::MetricsServerOptions metrics_options;
-      metrics_options.listen = o.metrics_listen;
-      metrics_options.tls_cert_file = o.metrics_tls_cert;
-      metrics_options.tls_key_file = o.metrics_tls_key;
-      metrics_options.max_connections = o.metrics_max_connections;
-      auto server = metrics::MetricsServer::Start(registry_, metrics_options);
+      auto server = metrics::MetricsServer::Start(registry_, o.metrics);
       if (!server.ok()) return server.status();
       metrics_server_ = *std::move(server);
       if (!o.quiet) {
         std::fprintf(stderr, "flowcollect: metrics on port %u at /metrics%s\n",
-                     metrics_server_->port(), o.metrics_tls_cert.empty() ? "" : " (https)");
+                     metrics_server_->port(), o.metrics.tls_cert_file.empty() ? "" : " (https)");
       }
     }
     return absl::OkStatus();

@@ -1,6 +1,7 @@
 #include "exporter/app/export_cli.h"
 
 #include "enrich/enrichment_cli.h"
+#include "metrics/metrics_cli.h"
 
 namespace nf {
 
@@ -123,37 +124,7 @@ void AddExportOptions(CLI::App& app, ExportOptions& o) {
   app.add_option("--stats-json", o.stats_json, "Write statistics as JSON to FILE at exit")
       ->group("Output")
       ->type_name("FILE");
-  CLI::Option* metrics =
-      app.add_option("--metrics", o.metrics_listen,
-                     "Serve Prometheus metrics at http://[ADDR:]PORT/metrics (bare PORT: all IPv4 "
-                     "addresses; see docs/metrics.md)")
-          ->group("Output")
-          ->type_name("[ADDR:]PORT");
-  // The type name says FILE; CLI11 would append the validator's own "FILE" to it.
-  CLI::Validator existing_file = CLI::ExistingFile;
-  existing_file.description("");
-  CLI::Option* metrics_cert =
-      app.add_option("--metrics-tls-cert", o.metrics_tls_cert,
-                     "With --metrics: serve https only, with this PEM certificate (chain)")
-          ->check(existing_file)
-          ->group("Output")
-          ->type_name("FILE")
-          ->needs(metrics);
-  CLI::Option* metrics_key = app.add_option("--metrics-tls-key", o.metrics_tls_key,
-                                            "The PEM private key of --metrics-tls-cert")
-                                 ->check(existing_file)
-                                 ->group("Output")
-                                 ->type_name("FILE")
-                                 ->needs(metrics, metrics_cert);
-  metrics_cert->needs(metrics_key);
-  app.add_option("--metrics-max-connections", o.metrics_max_connections,
-                 "With --metrics: connections held at once; past it the oldest one still "
-                 "waiting for its request is closed")
-      ->capture_default_str()
-      ->check(CLI::Range(size_t{1}, size_t{65536}))
-      ->group("Output")
-      ->type_name("N")
-      ->needs(metrics);
+  metrics::AddMetricsOptions(app, o.metrics, "Output", metrics::HelpCase::kCapitalized);
   app.add_flag("--verbose", o.verbose,
                "Print the start-up line and a one-line status (packets/s, active flows, "
                "flows/s exported, drops) every --status-interval seconds")

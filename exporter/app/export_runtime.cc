@@ -482,20 +482,15 @@ int ExportRuntime::Open(ExportPipeline& p) {
   p.encoder = std::move(*encoder);
 
   // ---- Prometheus endpoint: serves snapshots the loop publishes (nothing per packet).
-  if (!o.metrics_listen.empty()) {
+  if (!o.metrics.listen.empty()) {
     p.publisher.Publish(Snapshot(p));
     p.publisher.Register(p.registry);
-    metrics::MetricsServerOptions metrics_options;
-    metrics_options.listen = o.metrics_listen;
-    metrics_options.tls_cert_file = o.metrics_tls_cert;
-    metrics_options.tls_key_file = o.metrics_tls_key;
-    metrics_options.max_connections = o.metrics_max_connections;
-    auto server = metrics::MetricsServer::Start(p.registry, metrics_options);
+    auto server = metrics::MetricsServer::Start(p.registry, o.metrics);
     if (!server.ok()) return fail(server.status());
     p.metrics_server = std::move(*server);
     if (o.verbose > 0) {
       log << "flowexport: metrics on port " << p.metrics_server->port() << " at /metrics"
-          << (o.metrics_tls_cert.empty() ? "" : " (https)") << std::endl;
+          << (o.metrics.tls_cert_file.empty() ? "" : " (https)") << std::endl;
     }
   }
   // Capture handle and sockets are open: nothing below needs privileges.

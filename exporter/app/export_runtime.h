@@ -21,6 +21,7 @@
 #include "common/progress.h"
 #include "enrich/enrichment.h"
 #include "exporter/app/export_stats.h"
+#include "metrics/metrics_server.h"
 
 namespace nf {
 
@@ -53,10 +54,7 @@ struct ExportOptions {
   bool template_given = false;  // -T was on the command line (refused with -v 5)
   int export_version = 9;
   std::string stats_json;
-  std::string metrics_listen;  // --metrics [ADDR:]PORT
-  std::string metrics_tls_cert;  // --metrics-tls-cert/--metrics-tls-key: https, both or neither
-  std::string metrics_tls_key;
-  size_t metrics_max_connections = 256;
+  metrics::MetricsServerOptions metrics;  // --metrics*: listen empty = no endpoint
   int verbose = 0;
   double status_interval_s = 10;
   ProgressMode progress = ProgressMode::kAuto;

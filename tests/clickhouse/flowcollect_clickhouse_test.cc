@@ -112,6 +112,24 @@ double Metric(const std::string& text, const std::string& name) {
   return sum;
 }
 
+// Starts args[0] with `args`; the pid, or -1.
+pid_t Spawn(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  return posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) == 0 ? pid : -1;
+}
+
+// Creates the table from the DDL the binary itself prints.
+bool CreateTable(LocalClickHouse& server) {
+  std::string ddl;
+  return ::nf::testing::RunCommand(absl::StrCat(::nf::testing::BinaryPath("flowcollect"),
+                                                " --clickhouse-schema --table flows"),
+                                   &ddl) == 0 &&
+         server.Query(ddl).ok();
+}
+
 // Kills the collector if an assertion returns before it was stopped.
 struct ProcessGuard {
   pid_t pid = 0;
@@ -150,11 +168,8 @@ void RunWorkers(LocalClickHouse* server, const ::nf::testing::TempDir& tmp) {
       args.push_back(a);
     }
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ), 0);
+  const pid_t pid = Spawn(args);
+  ASSERT_GT(pid, 0);
   ProcessGuard guard{pid};
 
   sockaddr_in addr{};
@@ -259,14 +274,7 @@ TEST(FlowcollectClickHouseTest, WorkersIntoClickHouseExactlyOnce) {
   ::nf::testing::TempDir tmp;
   LocalClickHouse server(tmp.File("ch"), FreeTcpPort(), FreeTcpPort());
   ASSERT_TRUE(server.Start().ok()) << server.LogTail();
-  // The DDL comes from the binary itself.
-  std::string ddl;
-  ASSERT_EQ(::nf::testing::RunCommand(
-                absl::StrCat(::nf::testing::BinaryPath("flowcollect"),
-                             " --clickhouse-schema --table flows"),
-                &ddl),
-            0);
-  ASSERT_TRUE(server.Query(ddl).ok());
+  ASSERT_TRUE(CreateTable(server));
   RunWorkers(&server, tmp);
 }
 
@@ -316,11 +324,8 @@ int RunTls(TlsRun& run) {
                                    run.csv,
                                    "--stats-json",
                                    run.stats};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  const pid_t pid = Spawn(args);
+  if (pid <= 0) return -1;
   ProcessGuard guard{pid};
   if (!testing::WaitUntilUdpBound(port)) return -2;
   run.cmdline = ReadAll(absl::StrCat("/proc/", pid, "/cmdline"));
@@ -376,13 +381,7 @@ TEST(FlowcollectClickHouseTest, HttpsWithPasswordFileExactlyOnceAndVerified) {
   server.EnableHttps(https_port, tmp.File("server.pem"), tmp.File("server.key"));
   server.SetPassword(kPassword);
   ASSERT_TRUE(server.Start().ok()) << server.LogTail();
-  std::string ddl;
-  ASSERT_EQ(::nf::testing::RunCommand(
-                absl::StrCat(::nf::testing::BinaryPath("flowcollect"),
-                             " --clickhouse-schema --table flows"),
-                &ddl),
-            0);
-  ASSERT_TRUE(server.Query(ddl).ok());
+  ASSERT_TRUE(CreateTable(server));
   {
     std::ofstream pw(tmp.File("pw"));
     pw << kPassword << "\n";

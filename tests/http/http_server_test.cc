@@ -14,7 +14,6 @@
 #include <chrono>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -23,6 +22,7 @@
 #include "gtest/gtest.h"
 #include "http/client.h"
 #include "http/url.h"
+#include "tests/support/test_support.h"
 
 namespace nf::http {
 namespace {
@@ -30,6 +30,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Clock = std::chrono::steady_clock;
+using ::nf::testing::WaitUntil;
 
 ServerResponse Echo(const ServerRequest& r) {
   ServerResponse out;
@@ -115,16 +116,6 @@ class RawConnection {
  private:
   int fd_ = -1;
 };
-
-template <class Predicate>
-bool WaitUntil(Predicate done, int timeout_ms = 5000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
 
 TEST(ServerTest, ParsesListenAddresses) {
   std::string host;

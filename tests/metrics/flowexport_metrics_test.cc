@@ -8,7 +8,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -19,13 +18,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "CLI/CLI.hpp"
 #include "exporter/app/export_cli.h"
 #include "tools/trafgen/trafgen.h"
 #include "exporter/app/export_metrics.h"
 #include "gtest/gtest.h"
 #include "metrics/registry.h"
 #include "tests/metrics/exposition_parser.h"
+#include "tests/metrics/metrics_cli_checks.h"
 #include "tests/support/test_support.h"
 
 namespace nf::metrics {
@@ -308,46 +307,7 @@ TEST(FlowexportMetricsTest, FileRunIsScrapedWhileItRuns) {
 
 // --metrics-tls-cert and --metrics-tls-key go together, and only with --metrics.
 TEST(FlowexportMetricsTest, TlsOptionsComeInPairsWithMetrics) {
-  TempDir dir;
-  const std::string cert = dir.File("cert.pem");
-  const std::string key = dir.File("key.pem");
-  std::ofstream(cert) << "only its existence is checked here\n";
-  std::ofstream(key) << "only its existence is checked here\n";
-  auto parse = [](std::vector<std::string> args, ExportOptions& o) -> std::string {
-    CLI::App app;
-    AddExportOptions(app, o);
-    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
-    try {
-      app.parse(args);
-    } catch (const CLI::ParseError& e) {
-      return e.what();
-    }
-    return "";
-  };
-  ExportOptions o;
-  EXPECT_EQ(parse({"--metrics", "9465", "--metrics-tls-cert", cert}, o),
-            "--metrics-tls-cert requires --metrics-tls-key");
-  o = ExportOptions{};
-  EXPECT_EQ(parse({"--metrics", "9465", "--metrics-tls-key", key}, o),
-            "--metrics-tls-key requires --metrics-tls-cert");
-  o = ExportOptions{};
-  EXPECT_EQ(parse({"--metrics-tls-cert", cert, "--metrics-tls-key", key}, o),
-            "--metrics-tls-cert requires --metrics");
-  o = ExportOptions{};
-  EXPECT_EQ(parse({"--metrics-max-connections", "10"}, o),
-            "--metrics-max-connections requires --metrics");
-  o = ExportOptions{};
-  EXPECT_EQ(parse({"--metrics", "[::1]:9465", "--metrics-tls-cert", cert, "--metrics-tls-key",
-                   key, "--metrics-max-connections", "32"},
-                  o),
-            "");
-  EXPECT_EQ(o.metrics_listen, "[::1]:9465");
-  EXPECT_EQ(o.metrics_tls_cert, cert);
-  EXPECT_EQ(o.metrics_tls_key, key);
-  EXPECT_EQ(o.metrics_max_connections, 32u);
-  o = ExportOptions{};
-  EXPECT_EQ(parse({"--metrics", "9465"}, o), "");
-  EXPECT_EQ(o.metrics_max_connections, 256u);
+  ExpectMetricsOptionRules(&AddExportOptions, "[::1]:9465", HelpCase::kCapitalized);
 }
 
 }  // namespace

@@ -10,18 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "CLI/CLI.hpp"
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,6 +35,7 @@
 #include "metrics/metrics_server.h"
 #include "metrics/registry.h"
 #include "tests/metrics/exposition_parser.h"
+#include "tests/metrics/metrics_cli_checks.h"
 #include "tests/support/test_support.h"
 
 namespace nf::metrics {
@@ -46,6 +43,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
+using ::nf::testing::WaitUntil;
 
 Exposition Parse(absl::string_view text) { return ParseExposition(text); }
 
@@ -53,16 +51,6 @@ MetricsServerOptions Listen(absl::string_view listen) {
   MetricsServerOptions o;
   o.listen = std::string(listen);
   return o;
-}
-
-template <class Predicate>
-bool WaitUntil(Predicate done, int timeout_ms = 5000) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (!done()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
 }
 
 TEST(MetricsTest, NamesFollowPrometheusConventions) {
@@ -362,50 +350,7 @@ TEST(MetricsServerTest, HalfSentRequestIsClosedAfterTheRequestTimeout) {
 
 // --metrics-tls-cert and --metrics-tls-key go together, and only with --metrics.
 TEST(MetricsCliTest, FlowcollectTlsOptionsComeInPairsWithMetrics) {
-  testing::TempDir dir;
-  const std::string cert = dir.File("cert.pem");
-  const std::string key = dir.File("key.pem");
-  std::ofstream(cert) << "only its existence is checked here\n";
-  std::ofstream(key) << "only its existence is checked here\n";
-  auto parse = [](std::vector<std::string> args, CollectorOptions& o) -> std::string {
-    CLI::App app;
-    AddCollectorOptions(app, o);
-    std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
-    try {
-      app.parse(args);
-    } catch (const CLI::ParseError& e) {
-      return e.what();
-    }
-    return "";
-  };
-  CollectorOptions o;
-  EXPECT_EQ(parse({"--metrics", "9464", "--metrics-tls-cert", cert}, o),
-            "--metrics-tls-cert requires --metrics-tls-key");
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics", "9464", "--metrics-tls-key", key}, o),
-            "--metrics-tls-key requires --metrics-tls-cert");
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics-tls-cert", cert, "--metrics-tls-key", key}, o),
-            "--metrics-tls-cert requires --metrics");
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics-max-connections", "10"}, o),
-            "--metrics-max-connections requires --metrics");
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics", "9464", "--metrics-max-connections", "0"}, o).find(
-                "--metrics-max-connections"),
-            0u);
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics", "127.0.0.1:9464", "--metrics-tls-cert", cert,
-                   "--metrics-tls-key", key, "--metrics-max-connections", "64"},
-                  o),
-            "");
-  EXPECT_EQ(o.metrics_listen, "127.0.0.1:9464");
-  EXPECT_EQ(o.metrics_tls_cert, cert);
-  EXPECT_EQ(o.metrics_tls_key, key);
-  EXPECT_EQ(o.metrics_max_connections, 64u);
-  o = CollectorOptions{};
-  EXPECT_EQ(parse({"--metrics", "9464"}, o), "");
-  EXPECT_EQ(o.metrics_max_connections, 256u);
+  ExpectMetricsOptionRules(&AddCollectorOptions, "127.0.0.1:9464", HelpCase::kLower);
 }
 
 }  // namespace

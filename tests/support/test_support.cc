@@ -227,6 +227,15 @@ bool WaitUntilUdpBound(uint16_t port, bool v6, int timeout_ms) {
   return false;
 }
 
+bool WaitUntil(const std::function<bool()>& done, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 std::string BinaryPath(const std::string& name) {
   for (const char* sub : {"/exporter/", "/collector/", "/tools/trafgen/", "/bench/", "/"}) {
     std::string p = std::string(NF_BINARY_DIR) + sub + name;

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,6 +75,9 @@ socklen_t LoopbackAddress(uint16_t port, bool v6, sockaddr_storage& out);
 // Waits (at most `timeout_ms`) until some process holds UDP `port` on 127.0.0.1 (or ::1): a
 // program under test has bound it. True when it has.
 bool WaitUntilUdpBound(uint16_t port, bool v6 = false, int timeout_ms = 10'000);
+// Polls `done` every 5 ms until it holds or `timeout_ms` has passed: true when it held. For
+// state another thread reaches at some point (a counter, a closed connection).
+bool WaitUntil(const std::function<bool()>& done, int timeout_ms = 5000);
 
 // A self-signed certificate for CN=localhost with the names localhost and 127.0.0.1, made with
 // the openssl tool: `dir`/`name`.pem and `dir`/`name`.key. False, with openssl's words in
