@@ -67,6 +67,13 @@ struct Client::Impl {
     return result;
   }
 
+  // Runs `op(stream, handler)` on whichever stream is open.
+  template <class Op>
+  ErrorCode RunOnStream(Op&& op) {
+    if (secure) return Run([&](auto handler) { op(*secure, std::move(handler)); });
+    return Run([&](auto handler) { op(*plain, std::move(handler)); });
+  }
+
   // An idle connection with anything to read has been closed (or spoken to) by the server.
   bool Stale() {
     if (buffer.size() > 0) return true;
@@ -123,8 +130,8 @@ struct Client::Impl {
     }
     result.may_have_arrived = true;
     Lowest().expires_after(Ms(options.io_timeout_ms));
-    ErrorCode ec = secure ? Run([&](auto h) { bhttp::async_write(*secure, request, std::move(h)); })
-                          : Run([&](auto h) { bhttp::async_write(*plain, request, std::move(h)); });
+    ErrorCode ec =
+        RunOnStream([&](auto& s, auto h) { bhttp::async_write(s, request, std::move(h)); });
     if (ec) {
       Close();
       result.status = ec == beast::error::timeout
@@ -135,16 +142,16 @@ struct Client::Impl {
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(options.max_response_bytes);
     Lowest().expires_after(Ms(options.io_timeout_ms));
-    ec = secure ? Run([&](auto h) { bhttp::async_read_header(*secure, buffer, parser, std::move(h)); })
-                : Run([&](auto h) { bhttp::async_read_header(*plain, buffer, parser, std::move(h)); });
+    ec = RunOnStream(
+        [&](auto& s, auto h) { bhttp::async_read_header(s, buffer, parser, std::move(h)); });
     // Boost 1.74's parser loses its body_limit error when the header carries a Content-Length
     // (the error is overwritten as the body starts), so that case is checked here.
     if (!ec && parser.content_length() && *parser.content_length() > options.max_response_bytes) {
       ec = bhttp::error::body_limit;
     }
     if (!ec && !parser.is_done()) {
-      ec = secure ? Run([&](auto h) { bhttp::async_read(*secure, buffer, parser, std::move(h)); })
-                  : Run([&](auto h) { bhttp::async_read(*plain, buffer, parser, std::move(h)); });
+      ec = RunOnStream(
+          [&](auto& s, auto h) { bhttp::async_read(s, buffer, parser, std::move(h)); });
     }
     if (ec) {
       Close();

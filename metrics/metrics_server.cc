@@ -10,13 +10,6 @@ namespace nf::metrics {
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const Registry& registry, const MetricsServerOptions& options) {
   std::unique_ptr<MetricsServer> server(new MetricsServer());
-  http::ServerOptions http_options;
-  http_options.listen = options.listen;
-  http_options.tls_cert_file = options.tls_cert_file;
-  http_options.tls_key_file = options.tls_key_file;
-  http_options.max_connections = options.max_connections;
-  http_options.request_timeout_ms = options.request_timeout_ms;
-  http_options.write_timeout_ms = options.request_timeout_ms;
   auto handler = [&registry, scrapes = &server->scrapes_](const http::ServerRequest& request) {
     http::ServerResponse response;
     if (request.path == "/metrics") {
@@ -32,7 +25,7 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     }
     return response;
   };
-  auto http_server = http::Server::Start(http_options, std::move(handler));
+  auto http_server = http::Server::Start(options, std::move(handler));
   if (!http_server.ok()) {
     return absl::Status(http_server.status().code(),
                         absl::StrCat("metrics endpoint: ", http_server.status().message()));

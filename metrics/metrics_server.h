@@ -18,19 +18,10 @@
 
 namespace nf::metrics {
 
-struct MetricsServerOptions {
-  // "[ADDR:]PORT": a bare PORT listens on every IPv4 address (like node_exporter); port 0 picks
-  // a free port (see port()).
-  std::string listen;
-  // Both or neither: PEM certificate chain and key; then the endpoint is https only.
-  std::string tls_cert_file;
-  std::string tls_key_file;
-  // Connections held at once; beyond it the oldest one still waiting for its request is closed.
-  size_t max_connections = 256;
-  // A request head must arrive whole within this (also the idle time allowed on a kept-alive
-  // connection); a response must be taken within it too.
-  int request_timeout_ms = 10000;
-};
+// The endpoint's options are the HTTP server's: listen "[ADDR:]PORT" (a bare PORT listens on
+// every IPv4 address, like node_exporter; port 0 picks a free one), TLS files, the connection
+// bound and the timeouts.
+using MetricsServerOptions = http::ServerOptions;
 
 // Serves GET/HEAD /metrics (and / ) from a Registry on its own thread; 404 elsewhere.
 class MetricsServer {

@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <future>
@@ -1092,10 +1091,6 @@ absl::StatusOr<std::unique_ptr<CollectorRuntime>> CollectorRuntime::Create(
   if (o.workers > 1 && !o.read_files.empty()) return usage("--workers needs -l (live input)");
   if (o.clickhouse_url.empty() && (!o.spool_dir.empty() || o.clickhouse_tuning_given)) {
     return usage("the --clickhouse-*/--spool-* options need --clickhouse");
-  }
-  if (!o.clickhouse_password_file.empty() && std::getenv(clickhouse::kPasswordEnvironmentVariable)) {
-    return usage(absl::StrCat("give the ClickHouse password once: --clickhouse-password-file or $",
-                              clickhouse::kPasswordEnvironmentVariable));
   }
   if (!o.read_files.empty() && !o.listen.empty()) return usage("use either -l or -r, not both");
   if (!o.read_files.empty() && !o.listen_tcp.empty()) {

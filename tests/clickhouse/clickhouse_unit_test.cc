@@ -112,6 +112,19 @@ TEST(CredentialsTest, EnvironmentIsReadOnceAndRemoved) {
   pw = LoadPassword("", &warning);
   ASSERT_TRUE(pw.ok());
   EXPECT_EQ(*pw, "");
+
+  // A file and the variable together: refused, whichever would have won.
+  ::nf::testing::TempDir tmp;
+  {
+    std::ofstream f(tmp.File("pw"));
+    f << "from-file\n";
+  }
+  ASSERT_EQ(setenv(kPasswordEnvironmentVariable, "from-env", 1), 0);
+  EXPECT_FALSE(LoadPassword(tmp.File("pw"), &warning).ok());
+  ASSERT_EQ(unsetenv(kPasswordEnvironmentVariable), 0);
+  pw = LoadPassword(tmp.File("pw"), &warning);
+  ASSERT_TRUE(pw.ok()) << pw.status();
+  EXPECT_EQ(*pw, "from-file");
 }
 
 TEST(CredentialsTest, WriterTakesThemOnceAndKeepsThemOutOfItsUrl) {

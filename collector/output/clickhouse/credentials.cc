@@ -55,8 +55,13 @@ absl::StatusOr<std::string> ReadPasswordFile(const std::string& path, std::strin
 
 absl::StatusOr<std::string> LoadPassword(const std::string& file, std::string* warning) {
   warning->clear();
-  if (!file.empty()) return ReadPasswordFile(file, warning);
   const char* env = std::getenv(kPasswordEnvironmentVariable);
+  if (!file.empty() && env != nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "give the ClickHouse password once: --clickhouse-password-file or $",
+        kPasswordEnvironmentVariable));
+  }
+  if (!file.empty()) return ReadPasswordFile(file, warning);
   if (env == nullptr) return std::string();
   std::string password = env;
   // Nothing this process starts later should inherit it.

@@ -17,7 +17,8 @@ inline constexpr char kPasswordEnvironmentVariable[] = "FLOWCOLLECT_CLICKHOUSE_P
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path, std::string* warning);
 
 // The password from `file` when one is named, else from the environment variable (which is then
-// removed from this process's environment), else "". `warning` as above.
+// removed from this process's environment), else "". Both at once is an error: which one is
+// meant cannot be guessed. `warning` as above.
 absl::StatusOr<std::string> LoadPassword(const std::string& file, std::string* warning);
 
 }  // namespace nf::clickhouse
