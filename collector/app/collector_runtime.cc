@@ -494,6 +494,19 @@ class CollectorRuntime::Impl {
       std::fprintf(stderr, "flowcollect: listening on%s (rcvbuf %d bytes, %zu worker%s)\n",
                    where.c_str(), workers_[0]->server->EffectiveRcvbuf(), workers_.size(),
                    workers_.size() == 1 ? "" : "s");
+      if (workers_[0]->server->RcvbufCapped()) {
+        // Bursts beyond the smaller buffer become kernel drops: say how to get the full size.
+#ifdef __linux__
+        const std::string how = absl::StrCat("sysctl -w net.core.rmem_max=", o_.rcvbuf,
+                                             ", or start flowcollect with CAP_NET_ADMIN");
+#else
+        const std::string how = "raise kern.ipc.maxsockbuf (docs/freebsd.md) or lower --rcvbuf";
+#endif
+        std::fprintf(stderr,
+                     "flowcollect: warning: the kernel gave a smaller receive buffer than "
+                     "--rcvbuf %d asks (%s)\n",
+                     o_.rcvbuf, how.c_str());
+      }
     }
     if (forwarder_ != nullptr) forwarder_->Start();
     for (size_t w = 0; w < workers_.size(); ++w) {

@@ -36,6 +36,17 @@ constexpr size_t kSlot = kMaxDatagram + 1;  // +1: a datagram that fills it was 
 // all aliasing in the same L1/L2 sets at a 64 KiB stride.
 constexpr size_t kSlotStride = 65536 + 7 * 64;
 
+// Asks for `bytes` of receive buffer. Linux caps SO_RCVBUF at net.core.rmem_max, which a stock
+// system sets far below what a busy collector needs; SO_RCVBUFFORCE (CAP_NET_ADMIN, e.g. root)
+// is not capped, so a privileged collector gets what --rcvbuf asks. Without the privilege, and
+// on other systems, SO_RCVBUF is what remains; RcvbufCapped() then tells the operator.
+void SetReceiveBuffer(int fd, int bytes) {
+#ifdef SO_RCVBUFFORCE
+  if (::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof(bytes)) == 0) return;
+#endif
+  (void)::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof(bytes));
+}
+
 TimeUs WallClockUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -129,7 +140,7 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
       // Separate IPv4 and IPv6 sockets on the same port need V6ONLY on the IPv6 one.
       s->socket.set_option(asio::ip::v6_only(true), ec);
     }
-    s->socket.set_option(asio::socket_base::receive_buffer_size(options.rcvbuf_bytes), ec);
+    SetReceiveBuffer(s->socket.native_handle(), options.rcvbuf_bytes);
     const int one = 1;
     if (options.reuse_port &&
         ::setsockopt(s->socket.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
@@ -277,6 +288,11 @@ int UdpServer::EffectiveRcvbuf() const {
   boost::system::error_code ec;
   sockets_.front()->socket.get_option(size, ec);
   return ec ? 0 : size.value();
+}
+
+bool UdpServer::RcvbufCapped() const {
+  // Asio already halves Linux's doubled report, so this compares like with like.
+  return !sockets_.empty() && EffectiveRcvbuf() < options_.rcvbuf_bytes;
 }
 
 }  // namespace nf

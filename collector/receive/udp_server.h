@@ -104,8 +104,11 @@ class UdpServer {
   const ReceiveStats& stats() const { return stats_; }
   // "ADDR:PORT" of each bound socket (the real port when 0 was asked for).
   std::vector<std::string> LocalEndpoints() const;
-  // Effective SO_RCVBUF of the first socket (the kernel may cap it at rmem_max).
+  // Usable SO_RCVBUF of the first socket (Linux reports twice this; Asio halves it back).
   int EffectiveRcvbuf() const;
+  // True when the kernel gave less than UdpServerOptions::rcvbuf_bytes (Linux: capped at
+  // net.core.rmem_max without CAP_NET_ADMIN; FreeBSD: refused above kern.ipc.maxsockbuf).
+  bool RcvbufCapped() const;
 
  private:
   struct Socket {

@@ -1,13 +1,18 @@
 // The UDP server's coalescing: a steady stream is served by far fewer drains than datagrams,
-// with every datagram delivered once and in order, with and without the pause.
+// with every datagram delivered once and in order, with and without the pause. And its receive
+// buffer: above net.core.rmem_max only with CAP_NET_ADMIN, and a capped one is reported.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -91,6 +96,45 @@ TEST(UdpServerCoalesceTest, WithoutThePauseEveryDatagramStillArrivesInOrder) {
   const Received r = Stream(0, 300, std::chrono::microseconds(100));
   ExpectInOrder(r, 300);
   EXPECT_GE(r.drains, 1);
+}
+
+// CAP_NET_ADMIN in this process's effective set (/proc/self/status, CapEff bit 12).
+bool HasNetAdmin() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> 12) & 1;
+  }
+  return false;
+}
+
+TEST(UdpServerRcvbufTest, AboveRmemMaxOnlyWithNetAdminAndACappedBufferIsReported) {
+  int64_t rmem_max = 0;
+  std::ifstream("/proc/sys/net/core/rmem_max") >> rmem_max;
+  if (rmem_max <= 0) GTEST_SKIP() << "no /proc/sys/net/core/rmem_max (not Linux)";
+  if (rmem_max > (256 << 20)) GTEST_SKIP() << "net.core.rmem_max is above what this test asks";
+  // Twice the cap, at least 1 MiB: what a stock system refuses to a plain SO_RCVBUF.
+  const int request = static_cast<int>(std::max<int64_t>(2 * rmem_max, 1 << 20));
+  boost::asio::io_context io;
+  UdpServerOptions o;
+  o.listen = {absl::StrCat("127.0.0.1:", testing::FreeUdpPort())};
+  o.rcvbuf_bytes = request;
+  auto server = UdpServer::Create(io, o, [](std::span<const uint8_t>, const ExporterId&, TimeUs) {});
+  ASSERT_TRUE(server.ok()) << server.status();
+  if (HasNetAdmin()) {
+    EXPECT_FALSE((*server)->RcvbufCapped());
+    EXPECT_GE((*server)->EffectiveRcvbuf(), request)
+        << "CAP_NET_ADMIN: SO_RCVBUFFORCE must not be capped at rmem_max " << rmem_max;
+  } else {
+    EXPECT_TRUE((*server)->RcvbufCapped()) << "asked " << request << ", rmem_max " << rmem_max;
+    EXPECT_LE((*server)->EffectiveRcvbuf(), rmem_max);
+  }
+  // What the kernel gives within the cap is not reported as capped.
+  o.listen = {absl::StrCat("127.0.0.1:", testing::FreeUdpPort())};
+  o.rcvbuf_bytes = static_cast<int>(std::min<int64_t>(rmem_max, 1 << 20)) / 2;
+  auto small = UdpServer::Create(io, o, [](std::span<const uint8_t>, const ExporterId&, TimeUs) {});
+  ASSERT_TRUE(small.ok()) << small.status();
+  EXPECT_FALSE((*small)->RcvbufCapped()) << (*small)->EffectiveRcvbuf();
 }
 
 }  // namespace
