@@ -1,5 +1,6 @@
 // CSV formatting: the stable default header, row text, RFC 4180 quoting, column selection,
-// and the address formatters against inet_ntop.
+// the address formatters against inet_ntop, the cached time text against the general
+// AppendIso8601Ms, and the one-call default row against its columns' writers.
 #include "collector/output/format/csv_format.h"
 
 #include <arpa/inet.h>
@@ -9,9 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "collector/output/format/columns.h"
 #include "collector/output/format/text.h"
 #include "common/ip_address.h"
+#include "common/time_format.h"
 #include "gtest/gtest.h"
 #include "tests/collector/output_test_record.h"
 
@@ -108,6 +111,99 @@ TEST(CsvFormatterTest, Ipv6TextEqualsInetNtop) {
     char got[kMaxCsvColumnChars];
     char* end = WriteAddress(IpAddress::V6(a.data()), got);
     EXPECT_EQ(std::string(got, end), std::string(want));
+  }
+}
+
+TEST(CsvFormatterTest, Ipv4TextEqualsInetNtop) {
+  for (uint32_t i = 0; i < 70000; ++i) {
+    // Every octet value in every position, and lengths mixed within one address.
+    const uint32_t v = (i * 2654435761u) ^ (i << 8) ^ i;
+    const IpAddress a = IpAddress::V4(v);
+    char want[INET_ADDRSTRLEN];
+    ASSERT_NE(inet_ntop(AF_INET, a.bytes.data(), want, sizeof(want)), nullptr);
+    char got[kMaxCsvColumnChars];
+    ASSERT_EQ(std::string(got, WriteAddress(a, got)), std::string(want)) << v;
+  }
+}
+
+// Time text is cached by second (64 entries by the low bits) and by day: neighbouring
+// seconds, seconds that share a cache entry, other days, times before 1970 and years past
+// 9999 must all print what the general formatter prints, in any order.
+TEST(CsvFormatterTest, TimeTextEqualsTheGeneralFormatterWhateverTheCacheHolds) {
+  std::vector<int64_t> times = {0, 1, 999, 1000, -1, -999, -1000, -1001, -86400000,
+                                951782400000,      // 2000-02-29
+                                253402300799999,   // 9999-12-31T23:59:59.999
+                                253402300800000,   // year 10000: the general path
+                                -62167219200000,   // 0000-01-01
+                                -62167219200001};  // year -1: the general path
+  const int64_t base = 1706702400123;  // 2024-01-31T12:00:00.123
+  for (int64_t k = 0; k < 200; ++k) {
+    times.push_back(base + k * 1000);          // consecutive seconds
+    times.push_back(base + k * 64 * 1000);     // one cache entry, different seconds
+    times.push_back(base + k * 86400 * 1000);  // other days, same time of day
+    times.push_back(base - k * 37 * 1000 - k);
+  }
+  for (int pass = 0; pass < 2; ++pass) {  // the second pass reads the caches the first filled
+    for (int64_t t : times) {
+      std::string want;
+      AppendIso8601Ms(t, want);
+      char got[kMaxCsvColumnChars];
+      ASSERT_EQ(std::string(got, WriteIso8601Ms(t, got)), want) << t;
+    }
+  }
+}
+
+// The default row is written by one function; it must print what the columns' own writers
+// print, joined by commas, for every kind of value, and a list that only starts with the
+// default columns must print the rest as before.
+TEST(CsvFormatterTest, DefaultRowEqualsItsColumnsOneByOne) {
+  std::vector<DecodedRecord> records;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 3000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    DecodedRecord r = Rec("10.0.0.1", "2001:db8::1", static_cast<uint8_t>(x), x % 7, x >> 3);
+    r.exporter.address = i % 5 == 0 ? *ParseIpAddress("2001:db8::99") : IpAddress::V4(static_cast<uint32_t>(x >> 7));
+    r.src_addr = i % 3 == 0 ? IpAddress{} : IpAddress::V4(static_cast<uint32_t>(x));
+    r.dst_addr = i % 4 == 0 ? IpAddress::V4(static_cast<uint32_t>(x >> 32)) : r.dst_addr;
+    r.source_id = static_cast<uint32_t>(x >> 11);
+    r.template_id = static_cast<uint16_t>(x >> 5);
+    r.first_ms = i % 6 == 0 ? kNoTime : 1706702400000 + static_cast<int64_t>(x % 100000000);
+    r.last_ms = i % 9 == 0 ? kNoTime : 1706702400000 + static_cast<int64_t>((x >> 20) % 100000000);
+    r.ip_version = static_cast<uint8_t>(i % 3 == 0 ? 0 : 4);
+    r.src_port = static_cast<uint16_t>(x >> 17);
+    r.dst_port = static_cast<uint16_t>(i % 10);
+    r.tos = static_cast<uint8_t>(x >> 40);
+    r.tcp_flags = static_cast<uint16_t>(x >> 44);
+    r.input_if = static_cast<uint32_t>(i % 2 ? x >> 30 : 0);
+    r.output_if = static_cast<uint32_t>(x >> 33);
+    r.packets = i % 7 == 0 ? ~uint64_t{0} : x >> (i % 64);
+    r.bytes = x;
+    r.sampling = static_cast<uint32_t>(i % 4 == 0 ? 0 : x >> 50);
+    r.vlan = static_cast<uint16_t>(x >> 3);
+    records.push_back(r);
+  }
+  const std::string defaults(kDefaultCsvColumns);
+  for (const std::string& list : {std::string(), defaults, defaults + ",vlan,last",
+                                  "last," + defaults, std::string("bytes,exporter,first")}) {
+    auto f = CsvFormatter::Create(list);
+    ASSERT_TRUE(f.ok()) << list;
+    std::vector<const CsvColumnInfo*> columns;
+    for (absl::string_view name : absl::StrSplit(list.empty() ? defaults : list, ',')) {
+      columns.push_back(FindCsvColumn(name));
+    }
+    for (const DecodedRecord& r : records) {
+      std::string want;
+      for (size_t i = 0; i < columns.size(); ++i) {
+        if (i != 0) want += ',';
+        AppendColumn(*columns[i], r, want);
+      }
+      want += '\n';
+      std::string got;
+      f->AppendRow(r, got);
+      ASSERT_EQ(got, want) << list;
+    }
   }
 }
 

@@ -79,7 +79,7 @@ void Aggregator::IndexGroup(uint32_t group) {
   if (2 * (groups_.size() + 1) > index_.size()) {
     // Grow (or create): at most half full keeps probes short. Slots carry their hash, so
     // moving them reads no group.
-    std::vector<IndexSlot> old = std::move(index_);
+    auto old = std::move(index_);
     index_.assign(std::max<size_t>(64, old.size() * 2), IndexSlot{});
     const size_t mask = index_.size() - 1;
     for (const IndexSlot& slot : old) {
@@ -212,7 +212,7 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
     absl::uint128 prefix;
     uint32_t group;
   };
-  std::vector<Row> rows;
+  std::vector<Row, LargeAllocator<Row>> rows;
   rows.reserve(groups_.size());
   const auto metric_of = [this](const Group& g) {
     return options_.order_by == OrderBy::kPackets ? g.packets
@@ -233,7 +233,7 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
       rows.push_back(Row{groups_[i].bin, metric_of(groups_[i]), 0, static_cast<uint32_t>(i)});
     }
     std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.bin < b.bin; });
-    std::vector<Row> kept;
+    decltype(rows) kept;
     for (size_t begin = 0; begin < rows.size();) {
       size_t end = begin;
       while (end < rows.size() && rows[end].bin == rows[begin].bin) ++end;
@@ -293,7 +293,7 @@ void Aggregator::AppendRowsAndClear(std::string& out) {
   key_arena_.clear();
   text_arena_.clear();
   // Freed, not kept: the next interval may need far fewer groups.
-  std::vector<IndexSlot>().swap(index_);
+  decltype(index_)().swap(index_);
   for (uint32_t i : direct_used_) direct_[i] = 0;
   direct_used_.clear();
 }

@@ -19,6 +19,7 @@
 #include "collector/decode/decoded_record.h"
 #include "collector/output/format/columns.h"
 #include "common/ip_address.h"
+#include "common/large_allocator.h"
 
 namespace nf {
 
@@ -110,10 +111,12 @@ class Aggregator {
   std::vector<uint32_t> direct_used_;
   std::vector<Key> keys_;
   std::vector<char> key_bytes_;  // reused: no allocation per record for existing groups
-  std::vector<Group> groups_;
-  std::string key_arena_;   // binary group keys longer than Group::short_key
-  std::string text_arena_;
-  std::vector<IndexSlot> index_;  // a power of two, at most half full; empty until needed
+  // The tables that grow with the groups live on huge pages once large (LargeAllocator).
+  using Arena = std::basic_string<char, std::char_traits<char>, LargeAllocator<char>>;
+  std::vector<Group, LargeAllocator<Group>> groups_;
+  Arena key_arena_;   // binary group keys longer than Group::short_key
+  Arena text_arena_;
+  std::vector<IndexSlot, LargeAllocator<IndexSlot>> index_;  // a power of two, at most half full
   uint64_t overflow_records_ = 0;
 };
 

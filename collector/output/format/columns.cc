@@ -15,7 +15,7 @@ void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::stri
 
 namespace {
 
-char* WriteTime(int64_t ms, char* out) {
+inline char* WriteTime(int64_t ms, char* out) {
   return ms == kNoTime ? out : WriteIso8601Ms(ms, out);
 }
 
@@ -176,6 +176,47 @@ const CsvColumnInfo kColumns[] = {
 }  // namespace
 
 std::span<const CsvColumnInfo> AllCsvColumns() { return kColumns; }
+
+char* WriteDefaultCsvColumns(const DecodedRecord& r, char* out) {
+  // The same writers as the columns above, in kDefaultCsvColumns' order, inlined into one
+  // function: no call per column, and the compiler schedules the stores of neighbouring
+  // columns together.
+  out = WriteAddress(r.exporter.address, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.source_id, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.template_id, out);
+  *out++ = ',';
+  out = WriteTime(r.first_ms, out);
+  *out++ = ',';
+  out = WriteTime(r.last_ms, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.ip_version, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.protocol, out);
+  *out++ = ',';
+  out = WriteAddress(r.src_addr, out);
+  *out++ = ',';
+  out = WriteAddress(r.dst_addr, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.src_port, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.dst_port, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.tos, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.tcp_flags, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.input_if, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.output_if, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.packets, out);
+  *out++ = ',';
+  out = WriteUnsigned(r.bytes, out);
+  *out++ = ',';
+  return WriteUnsigned(r.sampling, out);
+}
 
 const CsvColumnInfo* FindCsvColumn(absl::string_view name) {
   for (const CsvColumnInfo& c : kColumns) {

@@ -50,6 +50,10 @@ void AppendColumn(const CsvColumnInfo& column, const DecodedRecord& r, std::stri
 // Every column `--columns` and `-A` accept.
 std::span<const CsvColumnInfo> AllCsvColumns();
 const CsvColumnInfo* FindCsvColumn(absl::string_view name);
+// The columns of kDefaultCsvColumns (csv_format.h), comma-separated, without the row's newline:
+// the same text as their writers one by one, in one call.
+inline constexpr size_t kDefaultCsvColumnCount = 18;
+char* WriteDefaultCsvColumns(const DecodedRecord& r, char* out);
 
 // Group keys (CsvColumnInfo::key): a number as its 8 bytes; a text as its length and bytes; an
 // address as the count of bytes

@@ -35,6 +35,15 @@ absl::StatusOr<CsvFormatter> CsvFormatter::Create(absl::string_view columns) {
     f.columns_.push_back(c);
     if (f.columns_.size() > 1024) return absl::InvalidArgumentError("too many columns");
   }
+  f.default_prefix_ = f.columns_.size() >= kDefaultCsvColumnCount;
+  size_t i = 0;
+  for (absl::string_view name : absl::StrSplit(kDefaultCsvColumns, ',')) {
+    if (i >= f.columns_.size() || f.columns_[i]->name != name) f.default_prefix_ = false;
+    ++i;
+  }
+  // The fast writer covers exactly the default list; a list of another length would be a
+  // mismatch between the two, caught here rather than by printing wrong rows.
+  if (i != kDefaultCsvColumnCount) f.default_prefix_ = false;
   return f;
 }
 

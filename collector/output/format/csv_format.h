@@ -32,7 +32,12 @@ class CsvFormatter {
   void AppendHeader(std::string& out) const;
   // Writes one row (with its newline) at `out`, which must have max_row_length() bytes free.
   char* WriteRow(const DecodedRecord& r, char* out) const {
-    for (size_t i = 0; i < columns_.size(); ++i) {
+    size_t i = 0;
+    if (default_prefix_) {
+      out = WriteDefaultCsvColumns(r, out);
+      i = kDefaultCsvColumnCount;
+    }
+    for (; i < columns_.size(); ++i) {
       if (i != 0) *out++ = ',';
       out = columns_[i]->write(r, out);
     }
@@ -44,6 +49,8 @@ class CsvFormatter {
 
  private:
   std::vector<const CsvColumnInfo*> columns_;
+  // The list starts with the default columns: WriteDefaultCsvColumns writes them.
+  bool default_prefix_ = false;
 };
 
 }  // namespace nf

@@ -8,52 +8,29 @@
 #include "common/time_format.h"
 
 namespace nf {
-namespace {
-// "0".."255" for fast dotted quads.
-struct OctetTable {
-  char text[256][4];
-  uint8_t len[256];
-  constexpr OctetTable() : text{}, len{} {
-    for (int i = 0; i < 256; ++i) {
-      int n = 0;
-      if (i >= 100) text[i][n++] = static_cast<char>('0' + i / 100);
-      if (i >= 10) text[i][n++] = static_cast<char>('0' + (i / 10) % 10);
-      text[i][n++] = static_cast<char>('0' + i % 10);
-      len[i] = static_cast<uint8_t>(n);
-    }
-  }
-};
-constexpr OctetTable kOctets;
+namespace text_internal {
 
+constinit thread_local SecondText second_cache[kSecondCacheSize];
+
+namespace {
 inline char* Two(unsigned v, char* p) {
   p[0] = static_cast<char>('0' + v / 10);
   p[1] = static_cast<char>('0' + v % 10);
   return p + 2;
 }
 
-// "HH:MM:SS.mmmZ" for a millisecond of the day.
-char* WriteTimeOfDay(unsigned msd, char* out) {
-  out = Two(msd / 3600000, out);
+// "HH:MM:SS." for a second of the day.
+char* WriteTimeOfDay(unsigned second_of_day, char* out) {
+  out = Two(second_of_day / 3600, out);
   *out++ = ':';
-  out = Two((msd / 60000) % 60, out);
+  out = Two((second_of_day / 60) % 60, out);
   *out++ = ':';
-  out = Two((msd / 1000) % 60, out);
+  out = Two(second_of_day % 60, out);
   *out++ = '.';
-  const unsigned ms = msd % 1000;
-  *out++ = static_cast<char>('0' + ms / 100);
-  out = Two(ms % 100, out);
-  *out++ = 'Z';
   return out;
 }
 
-char* WriteDottedQuad(const uint8_t* b, char* out) {
-  for (size_t i = 0; i < 4; ++i) {
-    if (i) *out++ = '.';
-    std::memcpy(out, kOctets.text[b[i]], 4);
-    out += kOctets.len[b[i]];
-  }
-  return out;
-}
+}  // namespace
 
 // The same text as glibc's inet_ntop(AF_INET6) (RFC 5952 style: lowercase hex without leading
 // zeros, the first longest run of two or more zero groups as "::", and the last 32 bits as a
@@ -85,7 +62,7 @@ char* WriteIpv6(const uint8_t* b, char* out) {
     }
     if (i != 0) *out++ = ':';
     if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff))) {
-      return WriteDottedQuad(b + 12, out);
+      return WriteIpv4(b + 12, out);
     }
     const uint16_t v = w[i];
     if (v >= 0x1000) *out++ = kHex[v >> 12];
@@ -97,57 +74,56 @@ char* WriteIpv6(const uint8_t* b, char* out) {
   return out;
 }
 
-}  // namespace
-
-char* WriteAddress(const IpAddress& a, char* out) {
-  if (a.version == 4) return WriteDottedQuad(a.bytes.data(), out);
-  if (a.version == 6) return WriteIpv6(a.bytes.data(), out);
-  return out;
-}
-
-char* WriteIso8601Ms(int64_t unix_ms, char* out) {
-  const int64_t days = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
-  const int64_t ms_of_day = unix_ms - days * 86400000;
-  // Flows of one run share a handful of days: keep the last date's text ("YYYY-MM-DDT") per
-  // thread instead of redoing the calendar arithmetic for every time column.
+char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char* out) {
+  // The last date's text ("YYYY-MM-DDT"): a new second of a known day skips the calendar.
   thread_local int64_t cached_days = std::numeric_limits<int64_t>::min();
   thread_local char cached_date[11];
+  const int64_t days = second >= 0 ? second / 86400 : -((-second + 86399) / 86400);
+  const unsigned second_of_day = static_cast<unsigned>(second - days * 86400);
+  char* const text = out;
   if (days == cached_days) {
     std::memcpy(out, cached_date, 11);
-    return WriteTimeOfDay(static_cast<unsigned>(ms_of_day), out + 11);
+    out += 11;
+  } else {
+    // Howard Hinnant's civil_from_days.
+    const int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = static_cast<unsigned>(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = static_cast<int64_t>(yoe) + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += (m <= 2);
+    if (y < 0 || y > 9999) {
+      // Outside four-digit years: the slow general path (never seen from sane exporters).
+      std::string s;
+      AppendIso8601Ms(unix_ms, s);
+      const size_t n = std::min(s.size(), kMaxCsvColumnChars);
+      std::memcpy(out, s.data(), n);
+      return out + n;
+    }
+    const unsigned yy = static_cast<unsigned>(y);
+    out = Two(yy / 100, out);
+    out = Two(yy % 100, out);
+    *out++ = '-';
+    out = Two(m, out);
+    *out++ = '-';
+    out = Two(d, out);
+    *out++ = 'T';
+    std::memcpy(cached_date, text, 11);
+    cached_days = days;
   }
-  // Howard Hinnant's civil_from_days.
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  y += (m <= 2);
-  if (y < 0 || y > 9999) {
-    // Outside four-digit years: the slow general path (never seen from sane exporters).
-    std::string s;
-    AppendIso8601Ms(unix_ms, s);
-    const size_t n = std::min(s.size(), kMaxCsvColumnChars);
-    std::memcpy(out, s.data(), n);
-    return out + n;
-  }
-  const unsigned yy = static_cast<unsigned>(y);
-  char* const date = out;
-  out = Two(yy / 100, out);
-  out = Two(yy % 100, out);
-  *out++ = '-';
-  out = Two(m, out);
-  *out++ = '-';
-  out = Two(d, out);
-  *out++ = 'T';
-  std::memcpy(cached_date, date, 11);
-  cached_days = days;
-  return WriteTimeOfDay(static_cast<unsigned>(ms_of_day), out);
+  out = WriteTimeOfDay(second_of_day, out);
+  SecondText& entry = second_cache[static_cast<uint64_t>(second) % kSecondCacheSize];
+  std::memcpy(entry.text, text, kSecondChars);
+  entry.second = second;
+  std::memcpy(out, kMillis.text[ms], 4);
+  return out + 4;
 }
+
+}  // namespace text_internal
 
 void AppendAddress(const IpAddress& a, std::string& out) {
   char buf[kMaxCsvColumnChars];

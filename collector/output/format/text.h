@@ -8,6 +8,8 @@
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <string>
 
 #include "common/ip_address.h"
@@ -33,13 +35,90 @@ inline void AppendUnsigned(uint64_t v, std::string& out) {
   out.append(buf, WriteUnsigned(v, buf));
 }
 
-// Dotted quad for IPv4, inet_ntop's RFC 5952 text for IPv6, nothing for an unset address.
-char* WriteAddress(const IpAddress& a, char* out);
+namespace text_internal {
+// "0".."255", each also with its dot ("10."), so that every octet of a dotted quad is one
+// 4-byte store and an add, without a branch.
+struct OctetTable {
+  char text[256][4];
+  char dotted[256][4];
+  uint8_t len[256];
+  constexpr OctetTable() : text{}, dotted{}, len{} {
+    for (int i = 0; i < 256; ++i) {
+      int n = 0;
+      if (i >= 100) text[i][n++] = static_cast<char>('0' + i / 100);
+      if (i >= 10) text[i][n++] = static_cast<char>('0' + (i / 10) % 10);
+      text[i][n++] = static_cast<char>('0' + i % 10);
+      len[i] = static_cast<uint8_t>(n);
+      for (int k = 0; k < n; ++k) dotted[i][k] = text[i][k];
+      dotted[i][n] = '.';
+    }
+  }
+};
+inline constexpr OctetTable kOctets;
+
+// "000Z".."999Z": the milliseconds and the zone of a timestamp as one 4-byte store.
+struct MillisTable {
+  char text[1000][4];
+  constexpr MillisTable() : text{} {
+    for (int i = 0; i < 1000; ++i) {
+      text[i][0] = static_cast<char>('0' + i / 100);
+      text[i][1] = static_cast<char>('0' + (i / 10) % 10);
+      text[i][2] = static_cast<char>('0' + i % 10);
+      text[i][3] = 'Z';
+    }
+  }
+};
+inline constexpr MillisTable kMillis;
+
+// The text up to the second ("YYYY-MM-DDTHH:MM:SS.") of recently printed seconds, per thread,
+// by the second's low bits: the times of a run fall within minutes, so most times are two
+// copies instead of calendar arithmetic and a dozen divisions.
+inline constexpr size_t kSecondChars = 20;
+inline constexpr size_t kSecondCacheSize = 64;
+struct SecondText {
+  int64_t second = std::numeric_limits<int64_t>::min();
+  char text[kSecondChars] = {};
+};
+extern constinit thread_local SecondText second_cache[kSecondCacheSize];
+
+// The general paths, out of line.
+char* WriteIpv6(const uint8_t* bytes, char* out);
+char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char* out);
+}  // namespace text_internal
+
+// Dotted quad for IPv4 (inline: three of a default row's columns are addresses), inet_ntop's
+// RFC 5952 text for IPv6, nothing for an unset address.
+inline char* WriteIpv4(const uint8_t* b, char* out) {
+  using text_internal::kOctets;
+  std::memcpy(out, kOctets.dotted[b[0]], 4);
+  out += kOctets.len[b[0]] + 1;
+  std::memcpy(out, kOctets.dotted[b[1]], 4);
+  out += kOctets.len[b[1]] + 1;
+  std::memcpy(out, kOctets.dotted[b[2]], 4);
+  out += kOctets.len[b[2]] + 1;
+  std::memcpy(out, kOctets.text[b[3]], 4);
+  return out + kOctets.len[b[3]];
+}
+inline char* WriteAddress(const IpAddress& a, char* out) {
+  if (a.version == 4) return WriteIpv4(a.bytes.data(), out);
+  if (a.version == 6) return text_internal::WriteIpv6(a.bytes.data(), out);
+  return out;
+}
 void AppendAddress(const IpAddress& a, std::string& out);
 
 // "YYYY-MM-DDTHH:MM:SS.mmmZ" (24 characters), same text as AppendIso8601Ms; years outside
-// 0..9999 take the general path and are cut at kMaxCsvColumnChars.
-char* WriteIso8601Ms(int64_t unix_ms, char* out);
+// 0..9999 take the general path and are cut at kMaxCsvColumnChars. Inline for the cached case.
+inline char* WriteIso8601Ms(int64_t unix_ms, char* out) {
+  using text_internal::kSecondChars;
+  const int64_t second = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
+  const unsigned ms = static_cast<unsigned>(unix_ms - second * 1000);
+  const text_internal::SecondText& entry =
+      text_internal::second_cache[static_cast<uint64_t>(second) % text_internal::kSecondCacheSize];
+  if (entry.second != second) return text_internal::WriteIso8601MsUncached(unix_ms, second, ms, out);
+  std::memcpy(out, entry.text, kSecondChars);
+  std::memcpy(out + kSecondChars, text_internal::kMillis.text[ms], 4);
+  return out + kSecondChars + 4;
+}
 
 }  // namespace nf
 
