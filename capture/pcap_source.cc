@@ -70,14 +70,14 @@ int DltFromLinktype(uint32_t linktype) {
   }
 }
 
-// Delivers packets of a classic pcap reader (MappedPcapReader, ZstdPcapReader), filtered by
+// Delivers packets of a classic pcap reader (ClassicPcapReader, ZstdPcapReader), filtered by
 // `prog` when it is not null.
 template <typename Reader>
 absl::StatusOr<int> DeliverClassic(Reader& reader, const bpf_program* prog, LinkType link,
                                    int max_packets, const volatile int& stop,
                                    absl::FunctionRef<void(const RawPacket&)> handler) {
   int delivered = 0;
-  MappedPacket pkt;
+  PcapPacket pkt;
   RawPacket raw;
   raw.link = link;
   while (delivered < max_packets && !stop) {
@@ -149,7 +149,7 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
       input.link = *link;
       if (!filter.empty()) {
         auto* prog = new bpf_program{};
-        input.mapped_filter = prog;  // owned from here on (freed by the destructor)
+        input.classic_filter = prog;  // owned from here on (freed by the destructor)
         pcap_t* dead = pcap_open_dead(dlt, static_cast<int>(snaplen));
         if (dead == nullptr) return absl::ResourceExhaustedError("cannot allocate a pcap handle");
         absl::Status st = absl::OkStatus();
@@ -185,14 +185,14 @@ absl::StatusOr<std::unique_ptr<PcapSource>> PcapSource::OpenOffline(
     src->inputs_.back().link = *link;
     absl::Status st = ApplyFilter(p, filter, file);
     if (!st.ok()) return st;
-    absl::StatusOr<std::unique_ptr<MappedPcapReader>> mapped = MappedPcapReader::OpenIfClassic(file);
-    if (!mapped.ok()) return mapped.status();
-    if (*mapped != nullptr) {
+    absl::StatusOr<std::unique_ptr<ClassicPcapReader>> classic = ClassicPcapReader::OpenIfClassic(file);
+    if (!classic.ok()) return classic.status();
+    if (*classic != nullptr) {
       Input& input = src->inputs_.back();
-      input.mapped = std::move(*mapped);
+      input.classic = std::move(*classic);
       if (!filter.empty()) {
         auto* prog = new bpf_program{};
-        input.mapped_filter = prog;  // owned from here on (freed by the destructor)
+        input.classic_filter = prog;  // owned from here on (freed by the destructor)
         if (pcap_compile(p, prog, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
           return absl::InvalidArgumentError(
               absl::StrCat("bad filter '", filter, "': ", pcap_geterr(p)));
@@ -311,7 +311,7 @@ uint16_t FanoutGroupIdFor(int64_t pid) {
 PcapSource::~PcapSource() {
   for (Input& in : inputs_) {
     if (in.handle != nullptr) pcap_close(in.handle);
-    auto* prog = static_cast<bpf_program*>(in.mapped_filter);
+    auto* prog = static_cast<bpf_program*>(in.classic_filter);
     if (prog != nullptr) pcap_freecode(prog);
     delete prog;
   }
@@ -351,13 +351,11 @@ absl::StatusOr<const void*> PcapSource::NgFilterFor(int dlt, uint32_t snaplen) {
 
 absl::StatusOr<int> PcapSource::DispatchClassic(Input& in, int max_packets,
                                                 absl::FunctionRef<void(const RawPacket&)> handler) {
-  const auto* prog = static_cast<const bpf_program*>(in.mapped_filter);
+  const auto* prog = static_cast<const bpf_program*>(in.classic_filter);
   if (in.zstd != nullptr) {
     return DeliverClassic(*in.zstd, prog, in.link, max_packets, break_, handler);
   }
-  // Pages of the previous batch are no longer referenced by anyone: drop them.
-  in.mapped->ReleaseConsumed();
-  return DeliverClassic(*in.mapped, prog, in.link, max_packets, break_, handler);
+  return DeliverClassic(*in.classic, prog, in.link, max_packets, break_, handler);
 }
 
 absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
@@ -426,7 +424,7 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
   }
   while (current_ < inputs_.size()) {
     Input& in = inputs_[current_];
-    if (in.ng != nullptr || in.mapped != nullptr || in.zstd != nullptr) {
+    if (in.ng != nullptr || in.classic != nullptr || in.zstd != nullptr) {
       absl::StatusOr<int> n = in.ng != nullptr ? DispatchPcapng(in, max_packets, handler)
                                                : DispatchClassic(in, max_packets, handler);
       if (!n.ok()) return n.status();
@@ -483,8 +481,8 @@ uint64_t PcapSource::BytesRead() const {
   uint64_t total = 0;
   for (size_t i = 0; i < inputs_.size() && i <= current_; ++i) {
     const Input& in = inputs_[i];
-    if (in.mapped != nullptr) {
-      total += in.mapped->offset();
+    if (in.classic != nullptr) {
+      total += in.classic->offset();
     } else if (in.zstd != nullptr) {
       total += in.zstd->offset();  // compressed bytes: the files' sizes on disk are the total
     } else if (in.ng != nullptr) {

@@ -2,9 +2,9 @@
 // live interfaces.
 //
 // The source hands out packets in batches as views: into libpcap's buffer for live capture, into
-// a memory mapping for classic pcap files (MappedPcapReader), into a decompression buffer for
-// zstd-compressed ones (ZstdPcapReader), so the per-packet path costs no allocation, no copy
-// and no system call beyond libpcap's own. All set-up
+// a reused read buffer for classic pcap files (ClassicPcapReader), into a decompression buffer
+// for zstd-compressed ones (ZstdPcapReader), so the per-packet path costs no allocation and no
+// system call beyond one read() per MiB or libpcap's own. All set-up
 // errors a user can cause (unreadable file, unsupported link type, no such interface, no
 // permission, bad BPF filter) come back as absl::Status with one clear line naming the cause.
 #ifndef NF_CAPTURE_PCAP_SOURCE_H_
@@ -17,7 +17,7 @@
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
-#include "capture/mapped_pcap_reader.h"
+#include "capture/classic_pcap_reader.h"
 #include "capture/packet_parser.h"
 #include "capture/pcapng_reader.h"
 #include "capture/zstd_pcap_reader.h"
@@ -115,12 +115,12 @@ class PcapSource {
     pcap* handle = nullptr;            // libpcap, or
     std::unique_ptr<PcapngReader> ng;  // our pcapng reader (multi-interface files)
     // Classic pcap regular files: libpcap's handle above still validates the header, names the
-    // link type and compiles the filter; packets come from this zero-copy mapping.
-    std::unique_ptr<MappedPcapReader> mapped;
+    // link type and compiles the filter; packets come from this reader.
+    std::unique_ptr<ClassicPcapReader> classic;
     // zstd-compressed classic pcap, which libpcap cannot open: no handle; the filter is
     // compiled for the file's link type and snaplen on a pcap_open_dead handle.
     std::unique_ptr<ZstdPcapReader> zstd;
-    void* mapped_filter = nullptr;  // bpf_program* for `mapped` or `zstd`, null = no filter
+    void* classic_filter = nullptr;  // bpf_program* for `classic` or `zstd`, null = no filter
     LinkType link = LinkType::kEthernet;
   };
   // A BPF program compiled for one (link type, snaplen) of a pcapng file.
@@ -132,7 +132,7 @@ class PcapSource {
   PcapSource() = default;
   // Adds live handle `p` to fanout group `group` (Linux; elsewhere an error).
   static absl::Status JoinFanout(pcap* p, const std::string& interface, int group);
-  // Classic pcap through our readers (`mapped` or `zstd`).
+  // Classic pcap through our readers (`classic` or `zstd`).
   absl::StatusOr<int> DispatchClassic(Input& in, int max_packets,
                                       absl::FunctionRef<void(const RawPacket&)> handler);
   absl::StatusOr<int> DispatchPcapng(Input& in, int max_packets,

@@ -219,7 +219,7 @@ absl::Status ZstdPcapReader::Fail(absl::Status status) {
   return status;
 }
 
-absl::StatusOr<bool> ZstdPcapReader::NextSlow(MappedPacket& out) {
+absl::StatusOr<bool> ZstdPcapReader::NextSlow(PcapPacket& out) {
   if (!error_.ok()) return error_;
   if (finished_) return false;
   if (!started_) {

@@ -6,7 +6,7 @@
 // fixed-size steps (one input buffer, one output buffer of 1 MiB by default), never whole, and
 // packets are handed out as views into the output buffer. Concatenated frames (a writer that
 // ends a frame at every flush) and skippable frames are read as one stream. Records are
-// validated as MappedPcapReader validates them, with the same messages; a corrupt or cut-short
+// validated as ClassicPcapReader validates them, with the same messages; a corrupt or cut-short
 // zstd stream is an error naming the file.
 //
 // Opening reads only the pcap file header (link type, snaplen) and keeps just the file
@@ -22,7 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "capture/mapped_pcap_reader.h"
+#include "capture/classic_pcap_reader.h"
 
 typedef struct ZSTD_DCtx_s ZSTD_DCtx;  // zstd.h's decompression context (== ZSTD_DStream)
 
@@ -57,7 +57,7 @@ class ZstdPcapReader {
   // Reads the next packet: true with `out` filled, false at the end of the file, or an error
   // for a malformed or truncated record or zstd stream (the message names the file; later
   // calls return it again). `out.data` is valid until the next call.
-  absl::StatusOr<bool> Next(MappedPacket& out) {
+  absl::StatusOr<bool> Next(PcapPacket& out) {
     if (end_ - pos_ >= kRecordHeader) {
       const uint8_t* h = out_ + pos_;
       const uint32_t caplen = U32(h + 8);
@@ -85,7 +85,7 @@ class ZstdPcapReader {
     __builtin_memcpy(&v, p, 4);
     return swap_ ? __builtin_bswap32(v) : v;
   }
-  void Take(const uint8_t* h, uint32_t caplen, MappedPacket& out) {
+  void Take(const uint8_t* h, uint32_t caplen, PcapPacket& out) {
     const uint32_t sec = U32(h);
     const uint32_t frac = U32(h + 4);
     const uint32_t len = U32(h + 12);
@@ -96,7 +96,7 @@ class ZstdPcapReader {
     out.wire_len = len < caplen ? caplen : len;
     out.time_us = TimeUs{sec} * 1000000 + (nanoseconds_ ? frac / 1000 : frac);
   }
-  absl::StatusOr<bool> NextSlow(MappedPacket& out);
+  absl::StatusOr<bool> NextSlow(PcapPacket& out);
   // Allocates a context and buffers of these sizes and rewinds to the start of the file.
   absl::Status Begin(size_t input_bytes, size_t output_bytes);
   // Begin with the configured sizes, then decompresses past the file header.

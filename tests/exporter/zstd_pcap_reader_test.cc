@@ -1,6 +1,6 @@
 // Tests of the zstd-compressed classic pcap reader: every packet of the repository's and the
 // shared corpus's captures, compressed here as one frame and as many (with buffers small enough
-// that records straddle every refill), equals what MappedPcapReader reads from the plain file;
+// that records straddle every refill), equals what ClassicPcapReader reads from the plain file;
 // both byte orders and precisions against libpcap; truncated and corrupt streams are errors
 // naming the file; files that are not zstd are left alone; and PcapSource reads zstd files
 // (filters, progress, mixed with plain files).
@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "absl/strings/str_replace.h"
-#include "capture/mapped_pcap_reader.h"
+#include "capture/classic_pcap_reader.h"
 #include "capture/pcap_source.h"
 #include "gtest/gtest.h"
 #include "tests/support/pcap_image.h"
@@ -91,7 +91,7 @@ struct ReadResult {
 template <typename Reader>
 ReadResult ReadEvery(Reader& r) {
   ReadResult out;
-  MappedPacket pkt;
+  PcapPacket pkt;
   for (;;) {
     absl::StatusOr<bool> more = r.Next(pkt);
     if (!more.ok()) {
@@ -111,7 +111,7 @@ absl::StatusOr<ReadResult> ReadZstd(const std::string& path,
   if (*r == nullptr) return absl::NotFoundError("not taken");
   ReadResult out = ReadEvery(**r);
   // Reading after the end (or after an error) gives the same answer again.
-  MappedPacket pkt;
+  PcapPacket pkt;
   absl::StatusOr<bool> again = (*r)->Next(pkt);
   if (out.status.ok()) {
     EXPECT_TRUE(again.ok() && !*again);
@@ -150,15 +150,15 @@ std::vector<ZstdPcapReader::Options> BufferSizes() {
   return sizes;
 }
 
-// Reads `plain_path` with MappedPcapReader and its zstd versions (one frame, many frames) with
+// Reads `plain_path` with ClassicPcapReader and its zstd versions (one frame, many frames) with
 // every buffer size; the packets and the way reading ends must agree.
-void ExpectSameAsMapped(const testing::TempDir& dir, const std::string& plain_path,
+void ExpectSameAsClassic(const testing::TempDir& dir, const std::string& plain_path,
                         bool small_buffers) {
-  absl::StatusOr<std::unique_ptr<MappedPcapReader>> mapped =
-      MappedPcapReader::OpenIfClassic(plain_path);
-  ASSERT_TRUE(mapped.ok()) << mapped.status();
-  ASSERT_NE(*mapped, nullptr) << plain_path;
-  const ReadResult ref = ReadEvery(**mapped);
+  absl::StatusOr<std::unique_ptr<ClassicPcapReader>> classic =
+      ClassicPcapReader::OpenIfClassic(plain_path);
+  ASSERT_TRUE(classic.ok()) << classic.status();
+  ASSERT_NE(*classic, nullptr) << plain_path;
+  const ReadResult ref = ReadEvery(**classic);
   const std::string plain = ReadAll(plain_path);
   const std::string one = WriteFile(dir, "one.pcap.zst", Compress(plain));
   const std::string many = WriteFile(dir, "many.pcap.zst", CompressFrames(plain, 1000));
@@ -235,7 +235,7 @@ TEST(ZstdPcapReaderTest, ClipsToSnaplenAndTakesTheLargestRecord) {
 
 TEST(ZstdPcapReaderTest, SameAsMappedReaderOnTheRepositoryCapture) {
   testing::TempDir dir;
-  ExpectSameAsMapped(dir, std::string(NF_SOURCE_DIR) + "/pcaps/demo.pcap", /*small_buffers=*/true);
+  ExpectSameAsClassic(dir, std::string(NF_SOURCE_DIR) + "/pcaps/demo.pcap", /*small_buffers=*/true);
 }
 
 TEST(ZstdPcapReaderTest, SameAsMappedReaderOnTheTrafficCorpus) {
@@ -245,11 +245,11 @@ TEST(ZstdPcapReaderTest, SameAsMappedReaderOnTheTrafficCorpus) {
   for (const auto& entry :
        std::filesystem::recursive_directory_iterator(testing::CorpusDir() + "/traffic")) {
     if (!entry.is_regular_file()) continue;
-    absl::StatusOr<std::unique_ptr<MappedPcapReader>> mapped =
-        MappedPcapReader::OpenIfClassic(entry.path());
-    if (!mapped.ok() || *mapped == nullptr) continue;  // pcapng and the like
+    absl::StatusOr<std::unique_ptr<ClassicPcapReader>> classic =
+        ClassicPcapReader::OpenIfClassic(entry.path());
+    if (!classic.ok() || *classic == nullptr) continue;  // pcapng and the like
     // The tiny buffers cost a decompression call per few bytes: keep them to smaller files.
-    ExpectSameAsMapped(dir, entry.path(), /*small_buffers=*/entry.file_size() < (256 << 10));
+    ExpectSameAsClassic(dir, entry.path(), /*small_buffers=*/entry.file_size() < (256 << 10));
     ++files;
   }
   EXPECT_GT(files, 100);

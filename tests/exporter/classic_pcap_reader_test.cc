@@ -1,7 +1,8 @@
-// Tests of the zero-copy classic pcap reader against libpcap on the same files: both byte
-// orders, micro- and nanosecond magics, snaplen clipping, truncated and corrupt records, the
-// fallback for files it does not take, and PcapSource's filter on the mapped path.
-#include "capture/mapped_pcap_reader.h"
+// Tests of the buffered classic pcap reader against libpcap on the same files: both byte
+// orders, micro- and nanosecond magics, files many times its buffer with records of every size
+// up to the largest straddling its refills, snaplen clipping, truncated and corrupt records,
+// the fallback for files it does not take, and PcapSource's filter on the classic path.
+#include "capture/classic_pcap_reader.h"
 
 #include <pcap/pcap.h>
 #include <sys/stat.h>
@@ -48,24 +49,23 @@ std::vector<Seen> ReadWithLibpcap(const std::string& path) {
   return out;
 }
 
-absl::StatusOr<std::vector<Seen>> ReadMapped(const std::string& path) {
-  absl::StatusOr<std::unique_ptr<MappedPcapReader>> r = MappedPcapReader::OpenIfClassic(path);
+absl::StatusOr<std::vector<Seen>> ReadClassic(const std::string& path) {
+  absl::StatusOr<std::unique_ptr<ClassicPcapReader>> r = ClassicPcapReader::OpenIfClassic(path);
   if (!r.ok()) return r.status();
   if (*r == nullptr) return absl::NotFoundError("not taken");
   std::vector<Seen> out;
-  MappedPacket pkt;
+  PcapPacket pkt;
   for (;;) {
     absl::StatusOr<bool> more = (*r)->Next(pkt);
     if (!more.ok()) return more.status();
     if (!*more) break;
     out.push_back(Seen{pkt.caplen, pkt.wire_len, pkt.time_us,
                        std::string(reinterpret_cast<const char*>(pkt.data), pkt.caplen)});
-    if (out.size() % 7 == 0) (*r)->ReleaseConsumed();
   }
   return out;
 }
 
-TEST(MappedPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
+TEST(ClassicPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
   testing::TempDir dir;
   const std::vector<PcapRecord> recs = SomePcapRecords(300);
   for (bool swap : {false, true}) {
@@ -75,78 +75,116 @@ TEST(MappedPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
         for (PcapRecord& x : r) x.frac *= 1000;
       }
       const std::string path = WriteFile(dir, "f.pcap", PcapImage(r, swap, nano, 65535));
-      absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
-      ASSERT_TRUE(mapped.ok()) << mapped.status();
+      absl::StatusOr<std::vector<Seen>> classic = ReadClassic(path);
+      ASSERT_TRUE(classic.ok()) << classic.status();
       const std::vector<Seen> ref = ReadWithLibpcap(path);
       ASSERT_EQ(ref.size(), recs.size());
-      EXPECT_TRUE(*mapped == ref) << "swap " << swap << " nano " << nano;
+      EXPECT_TRUE(*classic == ref) << "swap " << swap << " nano " << nano;
     }
   }
 }
 
-TEST(MappedPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
+// The reader refills a 1 MiB buffer: a file of several MiB, with small records, records near
+// the largest capture length (262144) and everything between, puts records across every
+// refill boundary, including a whole largest record arriving in one refill.
+TEST(ClassicPcapReaderTest, AgreesWithLibpcapAcrossBufferRefills) {
+  testing::TempDir dir;
+  std::vector<PcapRecord> recs;
+  uint64_t x = 0x243F6A8885A308D3ull;
+  size_t bytes = 0;
+  for (uint32_t i = 0; bytes < (6u << 20); ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    PcapRecord r;
+    r.sec = 1700000000 + i;
+    r.frac = i % 1000000;
+    const size_t size = i % 40 == 0 ? 262144 - (x % 3) : i % 5 == 0 ? x % 9000 : 40 + x % 1500;
+    r.data.resize(size);
+    for (size_t j = 0; j < size; j += 97) r.data[j] = static_cast<uint8_t>(x >> (j % 56));
+    r.wire_len = static_cast<uint32_t>(size);
+    bytes += 16 + size;
+    recs.push_back(std::move(r));
+  }
+  const std::string path = WriteFile(dir, "big.pcap", PcapImage(recs, false, false, 262144));
+  absl::StatusOr<std::vector<Seen>> classic = ReadClassic(path);
+  ASSERT_TRUE(classic.ok()) << classic.status();
+  const std::vector<Seen> ref = ReadWithLibpcap(path);
+  ASSERT_EQ(ref.size(), recs.size());
+  ASSERT_EQ(classic->size(), ref.size());
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_TRUE((*classic)[i] == ref[i]) << "record " << i;
+  // Cut inside the last record: everything before it is read, then the error.
+  std::string image = PcapImage(recs, false, false, 262144);
+  image.resize(image.size() - 10);
+  absl::StatusOr<std::vector<Seen>> cut = ReadClassic(WriteFile(dir, "cut.pcap", image));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.status().message().find("truncated dump file"), absl::string_view::npos)
+      << cut.status();
+}
+
+TEST(ClassicPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
   testing::TempDir dir;
   const std::string path =
       WriteFile(dir, "snap.pcap", PcapImage(SomePcapRecords(20), false, false, 64));
-  absl::StatusOr<std::vector<Seen>> mapped = ReadMapped(path);
-  ASSERT_TRUE(mapped.ok()) << mapped.status();
+  absl::StatusOr<std::vector<Seen>> classic = ReadClassic(path);
+  ASSERT_TRUE(classic.ok()) << classic.status();
   const std::vector<Seen> ref = ReadWithLibpcap(path);
-  ASSERT_EQ(mapped->size(), 20u);
-  EXPECT_TRUE(*mapped == ref);
-  for (const Seen& s : *mapped) EXPECT_LE(s.caplen, 64u);
+  ASSERT_EQ(classic->size(), 20u);
+  EXPECT_TRUE(*classic == ref);
+  for (const Seen& s : *classic) EXPECT_LE(s.caplen, 64u);
 }
 
-TEST(MappedPcapReaderTest, TruncatedAndCorruptRecordsAreErrors) {
+TEST(ClassicPcapReaderTest, TruncatedAndCorruptRecordsAreErrors) {
   testing::TempDir dir;
   const std::string whole = PcapImage(SomePcapRecords(5), false, false, 65535);
   // Cut inside the last record's data, then inside a record header.
   const std::string in_data = WriteFile(dir, "a.pcap", whole.substr(0, whole.size() - 3));
-  absl::StatusOr<std::vector<Seen>> r = ReadMapped(in_data);
+  absl::StatusOr<std::vector<Seen>> r = ReadClassic(in_data);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("truncated dump file"), std::string::npos);
   EXPECT_NE(r.status().message().find("a.pcap"), std::string::npos);
 
   std::string header_cut = PcapImage(SomePcapRecords(2), false, false, 65535);
   header_cut += std::string(9, '\0');  // 9 bytes of a 16-byte record header
-  r = ReadMapped(WriteFile(dir, "b.pcap", header_cut));
+  r = ReadClassic(WriteFile(dir, "b.pcap", header_cut));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("header bytes"), std::string::npos);
 
   std::string huge = PcapImage(SomePcapRecords(1), false, false, 65535);
   const uint32_t lie = 0x7fffffff;
   huge.replace(24 + 8, 4, reinterpret_cast<const char*>(&lie), 4);
-  r = ReadMapped(WriteFile(dir, "c.pcap", huge));
+  r = ReadClassic(WriteFile(dir, "c.pcap", huge));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("bigger than maximum"), std::string::npos);
 }
 
-TEST(MappedPcapReaderTest, LeavesOtherFilesToLibpcap) {
+TEST(ClassicPcapReaderTest, LeavesOtherFilesToLibpcap) {
   testing::TempDir dir;
   // Header only: no packets, still taken (and at its end at once).
   absl::StatusOr<std::vector<Seen>> empty =
-      ReadMapped(WriteFile(dir, "empty.pcap", PcapImage({}, false, false, 65535)));
+      ReadClassic(WriteFile(dir, "empty.pcap", PcapImage({}, false, false, 65535)));
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->empty());
   // pcapng, a short file and a FIFO are not taken.
   const std::string ng = WriteFile(dir, "x.pcapng", std::string("\x0a\x0d\x0d\x0a", 4) + std::string(40, '\0'));
-  absl::StatusOr<std::unique_ptr<MappedPcapReader>> r = MappedPcapReader::OpenIfClassic(ng);
+  absl::StatusOr<std::unique_ptr<ClassicPcapReader>> r = ClassicPcapReader::OpenIfClassic(ng);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, nullptr);
-  r = MappedPcapReader::OpenIfClassic(WriteFile(dir, "short.pcap", "\xd4\xc3\xb2\xa1"));
+  r = ClassicPcapReader::OpenIfClassic(WriteFile(dir, "short.pcap", "\xd4\xc3\xb2\xa1"));
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, nullptr);
   // A FIFO must not even be opened (that would block until a writer comes, then hang up on it).
   const std::string fifo = dir.path() + "/fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
-  r = MappedPcapReader::OpenIfClassic(fifo);
+  r = ClassicPcapReader::OpenIfClassic(fifo);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, nullptr);
-  r = MappedPcapReader::OpenIfClassic(fifo + "-absent");
+  r = ClassicPcapReader::OpenIfClassic(fifo + "-absent");
   EXPECT_FALSE(r.ok());  // a missing file is an error that names it
   EXPECT_NE(r.status().message().find("fifo-absent"), std::string::npos);
 }
 
-TEST(MappedPcapReaderTest, PcapSourceFiltersOnTheMappedPath) {
+TEST(ClassicPcapReaderTest, PcapSourceFiltersOnTheClassicPath) {
   testing::TempDir dir;
   // Two Ethernet frames: one IPv4/UDP, one ARP. "udp" must keep only the first.
   PcapRecord udp;
