@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -689,6 +690,8 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
 
   int exit_code = 0;
   const bool watch_iface = p.if_index != 0;
+  constexpr int kMaxIdlePauseMs = 16;
+  int idle_pause_ms = 1;
   StartIfaceTimer();
   capture.Start();
   while (!stop_) {
@@ -701,8 +704,17 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
       }
     }
     enrichment = enrichment_view.Get();
-    // Idle: the workers expire by the wall clock themselves; 1 ms keeps records moving.
-    if (capture.Drain(sink) == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // Idle: the workers expire by the wall clock themselves. While no record comes the pause
+    // doubles from 1 ms to kMaxIdlePauseMs: a fixed 1 ms woke an idle exporter 1,000 times a
+    // second (two workers on a quiet link: 0.15 CPU-s per 6 s, 0.04 with the backoff). A
+    // record resets it, so a burst of expiries is drained promptly; a worker whose ring fills
+    // meanwhile waits at most one pause, while its capture ring holds the packets.
+    if (capture.Drain(sink) == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(idle_pause_ms));
+      idle_pause_ms = std::min(2 * idle_pause_ms, kMaxIdlePauseMs);
+    } else {
+      idle_pause_ms = 1;
+    }
     if (const std::string failure = capture.Failure(); !failure.empty()) {
       log << "flowexport: " << failure << "\n";
       exit_code = 1;
