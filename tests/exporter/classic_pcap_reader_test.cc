@@ -12,6 +12,7 @@
 
 #include "capture/pcap_source.h"
 #include "gtest/gtest.h"
+#include "tests/exporter/libpcap_reference.h"
 #include "tests/support/pcap_image.h"
 #include "tests/support/test_support.h"
 
@@ -19,35 +20,11 @@ namespace nf {
 namespace {
 
 using testing::PcapImage;
+using testing::ReadWithLibpcap;
+using testing::Seen;
 using testing::PcapRecord;
 using testing::SomePcapRecords;
 using testing::WriteFile;
-
-struct Seen {
-  uint32_t caplen;
-  uint32_t wire_len;
-  TimeUs time_us;
-  std::string data;
-  bool operator==(const Seen&) const = default;
-};
-
-std::vector<Seen> ReadWithLibpcap(const std::string& path) {
-  char err[PCAP_ERRBUF_SIZE];
-  pcap_t* p = pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_MICRO,
-                                                      err);
-  EXPECT_NE(p, nullptr) << err;
-  std::vector<Seen> out;
-  if (p == nullptr) return out;
-  pcap_pkthdr* h;
-  const u_char* d;
-  while (pcap_next_ex(p, &h, &d) == 1) {
-    out.push_back(Seen{h->caplen, h->len < h->caplen ? h->caplen : h->len,
-                       TimeUs{h->ts.tv_sec} * 1000000 + h->ts.tv_usec,
-                       std::string(reinterpret_cast<const char*>(d), h->caplen)});
-  }
-  pcap_close(p);
-  return out;
-}
 
 absl::StatusOr<std::vector<Seen>> ReadClassic(const std::string& path) {
   absl::StatusOr<std::unique_ptr<ClassicPcapReader>> r = ClassicPcapReader::OpenIfClassic(path);
