@@ -22,6 +22,7 @@ namespace {
 using testing::PcapImage;
 using testing::ReadWithLibpcap;
 using testing::Seen;
+using testing::UdpAndArp;
 using testing::PcapRecord;
 using testing::SomePcapRecords;
 using testing::WriteFile;
@@ -163,25 +164,15 @@ TEST(ClassicPcapReaderTest, LeavesOtherFilesToLibpcap) {
 
 TEST(ClassicPcapReaderTest, PcapSourceFiltersOnTheClassicPath) {
   testing::TempDir dir;
-  // Two Ethernet frames: one IPv4/UDP, one ARP. "udp" must keep only the first.
-  PcapRecord udp;
-  udp.sec = 1700000000;
-  udp.frac = 5;
-  udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
-              0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-              0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
-  udp.wire_len = static_cast<uint32_t>(udp.data.size());
-  PcapRecord arp = udp;
-  arp.data[12] = 0x08;
-  arp.data[13] = 0x06;
-  const std::string path = WriteFile(dir, "f.pcap", PcapImage({udp, arp, udp}, true, false, 65535));
+  // IPv4/UDP, ARP, IPv4/UDP: "udp" must keep the first and the last.
+  const std::string path = WriteFile(dir, "f.pcap", PcapImage(UdpAndArp(), true, false, 65535));
   absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline({path}, "udp");
   ASSERT_TRUE(src.ok()) << src.status();
   int delivered = 0;
   for (int i = 0; i < 10; ++i) {
     absl::StatusOr<int> n = (*src)->Dispatch(256, [&](const RawPacket& p) {
       ++delivered;
-      EXPECT_EQ(p.caplen, udp.data.size());
+      EXPECT_EQ(p.caplen, UdpAndArp()[0].data.size());
       EXPECT_EQ(p.time_us, TimeUs{1700000000} * 1000000 + 5);
     });
     if (!n.ok()) {

@@ -1,5 +1,6 @@
 // What libpcap reads from a capture file, packet by packet: the reference our own pcap readers
-// (classic and zstd-compressed) are held to in their tests.
+// (classic and zstd-compressed) are held to in their tests; and the frames their filter tests
+// share.
 #ifndef NF_TESTS_EXPORTER_LIBPCAP_REFERENCE_H_
 #define NF_TESTS_EXPORTER_LIBPCAP_REFERENCE_H_
 
@@ -11,6 +12,7 @@
 
 #include "common/time_format.h"
 #include "gtest/gtest.h"
+#include "tests/support/pcap_image.h"
 
 namespace nf::testing {
 
@@ -40,6 +42,21 @@ inline std::vector<Seen> ReadWithLibpcap(const std::string& path) {
   }
   pcap_close(p);
   return out;
+}
+
+// Three Ethernet frames: IPv4/UDP, ARP, IPv4/UDP ("udp" keeps the first and the last).
+inline std::vector<PcapRecord> UdpAndArp() {
+  PcapRecord udp;
+  udp.sec = 1700000000;
+  udp.frac = 5;
+  udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
+              0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+              0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
+  udp.wire_len = static_cast<uint32_t>(udp.data.size());
+  PcapRecord arp = udp;
+  arp.data[12] = 0x08;
+  arp.data[13] = 0x06;
+  return {udp, arp, udp};
 }
 
 }  // namespace nf::testing

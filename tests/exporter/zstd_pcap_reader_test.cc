@@ -30,6 +30,7 @@ namespace {
 using testing::PcapImage;
 using testing::ReadWithLibpcap;
 using testing::Seen;
+using testing::UdpAndArp;
 using testing::PcapRecord;
 using testing::Put32;
 using testing::SomePcapRecords;
@@ -359,21 +360,6 @@ TEST(ZstdPcapReaderTest, OpensOnlyZstdAndRefusesWhatIsNotAClassicPcap) {
   r = ZstdPcapReader::OpenIfZstd(WriteFile(dir, "hdrcut.zst", z.substr(0, 8)));
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("truncated zstd stream"), std::string::npos) << r.status();
-}
-
-// Two Ethernet frames: IPv4/UDP and ARP.
-std::vector<PcapRecord> UdpAndArp() {
-  PcapRecord udp;
-  udp.sec = 1700000000;
-  udp.frac = 5;
-  udp.data = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00,  // Ethernet, IPv4
-              0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
-              0x04, 0x00, 0x08, 0x01, 0, 8, 0, 0};
-  udp.wire_len = static_cast<uint32_t>(udp.data.size());
-  PcapRecord arp = udp;
-  arp.data[12] = 0x08;
-  arp.data[13] = 0x06;
-  return {udp, arp, udp};
 }
 
 // Every packet PcapSource delivers for `files` with `filter`, checking BytesRead on the way.
