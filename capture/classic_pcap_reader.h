@@ -6,8 +6,8 @@
 // packet costs a few library calls. Why not a memory mapping (what this reader did before): every
 // 4 KiB of the file then costs a page-table entry to set up and tear down, and a TLB miss when
 // the parser first touches it, while the copy into a buffer that stays in the CPU's cache is one
-// streaming pass. On a page-cached 1 GB capture the mapping took 0.75 CPU-seconds for the whole
-// run, these reads 0.35 (docs/BENCHMARKS.md).
+// streaming pass. On a page-cached 1 GB capture the whole run took 0.75 CPU-seconds with the
+// mapping and 0.35-0.47 with these reads (docs/BENCHMARKS.md).
 //
 // Only the four standard classic-pcap magics (micro- and nanosecond, either byte order) are
 // read here; PcapSource keeps libpcap for everything else (pipes, stdin, the "modified" pcap
