@@ -34,8 +34,13 @@ void AppendDigits(std::string& out, int64_t v, int width) {
 }  // namespace
 
 void AppendIso8601Ms(int64_t unix_ms, std::string& out) {
-  int64_t days = unix_ms >= 0 ? unix_ms / 86400000 : -((-unix_ms + 86399999) / 86400000);
-  int64_t ms_of_day = unix_ms - days * 86400000;
+  // Floor division written so that no step overflows, whatever int64 an exporter sent.
+  int64_t days = unix_ms / 86400000;
+  int64_t ms_of_day = unix_ms % 86400000;
+  if (ms_of_day < 0) {
+    --days;
+    ms_of_day += 86400000;
+  }
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);

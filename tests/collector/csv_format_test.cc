@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -135,7 +136,11 @@ TEST(CsvFormatterTest, TimeTextEqualsTheGeneralFormatterWhateverTheCacheHolds) {
                                 253402300799999,   // 9999-12-31T23:59:59.999
                                 253402300800000,   // year 10000: the general path
                                 -62167219200000,   // 0000-01-01
-                                -62167219200001};  // year -1: the general path
+                                -62167219200001,   // year -1: the general path
+                                // Whatever an exporter's 64-bit field held: no step may overflow.
+                                std::numeric_limits<int64_t>::max(),
+                                std::numeric_limits<int64_t>::min() + 1,
+                                std::numeric_limits<int64_t>::min()};
   const int64_t base = 1706702400123;  // 2024-01-31T12:00:00.123
   for (int64_t k = 0; k < 200; ++k) {
     times.push_back(base + k * 1000);          // consecutive seconds

@@ -78,8 +78,9 @@ char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char*
   // The last date's text ("YYYY-MM-DDT"): a new second of a known day skips the calendar.
   thread_local int64_t cached_days = std::numeric_limits<int64_t>::min();
   thread_local char cached_date[11];
-  const int64_t days = second >= 0 ? second / 86400 : -((-second + 86399) / 86400);
-  const unsigned second_of_day = static_cast<unsigned>(second - days * 86400);
+  const int64_t rem = second % 86400;
+  const int64_t days = second / 86400 - (rem < 0);
+  const unsigned second_of_day = static_cast<unsigned>(rem < 0 ? rem + 86400 : rem);
   char* const text = out;
   if (days == cached_days) {
     std::memcpy(out, cached_date, 11);

@@ -110,8 +110,10 @@ void AppendAddress(const IpAddress& a, std::string& out);
 // 0..9999 take the general path and are cut at kMaxCsvColumnChars. Inline for the cached case.
 inline char* WriteIso8601Ms(int64_t unix_ms, char* out) {
   using text_internal::kSecondChars;
-  const int64_t second = unix_ms >= 0 ? unix_ms / 1000 : -((-unix_ms + 999) / 1000);
-  const unsigned ms = static_cast<unsigned>(unix_ms - second * 1000);
+  // Floor division that cannot overflow, whatever int64 an exporter sent.
+  const int64_t rem = unix_ms % 1000;
+  const int64_t second = unix_ms / 1000 - (rem < 0);
+  const unsigned ms = static_cast<unsigned>(rem < 0 ? rem + 1000 : rem);
   const text_internal::SecondText& entry =
       text_internal::second_cache[static_cast<uint64_t>(second) % text_internal::kSecondCacheSize];
   if (entry.second != second) return text_internal::WriteIso8601MsUncached(unix_ms, second, ms, out);
