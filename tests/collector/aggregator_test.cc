@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <random>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "collector/output/format/columns.h"
 #include "common/ip_address.h"
+#include "common/time_format.h"
 #include "gtest/gtest.h"
 #include "tests/collector/output_test_record.h"
 
@@ -43,6 +45,34 @@ TEST(AggregatorTest, MaskTopAndBins) {
             "2024-01-31T12:00:00.000Z,10.0.0.0,6,2,3,300\n"
             "2024-01-31T12:01:00.000Z,10.0.1.0,6,1,1,5\n");
   EXPECT_EQ((*a)->groups(), 0u);
+}
+
+// Times before 1970 fall into the bin that starts before them; times at the ends of the int64
+// range (an exporter's garbage) still get a bin and a printable start, with no overflow.
+TEST(AggregatorTest, BinsFloorNegativeAndExtremeTimes) {
+  AggregateOptions o;
+  o.keys = "protocol";
+  o.bin_seconds = 60;
+  auto a = Aggregator::Create(o);
+  ASSERT_TRUE(a.ok()) << a.status();
+  for (int64_t t : {int64_t{-1}, int64_t{-60000}, int64_t{-60001}, int64_t{0},
+                    std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::min() + 1}) {
+    DecodedRecord r = Rec("10.0.0.1", "10.9.9.9", 17, 1, 10);
+    r.first_ms = t;
+    r.last_ms = t;
+    (*a)->Add(r);
+  }
+  std::string out;
+  (*a)->AppendRowsAndClear(out);
+  std::string max_bin, min_bin;
+  AppendIso8601Ms(std::numeric_limits<int64_t>::max() / 60000 * 60000, max_bin);
+  // The bin below INT64_MIN + 1 would start outside int64: it stays at the truncated one.
+  AppendIso8601Ms((std::numeric_limits<int64_t>::min() + 1) / 60000 * 60000, min_bin);
+  EXPECT_NE(out.find("1969-12-31T23:59:00.000Z,17,2,2,20\n"), std::string::npos) << out;  // -1, -60000
+  EXPECT_NE(out.find("1969-12-31T23:58:00.000Z,17,1,1,10\n"), std::string::npos) << out;  // -60001
+  EXPECT_NE(out.find("1970-01-01T00:00:00.000Z,17,1,1,10\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(max_bin + ",17,1,1,10\n"), std::string::npos) << out;
+  EXPECT_NE(out.find(min_bin + ",17,1,1,10\n"), std::string::npos) << out;
 }
 
 // --top selects each bin's N rows without sorting every group: the rows must be exactly the

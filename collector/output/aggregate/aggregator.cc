@@ -168,7 +168,11 @@ void Aggregator::Add(const DecodedRecord& r) {
   if (options_.bin_seconds > 0) {
     const int64_t t = r.first_ms != kNoTime ? r.first_ms : r.receive_time_us / 1000;
     const int64_t width = options_.bin_seconds * 1000;
-    bin = (t >= 0 ? t / width : (t - width + 1) / width) * width;
+    // Floor to the bin, without overflow for any 64-bit time an exporter sent (a bin that
+    // would start below the int64 range stays at the truncated one).
+    const int64_t rem = t % width;
+    bin = t - rem;
+    if (rem < 0 && __builtin_sub_overflow(bin, width, &bin)) bin = t - rem;
     std::memcpy(out, &bin, sizeof(bin));
     out += sizeof(bin);
   }
