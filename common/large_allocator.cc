@@ -23,10 +23,7 @@ void* AllocateLarge(size_t bytes) {
   // aligned 2 MiB ranges can become huge pages).
   const size_t mapped = size + kLargeAllocationBytes;
   void* raw = ::mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) {
-    std::fprintf(stderr, "out of memory: cannot map %zu bytes: %s\n", mapped, std::strerror(errno));
-    std::abort();
-  }
+  if (raw == MAP_FAILED) return nullptr;
   const uintptr_t start = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t aligned = (start + kLargeAllocationBytes - 1) & ~(uintptr_t{kLargeAllocationBytes} - 1);
   if (aligned > start) ::munmap(raw, aligned - start);
@@ -38,5 +35,10 @@ void* AllocateLarge(size_t bytes) {
 }
 
 void FreeLarge(void* p, size_t bytes) { ::munmap(p, RoundUp(bytes)); }
+
+void LargeAllocationFailed(size_t bytes) {
+  std::fprintf(stderr, "out of memory: cannot map %zu bytes: %s\n", bytes, std::strerror(errno));
+  std::abort();
+}
 
 }  // namespace nf

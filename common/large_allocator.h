@@ -16,10 +16,13 @@ namespace nf {
 
 inline constexpr size_t kLargeAllocationBytes = size_t{2} << 20;
 
-// `bytes` (at least kLargeAllocationBytes) of zeroed memory, 2 MiB aligned and advised for huge
-// pages. Out of memory ends the process with a message, as a failed operator new would.
+// `bytes` of zeroed memory (rounded up to whole 2 MiB pages), 2 MiB aligned and advised for
+// huge pages; nullptr when the system has no memory left. Free with FreeLarge(p, bytes).
 void* AllocateLarge(size_t bytes);
 void FreeLarge(void* p, size_t bytes);
+// Ends the process with a message, as a failed operator new would (LargeAllocator's only way
+// to report it: standard containers expect an allocator to succeed).
+[[noreturn]] void LargeAllocationFailed(size_t bytes);
 
 template <typename T>
 class LargeAllocator {
@@ -31,7 +34,9 @@ class LargeAllocator {
 
   T* allocate(size_t n) {
     if (n * sizeof(T) < kLargeAllocationBytes) return std::allocator<T>().allocate(n);
-    return static_cast<T*>(AllocateLarge(n * sizeof(T)));
+    void* p = AllocateLarge(n * sizeof(T));
+    if (p == nullptr) LargeAllocationFailed(n * sizeof(T));
+    return static_cast<T*>(p);
   }
   void deallocate(T* p, size_t n) {
     if (n * sizeof(T) < kLargeAllocationBytes) {

@@ -1,7 +1,5 @@
 #include "enrich/prefix_table.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -12,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_format.h"
+#include "common/large_allocator.h"
 
 namespace nf {
 namespace {
@@ -28,7 +27,6 @@ constexpr size_t kBuckets = size_t{1} << 16;  // one per value of the top 16 bit
 constexpr size_t kRefineAbove = 16;
 constexpr size_t kRangesPerSlot = 4;
 constexpr uint32_t kMaxRefineBits = 16;
-constexpr size_t kHugePage = size_t{2} << 20;
 
 struct U128 {
   uint64_t hi = 0;
@@ -96,12 +94,12 @@ struct V6Input {
 }  // namespace
 
 struct PrefixTable::Impl {
-  // IPv4, DIR-24-8. The first level is an anonymous mmap rather than a std::vector: a vector
-  // value-initializes, writing all 64 MiB (and making unrouted space resident) before a single
-  // prefix is painted, whereas mmap hands out zero pages on demand; and a mapping of our own
-  // can be 2 MiB aligned and marked for transparent huge pages, which takes the TLB miss out
-  // of most random lookups (64 MiB is 16,384 small pages but only 32 huge ones). It is also
-  // returned to the kernel on destruction whatever the allocator does.
+  // IPv4, DIR-24-8. The first level is an anonymous mapping (AllocateLarge) rather than a
+  // std::vector: a vector value-initializes, writing all 64 MiB (and making unrouted space
+  // resident) before a single prefix is painted, whereas a mapping hands out zero pages on
+  // demand; and the mapping is 2 MiB aligned and marked for transparent huge pages, which takes
+  // the TLB miss out of most random lookups (64 MiB is 16,384 small pages but only 32 huge
+  // ones). It is also returned to the kernel on destruction whatever the allocator does.
   const uint32_t* tbl24 = kEmptyTbl24;
   uint64_t tbl24_shift = 32;  // 8 with a real first level
   void* tbl24_map = nullptr;
@@ -134,7 +132,7 @@ struct PrefixTable::Impl {
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
   ~Impl() {
-    if (tbl24_map != nullptr) munmap(tbl24_map, tbl24_map_bytes);
+    if (tbl24_map != nullptr) FreeLarge(tbl24_map, tbl24_map_bytes);
   }
 
   PrefixMatch LookupV4(uint32_t a) const {
@@ -175,25 +173,14 @@ struct PrefixTable::Impl {
 };
 
 absl::Status PrefixTable::Impl::AllocateTbl24() {
-  // Over-map by one huge page so the table can start on a 2 MiB boundary, then give back the
-  // slack on either side.
-  const size_t map_bytes = kTbl24Bytes + kHugePage;
-  void* map = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (map == MAP_FAILED) {
+  // 2 MiB aligned and advised for huge pages: every IPv4 lookup reads one random entry of these
+  // 64 MiB, and with 4 KiB pages nearly each would also miss the TLB.
+  tbl24_map = AllocateLarge(kTbl24Bytes);
+  if (tbl24_map == nullptr) {
     return absl::ResourceExhaustedError(absl::StrFormat(
         "prefix table: cannot map %d bytes for the IPv4 first level", kTbl24Bytes));
   }
-  const uintptr_t raw = reinterpret_cast<uintptr_t>(map);
-  const uintptr_t aligned = (raw + kHugePage - 1) & ~(uintptr_t{kHugePage} - 1);
-  if (aligned > raw) munmap(map, aligned - raw);
-  const uintptr_t tail = aligned + kTbl24Bytes;
-  if (raw + map_bytes > tail) munmap(reinterpret_cast<void*>(tail), raw + map_bytes - tail);
-  tbl24_map = reinterpret_cast<void*>(aligned);
   tbl24_map_bytes = kTbl24Bytes;
-#ifdef MADV_HUGEPAGE
-  // Advice only: without THP the table still works with small pages.
-  madvise(tbl24_map, kTbl24Bytes, MADV_HUGEPAGE);
-#endif
   return absl::OkStatus();
 }
 
