@@ -3,20 +3,6 @@
 namespace nf {
 namespace {
 
-// Howard Hinnant's civil_from_days: exact for the proleptic Gregorian calendar, no tz database.
-void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += (m <= 2);
-}
-
 void AppendDigits(std::string& out, int64_t v, int width) {
   char buf[24];
   int n = 0;
@@ -33,14 +19,22 @@ void AppendDigits(std::string& out, int64_t v, int width) {
 
 }  // namespace
 
+void CivilFromDays(int64_t days, int64_t& y, unsigned& m, unsigned& d) {
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp < 10 ? mp + 3 : mp - 9;
+  y += (m <= 2);
+}
+
 void AppendIso8601Ms(int64_t unix_ms, std::string& out) {
-  // Floor division written so that no step overflows, whatever int64 an exporter sent.
-  int64_t days = unix_ms / 86400000;
-  int64_t ms_of_day = unix_ms % 86400000;
-  if (ms_of_day < 0) {
-    --days;
-    ms_of_day += 86400000;
-  }
+  const int64_t days = FloorDiv(unix_ms, 86400000);
+  const int64_t ms_of_day = FloorMod(unix_ms, 86400000);
   int64_t y;
   unsigned m, d;
   CivilFromDays(days, y, m, d);

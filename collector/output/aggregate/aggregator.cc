@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "collector/output/format/text.h"
+#include "common/time_format.h"
 
 namespace nf {
 
@@ -168,11 +169,9 @@ void Aggregator::Add(const DecodedRecord& r) {
   if (options_.bin_seconds > 0) {
     const int64_t t = r.first_ms != kNoTime ? r.first_ms : r.receive_time_us / 1000;
     const int64_t width = options_.bin_seconds * 1000;
-    // Floor to the bin, without overflow for any 64-bit time an exporter sent (a bin that
-    // would start below the int64 range stays at the truncated one).
-    const int64_t rem = t % width;
-    bin = t - rem;
-    if (rem < 0 && __builtin_sub_overflow(bin, width, &bin)) bin = t - rem;
+    // The bin's start, for any 64-bit time an exporter sent (one that would start below the
+    // int64 range stays at the truncated one).
+    if (__builtin_sub_overflow(t, FloorMod(t, width), &bin)) bin = t - t % width;
     std::memcpy(out, &bin, sizeof(bin));
     out += sizeof(bin);
   }

@@ -22,6 +22,17 @@ void AppendCsvField(absl::string_view field, std::string& out) {
   out.push_back('"');
 }
 
+namespace {
+constexpr size_t CountColumns(absl::string_view list) {
+  size_t n = 1;
+  for (char c : list) n += c == ',';
+  return n;
+}
+// The one-call writer covers exactly the default list.
+static_assert(CountColumns(kDefaultCsvColumns) == kDefaultCsvColumnCount,
+              "WriteDefaultCsvColumns must write every column of kDefaultCsvColumns");
+}  // namespace
+
 absl::StatusOr<CsvFormatter> CsvFormatter::Create(absl::string_view columns) {
   if (columns.empty()) columns = kDefaultCsvColumns;
   CsvFormatter f;
@@ -35,15 +46,13 @@ absl::StatusOr<CsvFormatter> CsvFormatter::Create(absl::string_view columns) {
     f.columns_.push_back(c);
     if (f.columns_.size() > 1024) return absl::InvalidArgumentError("too many columns");
   }
-  f.default_prefix_ = f.columns_.size() >= kDefaultCsvColumnCount;
+  // The list starts with every default column, in order: WriteDefaultCsvColumns writes them.
+  f.default_prefix_ = true;
   size_t i = 0;
   for (absl::string_view name : absl::StrSplit(kDefaultCsvColumns, ',')) {
     if (i >= f.columns_.size() || f.columns_[i]->name != name) f.default_prefix_ = false;
     ++i;
   }
-  // The fast writer covers exactly the default list; a list of another length would be a
-  // mismatch between the two, caught here rather than by printing wrong rows.
-  if (i != kDefaultCsvColumnCount) f.default_prefix_ = false;
   return f;
 }
 

@@ -78,25 +78,16 @@ char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char*
   // The last date's text ("YYYY-MM-DDT"): a new second of a known day skips the calendar.
   thread_local int64_t cached_days = std::numeric_limits<int64_t>::min();
   thread_local char cached_date[11];
-  const int64_t rem = second % 86400;
-  const int64_t days = second / 86400 - (rem < 0);
-  const unsigned second_of_day = static_cast<unsigned>(rem < 0 ? rem + 86400 : rem);
+  const int64_t days = FloorDiv(second, 86400);
+  const unsigned second_of_day = static_cast<unsigned>(FloorMod(second, 86400));
   char* const text = out;
   if (days == cached_days) {
     std::memcpy(out, cached_date, 11);
     out += 11;
   } else {
-    // Howard Hinnant's civil_from_days.
-    const int64_t z = days + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = static_cast<int64_t>(yoe) + era * 400;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    y += (m <= 2);
+    int64_t y;
+    unsigned m, d;
+    CivilFromDays(days, y, m, d);
     if (y < 0 || y > 9999) {
       // Outside four-digit years: the slow general path (never seen from sane exporters).
       std::string s;

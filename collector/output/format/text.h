@@ -13,6 +13,7 @@
 #include <string>
 
 #include "common/ip_address.h"
+#include "common/time_format.h"
 
 namespace nf {
 
@@ -36,21 +37,19 @@ inline void AppendUnsigned(uint64_t v, std::string& out) {
 }
 
 namespace text_internal {
-// "0".."255", each also with its dot ("10."), so that every octet of a dotted quad is one
-// 4-byte store and an add, without a branch.
+// "0.".."255.": every octet of a dotted quad is one 4-byte store and an add, without a branch;
+// the last octet's dot lands past the text, where the next write goes.
 struct OctetTable {
   char text[256][4];
-  char dotted[256][4];
-  uint8_t len[256];
-  constexpr OctetTable() : text{}, dotted{}, len{} {
+  uint8_t len[256];  // without the dot
+  constexpr OctetTable() : text{}, len{} {
     for (int i = 0; i < 256; ++i) {
       int n = 0;
       if (i >= 100) text[i][n++] = static_cast<char>('0' + i / 100);
       if (i >= 10) text[i][n++] = static_cast<char>('0' + (i / 10) % 10);
       text[i][n++] = static_cast<char>('0' + i % 10);
+      text[i][n] = '.';
       len[i] = static_cast<uint8_t>(n);
-      for (int k = 0; k < n; ++k) dotted[i][k] = text[i][k];
-      dotted[i][n] = '.';
     }
   }
 };
@@ -90,11 +89,11 @@ char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char*
 // RFC 5952 text for IPv6, nothing for an unset address.
 inline char* WriteIpv4(const uint8_t* b, char* out) {
   using text_internal::kOctets;
-  std::memcpy(out, kOctets.dotted[b[0]], 4);
+  std::memcpy(out, kOctets.text[b[0]], 4);
   out += kOctets.len[b[0]] + 1;
-  std::memcpy(out, kOctets.dotted[b[1]], 4);
+  std::memcpy(out, kOctets.text[b[1]], 4);
   out += kOctets.len[b[1]] + 1;
-  std::memcpy(out, kOctets.dotted[b[2]], 4);
+  std::memcpy(out, kOctets.text[b[2]], 4);
   out += kOctets.len[b[2]] + 1;
   std::memcpy(out, kOctets.text[b[3]], 4);
   return out + kOctets.len[b[3]];
@@ -110,10 +109,8 @@ void AppendAddress(const IpAddress& a, std::string& out);
 // 0..9999 take the general path and are cut at kMaxCsvColumnChars. Inline for the cached case.
 inline char* WriteIso8601Ms(int64_t unix_ms, char* out) {
   using text_internal::kSecondChars;
-  // Floor division that cannot overflow, whatever int64 an exporter sent.
-  const int64_t rem = unix_ms % 1000;
-  const int64_t second = unix_ms / 1000 - (rem < 0);
-  const unsigned ms = static_cast<unsigned>(rem < 0 ? rem + 1000 : rem);
+  const int64_t second = FloorDiv(unix_ms, 1000);
+  const unsigned ms = static_cast<unsigned>(FloorMod(unix_ms, 1000));
   const text_internal::SecondText& entry =
       text_internal::second_cache[static_cast<uint64_t>(second) % text_internal::kSecondCacheSize];
   if (entry.second != second) return text_internal::WriteIso8601MsUncached(unix_ms, second, ms, out);
