@@ -183,25 +183,30 @@ class FlowTable final : public Meter {
 };
 
 // 1-in-N packet sampling applied before the flow table. Deterministic mode takes the first of
-// every N packets; random mode takes each packet with probability 1/N from a seeded xorshift
-// generator (reproducible for a given seed).
+// every N packets; random mode takes each packet with probability 1/N, from a hash of the seed
+// and the packet's ordinal (reproducible for a given seed). Either way the decision for a packet
+// depends only on its ordinal among the packets offered, so workers that share a packet stream
+// can decide for any packet of it (TakeAt) and agree with one sampler taking them in order.
 class PacketSampler {
  public:
   enum class Mode : uint8_t { kDeterministic = 1, kRandom = 2 };  // v9 SAMPLING_ALGORITHM
   PacketSampler(uint32_t interval, Mode mode, uint64_t seed = 0x9e3779b97f4a7c15ull)
-      : interval_(interval == 0 ? 1 : interval), mode_(mode), state_(seed | 1) {}
-  // True when this packet is sampled.
+      : interval_(interval == 0 ? 1 : interval), mode_(mode), seed_(seed) {}
+  // True when the next packet is sampled.
   bool Take() {
     if (interval_ == 1) return true;
-    if (mode_ == Mode::kDeterministic) {
-      const bool take = counter_ == 0;
-      if (++counter_ == interval_) counter_ = 0;
-      return take;
-    }
-    state_ ^= state_ << 13;
-    state_ ^= state_ >> 7;
-    state_ ^= state_ << 17;
-    return state_ % interval_ == 0;
+    return TakeAt(offered_++);
+  }
+  // True when the packet with this ordinal (0 = the first offered) is sampled.
+  bool TakeAt(uint64_t ordinal) const {
+    if (interval_ == 1) return true;
+    if (mode_ == Mode::kDeterministic) return ordinal % interval_ == 0;
+    // SplitMix64's finaliser: consecutive ordinals give independent-looking values.
+    uint64_t z = seed_ + (ordinal + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return z % interval_ == 0;
   }
   uint32_t interval() const { return interval_; }
   Mode mode() const { return mode_; }
@@ -209,8 +214,8 @@ class PacketSampler {
  private:
   uint32_t interval_;
   Mode mode_;
-  uint64_t state_;
-  uint32_t counter_ = 0;
+  uint64_t seed_;
+  uint64_t offered_ = 0;
 };
 
 }  // namespace nf

@@ -316,6 +316,31 @@ TEST(PacketSamplerTest, RandomIsRoughlyOneInNAndReproducible) {
   EXPECT_LT(taken, 11000);
   PacketSampler one(1, PacketSampler::Mode::kRandom);
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(one.Take());
+  // Another seed takes other packets.
+  PacketSampler c(10, PacketSampler::Mode::kRandom, 8);
+  PacketSampler d(10, PacketSampler::Mode::kRandom, 7);
+  int differ = 0;
+  for (int i = 0; i < 1000; ++i) differ += c.Take() != d.Take();
+  EXPECT_GT(differ, 50);
+}
+
+// Workers that meter parts of one stream decide by ordinal (TakeAt): the same packets as one
+// sampler taking them in order, in both modes.
+TEST(PacketSamplerTest, TakeAtAgreesWithTakingInOrder) {
+  for (const PacketSampler::Mode mode :
+       {PacketSampler::Mode::kDeterministic, PacketSampler::Mode::kRandom}) {
+    for (uint32_t interval : {1u, 2u, 7u, 100u}) {
+      PacketSampler in_order(interval, mode, 99);
+      const PacketSampler by_ordinal(interval, mode, 99);
+      int taken = 0;
+      for (uint64_t i = 0; i < 20000; ++i) {
+        const bool t = in_order.Take();
+        ASSERT_EQ(t, by_ordinal.TakeAt(i)) << "interval " << interval << " packet " << i;
+        taken += t;
+      }
+      EXPECT_NEAR(taken, 20000.0 / interval, 20000.0 / interval * 0.1 + 5) << interval;
+    }
+  }
 }
 
 
