@@ -109,6 +109,48 @@ absl::StatusOr<bool> ClassicPcapReader::Fill(uint64_t need, bool header) {
                 : Truncated(need - kRecordHeader, end_ - kRecordHeader, false);
 }
 
+absl::StatusOr<uint64_t> ClassicPcapReader::FillChunk(uint8_t* dst, size_t capacity) {
+  if (capacity < kMinChunkBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("chunk of ", capacity, " bytes is too small"));
+  }
+  uint64_t used = end_ - pos_;
+  std::memcpy(dst, buf_.get() + pos_, used);
+  pos_ = end_ = 0;
+  while (used < capacity && !eof_) {
+    const ssize_t n = ::read(fd_, dst + used, capacity - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::DataLossError(absl::StrCat("error reading ", path_, ": ", std::strerror(errno)));
+    }
+    if (n == 0) eof_ = true;
+    used += static_cast<uint64_t>(n);
+  }
+  return used;
+}
+
+absl::StatusOr<size_t> ClassicPcapReader::EndChunk(const uint8_t* dst, uint64_t used,
+                                                   uint64_t at) {
+  offset_ += at;
+  const uint64_t rest = used - at;
+  if (rest >= kRecordHeader) {
+    // The walk stopped at a record too long to be real, or one the chunk holds only part of.
+    const uint32_t caplen = U32(dst + at + 8);
+    if (caplen > kMaxCaplen) {
+      deferred_ = TooLong(caplen);
+    } else if (eof_) {
+      deferred_ = Truncated(caplen, rest - kRecordHeader, /*header=*/false);
+    }
+  } else if (rest > 0 && eof_) {
+    deferred_ = Truncated(kRecordHeader, rest, /*header=*/true);
+  }
+  if (deferred_.ok() && rest > 0) {
+    std::memcpy(buf_.get(), dst + at, rest);  // at most one record: the buffer holds it
+    end_ = rest;
+  }
+  if (at == 0 && !deferred_.ok()) return deferred_;
+  return at;
+}
+
 absl::Status ClassicPcapReader::Truncated(uint64_t wanted, uint64_t got, bool header) const {
   return absl::DataLossError(absl::StrCat("error reading ", path_, ": truncated dump file; tried to read ",
                                           wanted, header ? " header" : " captured",

@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/time_format.h"
 
@@ -58,28 +59,48 @@ class ClassicPcapReader {
       if (!filled.ok() || !*filled) return filled;
     }
     const uint8_t* h = buf_.get() + pos_;
-    const uint32_t sec = U32(h);
-    const uint32_t frac = U32(h + 4);
-    uint32_t caplen = U32(h + 8);
-    const uint32_t len = U32(h + 12);
+    const uint32_t caplen = U32(h + 8);
     if (caplen > kMaxCaplen) return TooLong(caplen);
     if (end_ - pos_ < kRecordHeader + caplen) {
       absl::StatusOr<bool> filled = Fill(kRecordHeader + caplen, /*header=*/false);
       if (!filled.ok()) return filled;
       h = buf_.get() + pos_;
     }
-    out.data = h + kRecordHeader;
     pos_ += kRecordHeader + caplen;
     offset_ += kRecordHeader + caplen;
     // The next record's header and the first bytes of its frame: by the time this packet is
     // parsed and metered they are in L1 (hints only; past the data they are ignored).
     __builtin_prefetch(buf_.get() + pos_);
     __builtin_prefetch(buf_.get() + pos_ + 64);
-    if (caplen > snaplen_) caplen = snaplen_;
-    out.caplen = caplen;
-    out.wire_len = len < caplen ? caplen : len;
-    out.time_us = TimeUs{sec} * 1000000 + (nanoseconds_ ? frac / 1000 : frac);
+    Decode(h, caplen, out);
     return true;
+  }
+
+  // The batch form of Next, for frames parsed on other threads (flowexport -r --threads N):
+  // reads straight into `dst` (`capacity` bytes, at least kMinChunkBytes), after the bytes an
+  // earlier call read past its last whole record, and hands every whole record in it to
+  // `on_record` as a view into `dst`. The partial record at the end is kept for the next call.
+  // Returns the bytes of `dst` the whole records take, 0 at the end of the file. A malformed
+  // or truncated record ends the chunk before it; the next call returns Next's error for it.
+  // Next and NextChunk may be mixed on one reader.
+  static constexpr size_t kMinChunkBytes = 16 + 262144;
+  template <typename OnRecord>  // void(const PcapPacket&)
+  absl::StatusOr<size_t> NextChunk(uint8_t* dst, size_t capacity, OnRecord&& on_record) {
+    if (!deferred_.ok()) return deferred_;
+    absl::StatusOr<uint64_t> filled = FillChunk(dst, capacity);
+    if (!filled.ok()) return filled.status();
+    const uint64_t used = *filled;
+    uint64_t at = 0;
+    PcapPacket pkt;
+    while (used - at >= kRecordHeader) {
+      const uint8_t* h = dst + at;
+      const uint32_t caplen = U32(h + 8);
+      if (caplen > kMaxCaplen || used - at - kRecordHeader < caplen) break;
+      Decode(h, caplen, pkt);
+      at += kRecordHeader + caplen;
+      on_record(pkt);
+    }
+    return EndChunk(dst, used, at);
   }
 
   uint64_t offset() const { return offset_; }
@@ -89,6 +110,7 @@ class ClassicPcapReader {
   static constexpr uint64_t kRecordHeader = 16;
   // libpcap's limit for any link type (MAXIMUM_SNAPLEN): larger lengths mean a corrupt file.
   static constexpr uint32_t kMaxCaplen = 262144;
+  static_assert(kMinChunkBytes == kRecordHeader + kMaxCaplen, "the largest record must fit");
 
   ClassicPcapReader() = default;
   uint32_t U32(const uint8_t* p) const {
@@ -96,7 +118,24 @@ class ClassicPcapReader {
     __builtin_memcpy(&v, p, 4);
     return swap_ ? __builtin_bswap32(v) : v;
   }
+  // The packet of the record whose header is at `h` (its frame follows the header).
+  void Decode(const uint8_t* h, uint32_t caplen, PcapPacket& out) const {
+    const uint32_t sec = U32(h);
+    const uint32_t frac = U32(h + 4);
+    const uint32_t len = U32(h + 12);
+    out.data = h + kRecordHeader;
+    if (caplen > snaplen_) caplen = snaplen_;
+    out.caplen = caplen;
+    out.wire_len = len < caplen ? caplen : len;
+    out.time_us = TimeUs{sec} * 1000000 + (nanoseconds_ ? frac / 1000 : frac);
+  }
   absl::Status Truncated(uint64_t wanted, uint64_t got, bool header) const;
+  // NextChunk's two halves around its walk: FillChunk moves the kept bytes to `dst` and reads
+  // after them until `capacity` or the end of the file, returning the bytes in `dst`; EndChunk,
+  // given that the walk took `at` bytes of whole records, keeps the partial record after them
+  // (or remembers why there is none) and returns NextChunk's result.
+  absl::StatusOr<uint64_t> FillChunk(uint8_t* dst, size_t capacity);
+  absl::StatusOr<size_t> EndChunk(const uint8_t* dst, uint64_t used, uint64_t at);
   absl::Status TooLong(uint32_t caplen) const;
 
   // Moves the unread bytes to the front and reads until `need` bytes are buffered: true when
@@ -112,6 +151,7 @@ class ClassicPcapReader {
   uint64_t size_ = 0;
   uint64_t offset_ = 0;
   bool eof_ = false;
+  absl::Status deferred_;  // NextChunk: the error of the record that ended the last chunk
   bool swap_ = false;
   bool nanoseconds_ = false;
   uint32_t link_type_ = 0;

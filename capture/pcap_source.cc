@@ -456,6 +456,52 @@ absl::StatusOr<int> PcapSource::Dispatch(int max_packets,
   return absl::OutOfRangeError("end of input");
 }
 
+FrameBatch::FrameBatch(size_t capacity_bytes)
+    : bytes(new uint8_t[capacity_bytes]), capacity(capacity_bytes) {
+  frames.reserve(capacity_bytes / 64);  // the smallest Ethernet frame plus its record header
+}
+
+bool PcapSource::ReadsFrameBatches() const {
+  if (live_ || inputs_.empty()) return false;
+  for (const Input& in : inputs_) {
+    if (in.classic == nullptr) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<size_t> PcapSource::ReadFrames(FrameBatch& batch) {
+  batch.frames.clear();
+  while (current_ < inputs_.size()) {
+    Input& in = inputs_[current_];
+    if (in.classic == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(in.name, " is not read in frame batches"));
+    }
+    const auto* prog = static_cast<const bpf_program*>(in.classic_filter);
+    uint8_t* base = batch.bytes.get();
+    batch.link = in.link;
+    absl::StatusOr<size_t> used =
+        in.classic->NextChunk(base, batch.capacity, [&](const PcapPacket& pkt) {
+          if (prog != nullptr) {
+            pcap_pkthdr h{};
+            h.caplen = pkt.caplen;
+            h.len = pkt.wire_len;
+            if (pcap_offline_filter(prog, &h, pkt.data) == 0) return;
+          }
+          batch.frames.push_back(FrameRef{pkt.time_us, static_cast<uint32_t>(pkt.data - base),
+                                          pkt.caplen, pkt.wire_len});
+        });
+    if (!used.ok()) return used.status();
+    if (*used == 0) {
+      ++current_;  // end of this file
+      continue;
+    }
+    received_ += batch.frames.size();
+    return batch.frames.size();
+  }
+  return absl::OutOfRangeError("end of input");
+}
+
 void PcapSource::BreakLoop() {
   break_ = 1;
   if (current_ < inputs_.size() && inputs_[current_].handle != nullptr) {

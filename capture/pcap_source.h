@@ -62,6 +62,24 @@ bool FanoutSupported(const std::string& interface);
 // Derived from the pid (16 bits, the pid's high bits folded in).
 uint16_t FanoutGroupIdFor(int64_t pid);
 
+// Frames handed out in batches, for parsing on other threads (flowexport -r --threads N): the
+// bytes of whole frames and where each one is. All frames of a batch come from one file, so
+// they share its link type.
+struct FrameRef {
+  TimeUs time_us = 0;
+  uint32_t offset = 0;    // of the frame in FrameBatch::bytes
+  uint32_t caplen = 0;
+  uint32_t wire_len = 0;
+};
+struct FrameBatch {
+  // `capacity` at least ClassicPcapReader::kMinChunkBytes.
+  explicit FrameBatch(size_t capacity);
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t capacity = 0;
+  LinkType link = LinkType::kEthernet;
+  std::vector<FrameRef> frames;
+};
+
 // Capture statistics. For files only `received` is meaningful.
 struct CaptureStats {
   uint64_t received = 0;    // packets handed to the handler
@@ -88,6 +106,15 @@ class PcapSource {
   // timeout or after BreakLoop(); OutOfRangeError once every file is exhausted; another error
   // when libpcap reports one (the message names the file or interface).
   absl::StatusOr<int> Dispatch(int max_packets, absl::FunctionRef<void(const RawPacket&)> handler);
+
+  // Whether ReadFrames can be used: every input is a classic pcap file read by
+  // ClassicPcapReader (not pcapng, zstd, a pipe or a pcap variant only libpcap reads).
+  bool ReadsFrameBatches() const;
+  // Fills `batch` with the next frames that pass the filter, read straight into its buffer (no
+  // copy per frame). Returns how many (0 when the filter took every frame of this read);
+  // OutOfRangeError once every file is exhausted; the reader's error for a malformed file.
+  // Only when ReadsFrameBatches(); not to be mixed with Dispatch.
+  absl::StatusOr<size_t> ReadFrames(FrameBatch& batch);
 
   // Makes a running Dispatch return early. Safe to call from a signal handler (it only sets
   // libpcap's break flag).

@@ -105,8 +105,10 @@ void AddExportOptions(CLI::App& app, ExportOptions& o) {
                  "Flow-table shards, each on its own worker thread; --max-flows is split "
                  "evenly over them (1 = one table on the capture thread). Live on Linux (-i "
                  "IFACE, not nflog:): N capture workers, each with its own capture socket in "
-                 "one PACKET_FANOUT hash group and its own table; elsewhere (-r, nflog:, "
-                 "FreeBSD, --on-iface-down wait) one capture thread feeds N shards")
+                 "one PACKET_FANOUT hash group and its own table. -r on classic pcap files: "
+                 "one reader hands out batches of frames, N workers parse and meter them. "
+                 "Elsewhere (pcapng or zstd files, nflog:, FreeBSD, --on-iface-down wait) one "
+                 "capture thread feeds N shards")
       ->group("Flows")
       ->check(CLI::Range(int64_t{1}, int64_t{64}));
   app.add_option("--ring-full", o.ring_full,

@@ -30,6 +30,7 @@
 #include "common/privileges.h"
 #include "exporter/app/export_metrics.h"
 #include "exporter/app/fanout_capture.h"
+#include "exporter/app/frame_fanout.h"
 #include "exporter/app/run_status.h"
 #include "enrich/enrichment.h"
 #include "exporter/encode/encoder.h"
@@ -158,6 +159,33 @@ void EnrichExported(const EnrichmentData& data, FlowRecord& e, Counters& c) {
                          static_cast<uint64_t>(dst.origin_as != 0 || dst.mask != 0);
 }
 
+// Enriches (once per exported flow, never per packet: the flow table stays as lean as without
+// it, and records exported after a SIGHUP reload see the new data) and encodes one expired
+// record at export time `now`, and counts what it carried. Every capture loop's sink.
+class RecordExporter {
+ public:
+  RecordExporter(Encoder& enc, Counters& c) : enc_(enc), c_(c) {}
+  void set_enrichment(const EnrichmentData* e) { enrichment_ = e; }
+  void Export(const FlowRecord& r, TimeUs now) {
+    bool added;
+    if (enrichment_ != nullptr) {
+      FlowRecord e = r;
+      EnrichExported(*enrichment_, e, c_);
+      added = enc_.Add(e, now);
+    } else {
+      added = enc_.Add(r, now);
+    }
+    if (!added) return;  // counted by the encoder
+    c_.packets_exported += r.packets;
+    c_.bytes_exported += r.bytes;
+  }
+
+ private:
+  Encoder& enc_;
+  Counters& c_;
+  const EnrichmentData* enrichment_ = nullptr;
+};
+
 }  // namespace
 
 // source -> parser -> sampler -> meter -> encoder -> sender, and what reports on them. The
@@ -171,6 +199,9 @@ struct ExportPipeline {
   // -i IFACE --threads N on Linux: N capture workers in one PACKET_FANOUT group, each with its
   // own flow table; then `source` and `meter` stay null (fanout_capture.h).
   std::unique_ptr<FanoutCapture> fanout;
+  // -r FILE --threads N on classic pcap files: the reader hands frame batches to N parsing
+  // workers, each with its own flow table; then `meter` stays null (frame_fanout.h).
+  std::unique_ptr<FrameFanout> frames;
   uint32_t if_index = 0;  // of the capture interface (0 for files and pseudo-devices)
   std::unique_ptr<UdpSender> sender;
   std::unique_ptr<Pacer> pacer;
@@ -201,6 +232,12 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
     mt = ft.meter;
     cs = ft.capture;
   }
+  if (p.frames != nullptr) {
+    // The workers count packets; the reader (p.source) counts frames read.
+    const FanoutTotals ft = p.frames->Totals();
+    static_cast<PacketCounters&>(c) = ft.packets;
+    mt = ft.meter;
+  }
   const EncoderTotals et = p.encoder->Totals();
   ExportSnapshot s;
   s.packets_seen = c.seen;
@@ -214,7 +251,9 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
   s.packets_l4_truncated = c.l4_truncated;
   s.packets_ring_full_dropped = mt.ring_full_drops;
   s.live = (p.source && p.source->is_live()) || p.fanout != nullptr;
-  s.capture_workers = p.fanout != nullptr ? p.fanout->workers() : 1;
+  s.capture_workers = p.fanout != nullptr   ? p.fanout->workers()
+                      : p.frames != nullptr ? p.frames->workers()
+                                            : 1;
   s.pcap_dropped = cs.dropped;
   s.pcap_if_dropped = cs.if_dropped;
   s.flows_created = mt.table.flows_created;
@@ -457,10 +496,29 @@ int ExportRuntime::Open(ExportPipeline& p) {
     absl::StatusOr<std::unique_ptr<PcapSource>> src = PcapSource::OpenOffline(o.files, p.filter);
     if (!src.ok()) return fail(src.status());
     p.source = std::move(*src);
+    // --threads N on classic pcap files: the reader hands out frame batches and N workers
+    // parse them. pcapng, zstd and what only libpcap reads keep the shard rings.
+    if (o.threads > 1 && p.source->ReadsFrameBatches()) {
+      FrameFanoutOptions fo;
+      fo.workers = static_cast<size_t>(o.threads);
+      // Two batches per worker: one being metered while the next is parsed (four measured
+      // the same as six for two workers, 1 MiB each).
+      fo.batches = std::max<size_t>(4, 2 * fo.workers);
+      fo.table.max_flows = static_cast<size_t>(o.max_flows);
+      fo.table.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
+      fo.table.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
+      fo.sampling = static_cast<uint32_t>(o.sampling);
+      fo.sampling_mode = o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
+                                                     : PacketSampler::Mode::kDeterministic;
+      fo.sampling_seed = static_cast<uint64_t>(WallClockUs());
+      absl::StatusOr<std::unique_ptr<FrameFanout>> f = FrameFanout::Create(fo, p.source.get());
+      if (!f.ok()) return fail(f.status());
+      p.frames = std::move(*f);
+    }
   }
 
   // ---- Meter and encoder.
-  if (p.fanout == nullptr) {
+  if (p.fanout == nullptr && p.frames == nullptr) {
     absl::StatusOr<std::unique_ptr<Meter>> meter = CreateMeter(o, p.if_index);
     if (!meter.ok()) return fail(meter.status());
     p.meter = std::move(*meter);
@@ -513,6 +571,9 @@ int ExportRuntime::Open(ExportPipeline& p) {
       log << "flowexport: capture: " << p.fanout->workers()
           << " fanout workers (PACKET_FANOUT hash group " << p.fanout->group_id()
           << "), one flow table each" << std::endl;
+    } else if (p.frames != nullptr) {
+      log << "flowexport: capture: 1 reader, " << p.frames->workers()
+          << " workers parsing every frame, one flow table each" << std::endl;
     } else if (o.threads > 1) {
       log << "flowexport: capture: 1 thread, " << o.threads << " flow-table shards over rings"
           << std::endl;
@@ -538,6 +599,7 @@ int ExportRuntime::Open(ExportPipeline& p) {
 
 int ExportRuntime::Loop(ExportPipeline& p) {
   if (p.fanout != nullptr) return LoopFanout(p);
+  if (p.frames != nullptr) return LoopFrames(p);
   const ExportOptions& o = options_;
   std::ostream& log = *hooks_.log;
   const bool live = p.live;
@@ -552,24 +614,9 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   Meter& m = *p.meter;
   Encoder& enc = *p.encoder;
   bool first_packet = true;
-  // Enrichment happens here, once per exported flow, never per packet: the flow table stays
-  // as lean as without it, and records exported after a SIGHUP reload see the new data.
+  RecordExporter exporter(enc, c);
   EnrichmentView enrichment_view(p.enrichment.get());
-  const EnrichmentData* enrichment = enrichment_view.Get();
-  auto sink = [&](const FlowRecord& r) {
-    const TimeUs now = live ? WallClockUs() : m.now();
-    bool added;
-    if (enrichment != nullptr) {
-      FlowRecord e = r;
-      EnrichExported(*enrichment, e, c);
-      added = enc.Add(e, now);
-    } else {
-      added = enc.Add(r, now);
-    }
-    if (!added) return;  // counted by the encoder
-    c.packets_exported += r.packets;
-    c.bytes_exported += r.bytes;
-  };
+  auto sink = [&](const FlowRecord& r) { exporter.Export(r, live ? WallClockUs() : m.now()); };
   auto on_packet = [&](const RawPacket& pkt) {
     PacketMeta meta;
     if (!ParseCountAndSample(pkt, sampler, c, meta)) return;
@@ -586,15 +633,8 @@ int ExportRuntime::Loop(ExportPipeline& p) {
   const bool watch_iface = live && p.source->if_index() != 0;
   if (live) StartIfaceTimer();
   while (!stop_) {
-    if (reload_) {
-      reload_ = 0;
-      if (p.enrichment != nullptr) {
-        p.enrichment->RequestReload();  // loads on its own thread; picked up by Get() below
-      } else if (o.verbose > 0) {
-        log << "flowexport: SIGHUP: nothing to reload (no --routes or --asn-db)" << std::endl;
-      }
-    }
-    enrichment = enrichment_view.Get();
+    HandleReload(p);
+    exporter.set_enrichment(enrichment_view.Get());
     absl::StatusOr<int> n = p.source->Dispatch(256, on_packet);
     m.Poll(sink);
     // The interface going down gives no capture error (the handle just sees nothing and, with
@@ -638,20 +678,8 @@ int ExportRuntime::Loop(ExportPipeline& p) {
     const TimeUs now = live ? WallClockUs() : m.now();
     if (live) m.AdvanceTime(now, sink);
     enc.Tick(now);
-    if (p.metrics_server != nullptr && p.publisher.Due()) p.publisher.Publish(Snapshot(p));
     progress.Update(p.source->BytesRead(), c.seen);
-    if (dump_stats_) {
-      dump_stats_ = 0;
-      progress.Clear();
-      log << FormatSummary(Snapshot(p)) << std::flush;
-    }
-    if (double seconds = 0; status_ticker.Due(MonotonicMicros(), &seconds)) {
-      const ExportStatusSample now_sample = StatusSampleOf(Snapshot(p));
-      progress.Clear();
-      log << ExportStatusLine(status_before, now_sample, seconds) << std::flush;
-      status_before = now_sample;
-    }
-    if (hooks_.after_batch) hooks_.after_batch(Snapshot(p));
+    AfterBatch(p, status_ticker, status_before);
   }
   source_.store(nullptr);
 
@@ -671,22 +699,9 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
   StatusTicker status_ticker(o.verbose > 0 ? o.status_interval_s : 0, MonotonicMicros());
   ExportStatusSample status_before;
   // Enrichment and encoding stay on this thread, once per exported flow, as in Loop.
+  RecordExporter exporter(enc, c);
   EnrichmentView enrichment_view(p.enrichment.get());
-  const EnrichmentData* enrichment = enrichment_view.Get();
-  auto sink = [&](const FlowRecord& r) {
-    const TimeUs now = WallClockUs();
-    bool added;
-    if (enrichment != nullptr) {
-      FlowRecord e = r;
-      EnrichExported(*enrichment, e, c);
-      added = enc.Add(e, now);
-    } else {
-      added = enc.Add(r, now);
-    }
-    if (!added) return;  // counted by the encoder
-    c.packets_exported += r.packets;
-    c.bytes_exported += r.bytes;
-  };
+  auto sink = [&](const FlowRecord& r) { exporter.Export(r, WallClockUs()); };
 
   int exit_code = 0;
   const bool watch_iface = p.if_index != 0;
@@ -695,15 +710,8 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
   StartIfaceTimer();
   capture.Start();
   while (!stop_) {
-    if (reload_) {
-      reload_ = 0;
-      if (p.enrichment != nullptr) {
-        p.enrichment->RequestReload();
-      } else if (o.verbose > 0) {
-        log << "flowexport: SIGHUP: nothing to reload (no --routes or --asn-db)" << std::endl;
-      }
-    }
-    enrichment = enrichment_view.Get();
+    HandleReload(p);
+    exporter.set_enrichment(enrichment_view.Get());
     // Idle: the workers expire by the wall clock themselves. While no record comes the pause
     // doubles from 1 ms to kMaxIdlePauseMs: a fixed 1 ms woke an idle exporter 1,000 times a
     // second (two workers on a quiet link: 0.15 CPU-s per 6 s, 0.04 with the backoff). A
@@ -730,17 +738,7 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
       }
     }
     enc.Tick(WallClockUs());
-    if (p.metrics_server != nullptr && p.publisher.Due()) p.publisher.Publish(Snapshot(p));
-    if (dump_stats_) {
-      dump_stats_ = 0;
-      log << FormatSummary(Snapshot(p)) << std::flush;
-    }
-    if (double seconds = 0; status_ticker.Due(MonotonicMicros(), &seconds)) {
-      const ExportStatusSample now_sample = StatusSampleOf(Snapshot(p));
-      log << ExportStatusLine(status_before, now_sample, seconds) << std::flush;
-      status_before = now_sample;
-    }
-    if (hooks_.after_batch) hooks_.after_batch(Snapshot(p));
+    AfterBatch(p, status_ticker, status_before);
   }
   capture.Finish(sink);  // workers leave and are joined; every flow is exported
   enc.Flush(WallClockUs());
@@ -751,8 +749,80 @@ int ExportRuntime::LoopFanout(ExportPipeline& p) {
   return exit_code;
 }
 
+void ExportRuntime::HandleReload(ExportPipeline& p) {
+  if (!reload_) return;
+  reload_ = 0;
+  if (p.enrichment != nullptr) {
+    p.enrichment->RequestReload();  // loads on its own thread; the loop picks it up with Get()
+  } else if (options_.verbose > 0) {
+    *hooks_.log << "flowexport: SIGHUP: nothing to reload (no --routes or --asn-db)" << std::endl;
+  }
+}
+
+void ExportRuntime::AfterBatch(ExportPipeline& p, StatusTicker& ticker,
+                               ExportStatusSample& before) {
+  std::ostream& log = *hooks_.log;
+  if (p.metrics_server != nullptr && p.publisher.Due()) p.publisher.Publish(Snapshot(p));
+  if (dump_stats_) {
+    dump_stats_ = 0;
+    p.progress->Clear();
+    log << FormatSummary(Snapshot(p)) << std::flush;
+  }
+  if (double seconds = 0; ticker.Due(MonotonicMicros(), &seconds)) {
+    const ExportStatusSample now_sample = StatusSampleOf(Snapshot(p));
+    p.progress->Clear();
+    log << ExportStatusLine(before, now_sample, seconds) << std::flush;
+    before = now_sample;
+  }
+  if (hooks_.after_batch) hooks_.after_batch(Snapshot(p));
+}
+
+int ExportRuntime::LoopFrames(ExportPipeline& p) {
+  const ExportOptions& o = options_;
+  std::ostream& log = *hooks_.log;
+  FrameFanout& frames = *p.frames;
+  Encoder& enc = *p.encoder;
+  StatusTicker status_ticker(o.verbose > 0 ? o.status_interval_s : 0, MonotonicMicros());
+  ExportStatusSample status_before;
+  RecordExporter exporter(enc, p.counters);
+  EnrichmentView enrichment_view(p.enrichment.get());
+  // The export clock is packet time, as in Loop: the latest frame read. The boot time is the
+  // first frame's, known before any record can exist.
+  bool boot_set = false;
+  auto sink = [&](const FlowRecord& r) {
+    if (!boot_set) {
+      boot_set = true;
+      enc.SetBootTime(frames.first_time());
+    }
+    exporter.Export(r, frames.now());
+  };
+
+  int exit_code = 0;
+  while (!stop_) {
+    HandleReload(p);
+    exporter.set_enrichment(enrichment_view.Get());
+    absl::StatusOr<size_t> n = frames.Pump(sink);
+    if (!n.ok()) {
+      if (absl::IsOutOfRange(n.status())) break;  // end of the files
+      log << "flowexport: " << n.status().message() << "\n";
+      exit_code = 1;
+      break;
+    }
+    enc.Tick(frames.now());
+    p.progress->Update(p.source->BytesRead(), p.source->Stats().received);
+    AfterBatch(p, status_ticker, status_before);
+  }
+  frames.Finish(sink);  // every batch read is metered; every flow is exported
+  enc.Flush(frames.now());
+  if (o.verbose > 0) {
+    log << "flowexport: capture: packets metered per worker: "
+        << absl::StrJoin(frames.MeteredPerWorker(), " ") << std::endl;
+  }
+  return exit_code;
+}
+
 int ExportRuntime::Close(ExportPipeline& p, int exit_code) {
-  if (p.source != nullptr) p.progress->Finish(p.source->BytesRead(), p.counters.seen);
+  if (p.source != nullptr) p.progress->Finish(p.source->BytesRead(), p.source->Stats().received);
   final_ = Snapshot(p);
   g_runtime.store(nullptr);
   *hooks_.log << FormatSummary(final_) << std::flush;

@@ -27,6 +27,7 @@ namespace nf {
 
 class PcapSource;
 struct ExportPipeline;  // the open pipeline of one run (export_runtime.cc)
+struct ExportStatusSample;  // run_status.h
 
 // Everything the flowexport command line sets (defaults as documented in --help).
 struct ExportOptions {
@@ -108,6 +109,13 @@ class ExportRuntime {
   // Loop for fanout capture (-i IFACE --threads N on Linux): this thread only exports what
   // the capture workers expire (fanout_capture.h).
   int LoopFanout(ExportPipeline& p);
+  // Loop for -r FILE --threads N on classic pcap files: this thread reads frame batches for
+  // the parsing workers and exports what they expire (frame_fanout.h).
+  int LoopFrames(ExportPipeline& p);
+  // SIGHUP: starts an enrichment reload (the loops pick the new data up).
+  void HandleReload(ExportPipeline& p);
+  // After every batch, in every loop: metrics, SIGUSR1's summary, the status line, the hook.
+  void AfterBatch(ExportPipeline& p, StatusTicker& ticker, ExportStatusSample& before);
   // Reports (summary, metrics, --stats-json) from the final snapshot.
   int Close(ExportPipeline& p, int exit_code);
   // Says what went wrong in one line; the exit status tells a command-line mistake (2) from a

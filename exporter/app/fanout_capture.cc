@@ -71,20 +71,7 @@ void FanoutCapture::Start() {
 void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
   constexpr auto r = std::memory_order_relaxed;
   Published& p = w.published;
-  const PacketCounters& c = w.counters;
-  p.seen.store(c.seen, r);
-  p.parsed.store(c.parsed, r);
-  for (size_t i = 0; i < kParseResultCount; ++i) p.results[i].store(c.results[i], r);
-  p.sampled_out.store(c.sampled_out, r);
-  p.fragments.store(c.fragments, r);
-  p.non_first_fragments.store(c.non_first_fragments, r);
-  p.l4_truncated.store(c.l4_truncated, r);
-  const FlowTableStats& ts = w.table.stats();
-  p.table_packets.store(ts.packets, r);
-  p.table_bytes.store(ts.bytes, r);
-  p.flows_created.store(ts.flows_created, r);
-  for (size_t i = 0; i < kEndReasonSlots; ++i) p.expired[i].store(ts.expired[i], r);
-  p.active.store(w.table.active_flows(), r);
+  p.counters.Store(w.counters, w.table);
   if (with_pcap_stats) {
     const CaptureStats cs = w.source->Stats();
     p.pcap_dropped.store(cs.dropped, r);
@@ -131,20 +118,7 @@ void FanoutCapture::WorkerLoop(Worker& w) {
 }
 
 size_t FanoutCapture::Drain(FlowSink sink) {
-  constexpr size_t kChunk = 64;
-  FlowRecord batch[kChunk];
-  size_t delivered = 0;
-  const size_t n = workers_.size();
-  for (size_t k = 0; k < n; ++k) {
-    Worker& w = *workers_[(next_drain_ + k) % n];
-    for (size_t got; (got = w.records.PopBatch(batch, kChunk)) > 0;) {
-      for (size_t i = 0; i < got; ++i) sink(batch[i]);
-      delivered += got;
-      if (got < kChunk) break;
-    }
-  }
-  next_drain_ = (next_drain_ + 1) % n;
-  return delivered;
+  return DrainRecordRings(workers_, next_drain_, sink);
 }
 
 std::string FanoutCapture::Failure() const {
@@ -181,7 +155,7 @@ void FanoutCapture::Finish(FlowSink sink) {
 
 std::vector<uint64_t> FanoutCapture::SeenPerWorker() const {
   std::vector<uint64_t> seen;
-  for (const auto& w : workers_) seen.push_back(w->published.seen.load(std::memory_order_relaxed));
+  for (const auto& w : workers_) seen.push_back(w->published.counters.seen());
   return seen;
 }
 
@@ -190,19 +164,8 @@ FanoutTotals FanoutCapture::Totals() const {
   FanoutTotals t;
   for (const auto& w : workers_) {
     const Published& p = w->published;
-    t.packets.seen += p.seen.load(r);
-    t.packets.parsed += p.parsed.load(r);
-    for (size_t i = 0; i < kParseResultCount; ++i) t.packets.results[i] += p.results[i].load(r);
-    t.packets.sampled_out += p.sampled_out.load(r);
-    t.packets.fragments += p.fragments.load(r);
-    t.packets.non_first_fragments += p.non_first_fragments.load(r);
-    t.packets.l4_truncated += p.l4_truncated.load(r);
-    t.meter.table.packets += p.table_packets.load(r);
-    t.meter.table.bytes += p.table_bytes.load(r);
-    t.meter.table.flows_created += p.flows_created.load(r);
-    for (size_t i = 0; i < kEndReasonSlots; ++i) t.meter.table.expired[i] += p.expired[i].load(r);
-    t.meter.active_flows += p.active.load(r);
-    t.capture.received += p.seen.load(r);
+    p.counters.AddTo(t.packets, t.meter);
+    t.capture.received += p.counters.seen();
     t.capture.dropped += p.pcap_dropped.load(r);
     t.capture.if_dropped += p.pcap_if_dropped.load(r);
   }

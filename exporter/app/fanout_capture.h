@@ -37,6 +37,7 @@
 #include "capture/pcap_source.h"
 #include "common/flow_record.h"
 #include "exporter/app/packet_step.h"
+#include "exporter/app/worker_counters.h"
 #include "exporter/meter/flow_table.h"
 #include "exporter/meter/meter.h"
 #include "exporter/meter/spsc_ring.h"
@@ -94,18 +95,7 @@ class FanoutCapture {
 
  private:
   struct alignas(kCacheLineBytes) Published {
-    std::atomic<uint64_t> seen{0};
-    std::atomic<uint64_t> parsed{0};
-    std::array<std::atomic<uint64_t>, kParseResultCount> results{};
-    std::atomic<uint64_t> sampled_out{0};
-    std::atomic<uint64_t> fragments{0};
-    std::atomic<uint64_t> non_first_fragments{0};
-    std::atomic<uint64_t> l4_truncated{0};
-    std::atomic<uint64_t> table_packets{0};
-    std::atomic<uint64_t> table_bytes{0};
-    std::atomic<uint64_t> flows_created{0};
-    std::array<std::atomic<uint64_t>, kEndReasonSlots> expired{};
-    std::atomic<uint64_t> active{0};
+    WorkerCounters counters;
     std::atomic<uint64_t> pcap_dropped{0};
     std::atomic<uint64_t> pcap_if_dropped{0};
   };

@@ -1,5 +1,5 @@
 // The capture loop's first step for one packet, the same on the one-thread path and on every
-// fanout capture worker: parse the frame, count it by result, then ask the sampler.
+// capture or parsing worker: parse the frame, count it by result, then ask the sampler.
 #ifndef NF_EXPORTER_APP_PACKET_STEP_H_
 #define NF_EXPORTER_APP_PACKET_STEP_H_
 
@@ -24,10 +24,9 @@ struct PacketCounters {
   uint64_t l4_truncated = 0;
 };
 
-// Parses `pkt` into `meta` and counts it in `c`. True when the packet is to be metered: it
-// parsed and the sampler keeps it.
-inline bool ParseCountAndSample(const RawPacket& pkt, PacketSampler& sampler, PacketCounters& c,
-                                PacketMeta& meta) {
+// Parses `pkt` into `meta` and counts it in `c` (all but the sampler's count). True when it
+// parsed.
+inline bool ParseAndCount(const RawPacket& pkt, PacketCounters& c, PacketMeta& meta) {
   ++c.seen;
   meta.time_us = pkt.time_us;
   const ParseResult r = pkt.link_supported
@@ -39,6 +38,14 @@ inline bool ParseCountAndSample(const RawPacket& pkt, PacketSampler& sampler, Pa
   if (meta.is_fragment()) ++c.fragments;
   if (meta.is_non_first_fragment()) ++c.non_first_fragments;
   if (meta.l4_truncated()) ++c.l4_truncated;
+  return true;
+}
+
+// Parses `pkt` into `meta` and counts it in `c`. True when the packet is to be metered: it
+// parsed and the sampler keeps it.
+inline bool ParseCountAndSample(const RawPacket& pkt, PacketSampler& sampler, PacketCounters& c,
+                                PacketMeta& meta) {
+  if (!ParseAndCount(pkt, c, meta)) return false;
   if (!sampler.Take()) {
     ++c.sampled_out;
     return false;

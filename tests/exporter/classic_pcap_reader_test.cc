@@ -1,7 +1,8 @@
 // Tests of the buffered classic pcap reader against libpcap on the same files: both byte
 // orders, micro- and nanosecond magics, files many times its buffer with records of every size
 // up to the largest straddling its refills, snaplen clipping, truncated and corrupt records,
-// the fallback for files it does not take, and PcapSource's filter on the classic path.
+// the fallback for files it does not take, PcapSource's filter on the classic path, and the
+// chunked reads (NextChunk, PcapSource::ReadFrames) of flowexport -r --threads N.
 #include "capture/classic_pcap_reader.h"
 
 #include <pcap/pcap.h>
@@ -41,6 +42,41 @@ absl::StatusOr<std::vector<Seen>> ReadClassic(const std::string& path) {
                        std::string(reinterpret_cast<const char*>(pkt.data), pkt.caplen)});
   }
   return out;
+}
+
+// The same file through NextChunk into `capacity`-byte chunks: every record once, in order, as a
+// view into its chunk; the chunk holds whole records only. The error, if any, comes after
+// every record before it.
+struct Chunked {
+  std::vector<Seen> seen;
+  absl::Status error;
+  size_t chunks = 0;
+};
+Chunked ReadChunked(const std::string& path, size_t capacity) {
+  Chunked out;
+  absl::StatusOr<std::unique_ptr<ClassicPcapReader>> r = ClassicPcapReader::OpenIfClassic(path);
+  if (!r.ok() || *r == nullptr) {
+    out.error = absl::NotFoundError("not taken");
+    return out;
+  }
+  std::vector<uint8_t> chunk(capacity);
+  for (;;) {
+    const uint8_t* last_end = chunk.data();
+    absl::StatusOr<size_t> used =
+        (*r)->NextChunk(chunk.data(), chunk.size(), [&](const PcapPacket& pkt) {
+          EXPECT_EQ(pkt.data, last_end + 16) << "records are back to back in the chunk";
+          last_end = pkt.data + pkt.caplen;
+          out.seen.push_back(Seen{pkt.caplen, pkt.wire_len, pkt.time_us,
+                                  std::string(reinterpret_cast<const char*>(pkt.data),
+                                              pkt.caplen)});
+        });
+    if (!used.ok()) {
+      out.error = used.status();
+      return out;
+    }
+    if (*used == 0) return out;
+    ++out.chunks;
+  }
 }
 
 TEST(ClassicPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
@@ -98,6 +134,119 @@ TEST(ClassicPcapReaderTest, AgreesWithLibpcapAcrossBufferRefills) {
   ASSERT_FALSE(cut.ok());
   EXPECT_NE(cut.status().message().find("truncated dump file"), absl::string_view::npos)
       << cut.status();
+}
+
+// NextChunk over the same 6 MiB file, with the smallest chunk (one largest record) and with
+// 1 MiB ones: records straddle every chunk boundary and are carried to the next chunk whole.
+TEST(ClassicPcapReaderTest, ChunksAgreeWithLibpcapAcrossChunkBoundaries) {
+  testing::TempDir dir;
+  std::vector<PcapRecord> recs;
+  uint64_t x = 0x13198A2E03707344ull;
+  size_t bytes = 0;
+  for (uint32_t i = 0; bytes < (6u << 20); ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    PcapRecord r;
+    r.sec = 1700000000 + i;
+    r.frac = (i * 7919) % 1000000;
+    const size_t size = i % 37 == 0 ? 262144 - (x % 5) : i % 3 == 0 ? x % 64 : 40 + x % 1500;
+    r.data.resize(size);
+    for (size_t j = 0; j < size; j += 31) r.data[j] = static_cast<uint8_t>(x >> (j % 56));
+    r.wire_len = static_cast<uint32_t>(size + i % 3);
+    bytes += 16 + size;
+    recs.push_back(std::move(r));
+  }
+  recs.back().data.assign(100, 0x5a);  // so the cuts below land in its data, then its header
+  recs.back().wire_len = 100;
+  bytes = 0;
+  for (const PcapRecord& r : recs) bytes += 16 + r.data.size();
+  for (bool swap : {false, true}) {
+    const std::string image = PcapImage(recs, swap, false, 262144);
+    const std::string path = WriteFile(dir, "big.pcap", image);
+    const std::vector<Seen> ref = ReadWithLibpcap(path);
+    ASSERT_EQ(ref.size(), recs.size());
+    for (size_t capacity : {ClassicPcapReader::kMinChunkBytes, size_t{1} << 20}) {
+      SCOPED_TRACE(::testing::Message() << "swap " << swap << " capacity " << capacity);
+      const Chunked c = ReadChunked(path, capacity);
+      ASSERT_TRUE(c.error.ok()) << c.error;
+      EXPECT_GE(c.chunks, bytes / capacity);
+      ASSERT_EQ(c.seen.size(), ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) ASSERT_TRUE(c.seen[i] == ref[i]) << "record " << i;
+    }
+    // Cut inside the last record's data, then inside a record header: every whole record
+    // first, then the error Next gives.
+    for (size_t cut : {size_t{10}, 16 + recs.back().data.size() - 7}) {
+      std::string part = image.substr(0, image.size() - cut);
+      const Chunked c = ReadChunked(WriteFile(dir, "cut.pcap", part), size_t{1} << 20);
+      EXPECT_EQ(c.seen.size(), recs.size() - 1);
+      ASSERT_FALSE(c.error.ok());
+      EXPECT_NE(c.error.message().find("truncated dump file"), absl::string_view::npos)
+          << c.error;
+      EXPECT_NE(c.error.message().find(cut == 10 ? "captured bytes" : "header bytes"),
+                absl::string_view::npos)
+          << c.error;
+    }
+  }
+  // A capture length no record can have, in the middle: the records before it, then the error.
+  std::string image = PcapImage(SomePcapRecords(50), false, false, 65535);
+  std::vector<PcapRecord> head = SomePcapRecords(50);
+  head.resize(20);
+  const size_t at = PcapImage(head, false, false, 65535).size();
+  const uint32_t lie = 0x7fffffff;
+  image.replace(at + 8, 4, reinterpret_cast<const char*>(&lie), 4);
+  const Chunked c = ReadChunked(WriteFile(dir, "lie.pcap", image), size_t{1} << 20);
+  EXPECT_EQ(c.seen.size(), 20u);
+  ASSERT_FALSE(c.error.ok());
+  EXPECT_NE(c.error.message().find("bigger than maximum"), absl::string_view::npos) << c.error;
+}
+
+// PcapSource::ReadFrames: frame batches over several files, filtered, with the files' own
+// link types; the same frames as Dispatch delivers.
+TEST(ClassicPcapReaderTest, PcapSourceReadsFrameBatchesLikeDispatch) {
+  testing::TempDir dir;
+  const std::string a = WriteFile(dir, "a.pcap", PcapImage(UdpAndArp(), false, false, 65535));
+  const std::string b = WriteFile(dir, "b.pcap", PcapImage(SomePcapRecords(3000), true, true, 65535));
+  for (const std::string filter : {"", "udp"}) {
+    SCOPED_TRACE(filter);
+    absl::StatusOr<std::unique_ptr<PcapSource>> by_dispatch =
+        PcapSource::OpenOffline({a, b, a}, filter);
+    ASSERT_TRUE(by_dispatch.ok()) << by_dispatch.status();
+    std::vector<Seen> want;
+    for (;;) {
+      absl::StatusOr<int> n = (*by_dispatch)->Dispatch(100, [&](const RawPacket& p) {
+        want.push_back(Seen{p.caplen, p.wire_len, p.time_us,
+                            std::string(reinterpret_cast<const char*>(p.data), p.caplen)});
+      });
+      if (!n.ok()) {
+        ASSERT_TRUE(absl::IsOutOfRange(n.status())) << n.status();
+        break;
+      }
+    }
+    absl::StatusOr<std::unique_ptr<PcapSource>> by_batch = PcapSource::OpenOffline({a, b, a}, filter);
+    ASSERT_TRUE(by_batch.ok());
+    ASSERT_TRUE((*by_batch)->ReadsFrameBatches());
+    FrameBatch batch(ClassicPcapReader::kMinChunkBytes);
+    std::vector<Seen> got;
+    for (;;) {
+      absl::StatusOr<size_t> n = (*by_batch)->ReadFrames(batch);
+      if (!n.ok()) {
+        ASSERT_TRUE(absl::IsOutOfRange(n.status())) << n.status();
+        break;
+      }
+      ASSERT_EQ(*n, batch.frames.size());
+      EXPECT_EQ(batch.link, LinkType::kEthernet);
+      for (const FrameRef& f : batch.frames) {
+        ASSERT_LE(f.offset + f.caplen, batch.capacity);
+        got.push_back(Seen{f.caplen, f.wire_len, f.time_us,
+                           std::string(reinterpret_cast<const char*>(batch.bytes.get() + f.offset),
+                                       f.caplen)});
+      }
+    }
+    EXPECT_GT(want.size(), filter.empty() ? 3000u : 2u);
+    EXPECT_TRUE(got == want) << got.size() << " frames, want " << want.size();
+    EXPECT_EQ((*by_batch)->Stats().received, want.size());
+  }
 }
 
 TEST(ClassicPcapReaderTest, ClipsCaptureLengthToSnaplenAsLibpcapDoes) {
