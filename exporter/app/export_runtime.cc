@@ -573,7 +573,7 @@ int ExportRuntime::Open(ExportPipeline& p) {
           << "), one flow table each" << std::endl;
     } else if (p.frames != nullptr) {
       log << "flowexport: capture: 1 reader, " << p.frames->workers()
-          << " workers parsing every frame, one flow table each" << std::endl;
+          << " parsing workers, one flow table each" << std::endl;
     } else if (o.threads > 1) {
       log << "flowexport: capture: 1 thread, " << o.threads << " flow-table shards over rings"
           << std::endl;
