@@ -283,13 +283,24 @@ ExportSnapshot Snapshot(const ExportPipeline& p) {
   return s;
 }
 
-// --threads 1: one FlowTable on the capture thread; N: a ShardedMeter.
-absl::StatusOr<std::unique_ptr<Meter>> CreateMeter(const ExportOptions& o, uint32_t input_if) {
+// The flow table the options ask for (the whole meter's: multi-core paths split max_flows).
+FlowTableOptions TableOptionsOf(const ExportOptions& o, uint32_t input_if) {
   FlowTableOptions to;
   to.max_flows = static_cast<size_t>(o.max_flows);
   to.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
   to.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
   to.input_if = input_if;
+  return to;
+}
+
+PacketSampler::Mode SamplingModeOf(const ExportOptions& o) {
+  return o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
+                                     : PacketSampler::Mode::kDeterministic;
+}
+
+// --threads 1: one FlowTable on the capture thread; N: a ShardedMeter.
+absl::StatusOr<std::unique_ptr<Meter>> CreateMeter(const ExportOptions& o, uint32_t input_if) {
+  const FlowTableOptions to = TableOptionsOf(o, input_if);
   if (o.threads > 1) {
     ShardedMeterOptions mo;
     mo.shards = static_cast<size_t>(o.threads);
@@ -468,12 +479,9 @@ int ExportRuntime::Open(ExportPipeline& p) {
     lo.filter = p.filter;
     p.live_options = lo;
     fo.pid = getpid();
-    fo.table.max_flows = static_cast<size_t>(o.max_flows);
-    fo.table.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
-    fo.table.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
+    fo.table = TableOptionsOf(o, 0);  // FanoutCapture stamps the interface's index
     fo.sampling = static_cast<uint32_t>(o.sampling);
-    fo.sampling_mode = o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
-                                                   : PacketSampler::Mode::kDeterministic;
+    fo.sampling_mode = SamplingModeOf(o);
     fo.sampling_seed = static_cast<uint64_t>(WallClockUs());
     absl::StatusOr<std::unique_ptr<FanoutCapture>> f = FanoutCapture::Open(fo);
     if (!f.ok()) return fail(f.status());
@@ -504,12 +512,9 @@ int ExportRuntime::Open(ExportPipeline& p) {
       // Two batches per worker: one being metered while the next is parsed (four measured
       // the same as six for two workers, 1 MiB each).
       fo.batches = std::max<size_t>(4, 2 * fo.workers);
-      fo.table.max_flows = static_cast<size_t>(o.max_flows);
-      fo.table.inactive_timeout_us = static_cast<TimeUs>(o.inactive_timeout_s * 1e6);
-      fo.table.active_timeout_us = static_cast<TimeUs>(o.active_timeout_s * 1e6);
+      fo.table = TableOptionsOf(o, 0);  // files have no input interface
       fo.sampling = static_cast<uint32_t>(o.sampling);
-      fo.sampling_mode = o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
-                                                     : PacketSampler::Mode::kDeterministic;
+      fo.sampling_mode = SamplingModeOf(o);
       fo.sampling_seed = static_cast<uint64_t>(WallClockUs());
       absl::StatusOr<std::unique_ptr<FrameFanout>> f = FrameFanout::Create(fo, p.source.get());
       if (!f.ok()) return fail(f.status());
@@ -523,11 +528,9 @@ int ExportRuntime::Open(ExportPipeline& p) {
     if (!meter.ok()) return fail(meter.status());
     p.meter = std::move(*meter);
   }
-  p.sampler = std::make_unique<PacketSampler>(
-      static_cast<uint32_t>(o.sampling),
-      o.sampling_mode == "random" ? PacketSampler::Mode::kRandom
-                                  : PacketSampler::Mode::kDeterministic,
-      static_cast<uint64_t>(WallClockUs()));
+  p.sampler = std::make_unique<PacketSampler>(static_cast<uint32_t>(o.sampling),
+                                              SamplingModeOf(o),
+                                              static_cast<uint64_t>(WallClockUs()));
   p.pacer = std::make_unique<Pacer>(o.max_export_rate >= 0 ? o.max_export_rate
                                                            : (live ? 0 : 10000));
   Pacer* pacer = p.pacer.get();

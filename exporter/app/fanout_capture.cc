@@ -1,5 +1,6 @@
 #include "exporter/app/fanout_capture.h"
 
+#include <net/if.h>
 #include <time.h>
 
 #include <chrono>
@@ -31,6 +32,8 @@ absl::StatusOr<std::unique_ptr<FanoutCapture>> FanoutCapture::Open(const FanoutO
   f->group_id_ = FanoutGroupIdFor(options.pid);
   FlowTableOptions to = options.table;
   to.max_flows = (options.table.max_flows + options.workers - 1) / options.workers;
+  // INPUT_SNMP: the interface's index, as the one-thread live path stamps it.
+  to.input_if = if_nametoindex(options.capture.interface.c_str());
   LiveCaptureOptions lo = options.capture;
   lo.fanout_group = f->group_id_;
   for (size_t i = 0; i < options.workers; ++i) {

@@ -48,7 +48,8 @@ struct FanoutOptions {
   size_t workers = 2;           // capture handles and threads, 2..64
   LiveCaptureOptions capture;   // fanout_group is set by Open
   int64_t pid = 0;              // the group id is FanoutGroupIdFor(pid)
-  FlowTableOptions table;       // max_flows is split evenly (rounded up) over the workers
+  FlowTableOptions table;       // max_flows is split evenly (rounded up) over the workers;
+                                // input_if is the interface's index
   uint32_t sampling = 1;        // 1 in N per worker
   PacketSampler::Mode sampling_mode = PacketSampler::Mode::kDeterministic;
   uint64_t sampling_seed = 1;

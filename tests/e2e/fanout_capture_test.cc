@@ -65,6 +65,7 @@ struct RunResult {
   std::map<Key, Counts> flows;  // from flowcollect's CSV
   testing::FlatJson stats;      // flowexport --stats-json
   std::string log;              // flowexport's stderr
+  std::set<std::string> input_ifs;  // every record's input_if (INPUT_SNMP)
 };
 
 // One namespace: veth va <-> vb, no IPv6 (so that the kernel sends nothing of its own on the
@@ -145,6 +146,7 @@ void CaptureOnce(const std::string& pcap, uint64_t packets, const std::string& t
                 absl::SimpleAtoi(r.at("dst_port"), &dport) &&
                 absl::SimpleAtoi(r.at("packets"), &p) && absl::SimpleAtoi(r.at("bytes"), &b))
         << "bad CSV row";
+    out->input_ifs.insert(r.at("input_if"));
     Counts& c = out->flows[{version, proto, r.at("src_addr"), r.at("dst_addr"), sport, dport}];
     c.packets += p;
     c.bytes += b;
@@ -240,6 +242,10 @@ TEST(FanoutCaptureTest, TwoWorkersGiveTheTruthAsOneThreadDoes) {
             it->second.records == c.records;
   }
   EXPECT_EQ(same, one.size());
+  // Both stamp the capture interface's index into every record (INPUT_SNMP).
+  EXPECT_EQ(runs["1"].input_ifs.size(), 1u);
+  EXPECT_EQ(runs["2"].input_ifs, runs["1"].input_ifs);
+  EXPECT_EQ(runs["1"].input_ifs.count("0"), 0u);
 }
 
 }  // namespace

@@ -79,6 +79,31 @@ Chunked ReadChunked(const std::string& path, size_t capacity) {
   }
 }
 
+// About 6 MiB of records of every size: empty and tiny ones, common frame sizes, jumbo ones, and
+// ones near the largest capture length (262144), in a pseudo-random order given by `seed`.
+std::vector<PcapRecord> RecordsOfEverySize(uint64_t seed) {
+  std::vector<PcapRecord> recs;
+  uint64_t x = seed;
+  for (uint32_t i = 0, bytes = 0; bytes < (6u << 20); ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    PcapRecord r;
+    r.sec = 1700000000 + i;
+    r.frac = (i * 7919) % 1000000;
+    const size_t size = i % 37 == 0  ? 262144 - (x % 5)
+                        : i % 5 == 0 ? x % 9000
+                        : i % 3 == 0 ? x % 64
+                                     : 40 + x % 1500;
+    r.data.resize(size);
+    for (size_t j = 0; j < size; j += 31) r.data[j] = static_cast<uint8_t>(x >> (j % 56));
+    r.wire_len = static_cast<uint32_t>(size + i % 3);
+    bytes += static_cast<uint32_t>(16 + size);
+    recs.push_back(std::move(r));
+  }
+  return recs;
+}
+
 TEST(ClassicPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
   testing::TempDir dir;
   const std::vector<PcapRecord> recs = SomePcapRecords(300);
@@ -103,23 +128,7 @@ TEST(ClassicPcapReaderTest, AgreesWithLibpcapInEveryByteOrderAndPrecision) {
 // refill boundary, including a whole largest record arriving in one refill.
 TEST(ClassicPcapReaderTest, AgreesWithLibpcapAcrossBufferRefills) {
   testing::TempDir dir;
-  std::vector<PcapRecord> recs;
-  uint64_t x = 0x243F6A8885A308D3ull;
-  size_t bytes = 0;
-  for (uint32_t i = 0; bytes < (6u << 20); ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    PcapRecord r;
-    r.sec = 1700000000 + i;
-    r.frac = i % 1000000;
-    const size_t size = i % 40 == 0 ? 262144 - (x % 3) : i % 5 == 0 ? x % 9000 : 40 + x % 1500;
-    r.data.resize(size);
-    for (size_t j = 0; j < size; j += 97) r.data[j] = static_cast<uint8_t>(x >> (j % 56));
-    r.wire_len = static_cast<uint32_t>(size);
-    bytes += 16 + size;
-    recs.push_back(std::move(r));
-  }
+  const std::vector<PcapRecord> recs = RecordsOfEverySize(0x243F6A8885A308D3ull);
   const std::string path = WriteFile(dir, "big.pcap", PcapImage(recs, false, false, 262144));
   absl::StatusOr<std::vector<Seen>> classic = ReadClassic(path);
   ASSERT_TRUE(classic.ok()) << classic.status();
@@ -136,30 +145,14 @@ TEST(ClassicPcapReaderTest, AgreesWithLibpcapAcrossBufferRefills) {
       << cut.status();
 }
 
-// NextChunk over the same 6 MiB file, with the smallest chunk (one largest record) and with
+// NextChunk over a 6 MiB file of the same kind, with the smallest chunk (one largest record) and with
 // 1 MiB ones: records straddle every chunk boundary and are carried to the next chunk whole.
 TEST(ClassicPcapReaderTest, ChunksAgreeWithLibpcapAcrossChunkBoundaries) {
   testing::TempDir dir;
-  std::vector<PcapRecord> recs;
-  uint64_t x = 0x13198A2E03707344ull;
-  size_t bytes = 0;
-  for (uint32_t i = 0; bytes < (6u << 20); ++i) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    PcapRecord r;
-    r.sec = 1700000000 + i;
-    r.frac = (i * 7919) % 1000000;
-    const size_t size = i % 37 == 0 ? 262144 - (x % 5) : i % 3 == 0 ? x % 64 : 40 + x % 1500;
-    r.data.resize(size);
-    for (size_t j = 0; j < size; j += 31) r.data[j] = static_cast<uint8_t>(x >> (j % 56));
-    r.wire_len = static_cast<uint32_t>(size + i % 3);
-    bytes += 16 + size;
-    recs.push_back(std::move(r));
-  }
+  std::vector<PcapRecord> recs = RecordsOfEverySize(0x13198A2E03707344ull);
   recs.back().data.assign(100, 0x5a);  // so the cuts below land in its data, then its header
   recs.back().wire_len = 100;
-  bytes = 0;
+  size_t bytes = 0;
   for (const PcapRecord& r : recs) bytes += 16 + r.data.size();
   for (bool swap : {false, true}) {
     const std::string image = PcapImage(recs, swap, false, 262144);
