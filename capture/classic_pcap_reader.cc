@@ -94,15 +94,7 @@ absl::StatusOr<bool> ClassicPcapReader::Fill(uint64_t need, bool header) {
     end_ -= pos_;
     pos_ = 0;
   }
-  while (end_ < need && !eof_) {
-    const ssize_t n = ::read(fd_, buf_.get() + end_, kBufferBytes - end_);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return absl::DataLossError(absl::StrCat("error reading ", path_, ": ", std::strerror(errno)));
-    }
-    if (n == 0) eof_ = true;
-    end_ += static_cast<uint64_t>(n);
-  }
+  if (absl::Status st = ReadUntil(buf_.get(), end_, need, kBufferBytes); !st.ok()) return st;
   if (end_ >= need) return true;
   if (header && end_ == 0) return false;
   return header ? Truncated(kRecordHeader, end_, true)
@@ -116,16 +108,22 @@ absl::StatusOr<uint64_t> ClassicPcapReader::FillChunk(uint8_t* dst, size_t capac
   uint64_t used = end_ - pos_;
   std::memcpy(dst, buf_.get() + pos_, used);
   pos_ = end_ = 0;
-  while (used < capacity && !eof_) {
-    const ssize_t n = ::read(fd_, dst + used, capacity - used);
+  if (absl::Status st = ReadUntil(dst, used, capacity, capacity); !st.ok()) return st;
+  return used;
+}
+
+absl::Status ClassicPcapReader::ReadUntil(uint8_t* dst, uint64_t& have, uint64_t until,
+                                          uint64_t room) {
+  while (have < until && !eof_) {
+    const ssize_t n = ::read(fd_, dst + have, room - have);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::DataLossError(absl::StrCat("error reading ", path_, ": ", std::strerror(errno)));
     }
     if (n == 0) eof_ = true;
-    used += static_cast<uint64_t>(n);
+    have += static_cast<uint64_t>(n);
   }
-  return used;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<size_t> ClassicPcapReader::EndChunk(const uint8_t* dst, uint64_t used,

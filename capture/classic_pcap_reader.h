@@ -23,7 +23,6 @@
 #include <memory>
 #include <string>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/time_format.h"
 
@@ -135,6 +134,9 @@ class ClassicPcapReader {
   // given that the walk took `at` bytes of whole records, keeps the partial record after them
   // (or remembers why there is none) and returns NextChunk's result.
   absl::StatusOr<uint64_t> FillChunk(uint8_t* dst, size_t capacity);
+  // Reads into dst[have, room) until `have` reaches `until` or the file ends (eof_), counting
+  // what it read in `have`: Fill's and FillChunk's reads.
+  absl::Status ReadUntil(uint8_t* dst, uint64_t& have, uint64_t until, uint64_t room);
   absl::StatusOr<size_t> EndChunk(const uint8_t* dst, uint64_t used, uint64_t at);
   absl::Status TooLong(uint32_t caplen) const;
 

@@ -70,6 +70,16 @@ int DltFromLinktype(uint32_t linktype) {
   }
 }
 
+// Whether the compiled filter `prog` takes the frame (every frame when it is null).
+bool FilterTakes(const bpf_program* prog, const uint8_t* data, uint32_t caplen,
+                 uint32_t wire_len) {
+  if (prog == nullptr) return true;
+  pcap_pkthdr h{};
+  h.caplen = caplen;
+  h.len = wire_len;
+  return pcap_offline_filter(prog, &h, data) != 0;
+}
+
 // Delivers packets of a classic pcap reader (ClassicPcapReader, ZstdPcapReader), filtered by
 // `prog` when it is not null.
 template <typename Reader>
@@ -84,12 +94,7 @@ absl::StatusOr<int> DeliverClassic(Reader& reader, const bpf_program* prog, Link
     absl::StatusOr<bool> more = reader.Next(pkt);
     if (!more.ok()) return more.status();
     if (!*more) break;
-    if (prog != nullptr) {
-      pcap_pkthdr h{};
-      h.caplen = pkt.caplen;
-      h.len = pkt.wire_len;
-      if (pcap_offline_filter(prog, &h, pkt.data) == 0) continue;
-    }
+    if (!FilterTakes(prog, pkt.data, pkt.caplen, pkt.wire_len)) continue;
     raw.data = pkt.data;
     raw.caplen = pkt.caplen;
     raw.wire_len = pkt.wire_len;
@@ -386,10 +391,8 @@ absl::StatusOr<int> PcapSource::DispatchPcapng(Input& in, int max_packets,
         }
         return prog.status();
       }
-      pcap_pkthdr h{};
-      h.caplen = pkt.caplen;
-      h.len = pkt.wire_len;
-      if (pcap_offline_filter(static_cast<const bpf_program*>(*prog), &h, pkt.data) == 0) {
+      if (!FilterTakes(static_cast<const bpf_program*>(*prog), pkt.data, pkt.caplen,
+                       pkt.wire_len)) {
         continue;
       }
     }
@@ -482,12 +485,7 @@ absl::StatusOr<size_t> PcapSource::ReadFrames(FrameBatch& batch) {
     batch.link = in.link;
     absl::StatusOr<size_t> used =
         in.classic->NextChunk(base, batch.capacity, [&](const PcapPacket& pkt) {
-          if (prog != nullptr) {
-            pcap_pkthdr h{};
-            h.caplen = pkt.caplen;
-            h.len = pkt.wire_len;
-            if (pcap_offline_filter(prog, &h, pkt.data) == 0) return;
-          }
+          if (!FilterTakes(prog, pkt.data, pkt.caplen, pkt.wire_len)) return;
           batch.frames.push_back(FrameRef{pkt.time_us, static_cast<uint32_t>(pkt.data - base),
                                           pkt.caplen, pkt.wire_len});
         });

@@ -112,8 +112,9 @@ void AddExportOptions(CLI::App& app, ExportOptions& o) {
       ->group("Flows")
       ->check(CLI::Range(int64_t{1}, int64_t{64}));
   app.add_option("--ring-full", o.ring_full,
-                 "With --threads N: when a shard's ring is full, block (wait, lose nothing) or "
-                 "drop (count the packet and go on)")
+                 "With --threads N where one capture thread feeds shard rings (not fanout "
+                 "capture, not -r on classic pcap): when a shard's ring is full, block (wait, "
+                 "lose nothing) or drop (count the packet and go on)")
       ->group("Flows")
       ->check(CLI::IsMember({"block", "drop"}));
   app.add_option("--sampling", o.sampling, "Meter 1 in N packets (announced to collectors)")

@@ -85,16 +85,8 @@ void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
 void FanoutCapture::WorkerLoop(Worker& w) {
   // Expired records wait for ring space: the export thread drains continuously, and a record
   // must never be lost (the packets it carries are already counted).
-  auto push = [&w](const FlowRecord& rec) {
-    int spins = 0;
-    while (!w.records.TryPush(rec)) {
-      if (++spins < 64) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-    }
-  };
+  // The export thread drains on its own schedule: nothing to wake.
+  auto push = [&w](const FlowRecord& rec) { PushRecordWaiting(w.records, rec, [] {}); };
   PacketCounters& c = w.counters;
   auto on_packet = [&](const RawPacket& pkt) {
     PacketMeta meta;

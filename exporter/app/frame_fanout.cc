@@ -80,6 +80,11 @@ void FrameFanout::Signal() {
   signal_.notify_all();
 }
 
+void FrameFanout::Progress() {
+  progress_.fetch_add(1, std::memory_order_release);
+  progress_.notify_one();
+}
+
 bool FrameFanout::BatchFree(uint32_t seq) const {
   // Batch `seq` reuses the slot of batch seq - batches; it is free once every worker is past it.
   const uint32_t k = static_cast<uint32_t>(slots_.size());
@@ -148,20 +153,9 @@ void FrameFanout::MeterBatch(Worker& w, const Slot& slot, uint64_t ordinal_base,
 }
 
 void FrameFanout::WorkerLoop(Worker& w) {
-  // Expired records wait for ring space: a record must never be lost (its packets are counted).
   // A full ring wakes the reader, which may be waiting for this worker to finish a batch.
   auto push = [this, &w](const FlowRecord& rec) {
-    for (int spins = 0; !w.records.TryPush(rec); ++spins) {
-      if (spins == 0) {
-        progress_.fetch_add(1, std::memory_order_release);
-        progress_.notify_one();
-      }
-      if (spins < 64) {
-        std::this_thread::yield();
-      } else {
-        std::this_thread::sleep_for(std::chrono::microseconds(50));
-      }
-    }
+    PushRecordWaiting(w.records, rec, [this] { Progress(); });
   };
   const uint32_t n = static_cast<uint32_t>(workers_.size());
   const uint32_t k = static_cast<uint32_t>(slots_.size());
@@ -186,8 +180,7 @@ void FrameFanout::WorkerLoop(Worker& w) {
       ordinal_base += slot.parsed_count;
       w.published.Store(w.counters, w.table);
       w.done.store(++next_meter, std::memory_order_release);
-      progress_.fetch_add(1, std::memory_order_release);
-      progress_.notify_one();
+      Progress();
       worked = true;
     }
     if (worked) continue;
@@ -199,8 +192,7 @@ void FrameFanout::WorkerLoop(Worker& w) {
   }
   w.published.Store(w.counters, w.table);
   w.exited.store(true, std::memory_order_release);
-  progress_.fetch_add(1, std::memory_order_release);
-  progress_.notify_one();
+  Progress();
 }
 
 absl::StatusOr<size_t> FrameFanout::Pump(FlowSink sink) {
@@ -254,7 +246,6 @@ void FrameFanout::Finish(FlowSink sink) {
 FanoutTotals FrameFanout::Totals() const {
   FanoutTotals t;
   for (const auto& w : workers_) w->published.AddTo(t.packets, t.meter);
-  t.capture.received = t.packets.seen;
   return t;
 }
 

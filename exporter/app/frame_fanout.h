@@ -87,8 +87,8 @@ class FrameFanout {
   // Lets the workers finish every batch handed out, joins them and flushes every flow
   // (kForcedEnd) into `sink`. Idempotent.
   void Finish(FlowSink sink);
-  // Counters as of each worker's last batch (exact after Finish). `capture.received` counts
-  // the frames read.
+  // Counters as of each worker's last batch (exact after Finish). `capture` stays empty: the
+  // source counts the frames read (PcapSource::Stats).
   FanoutTotals Totals() const;
   // Packets each worker metered (how evenly the flow hash spreads the traffic).
   std::vector<uint64_t> MeteredPerWorker() const;
@@ -140,8 +140,10 @@ class FrameFanout {
   void ParseBatch(Worker& w, Slot& slot, uint32_t seq);
   void MeterBatch(Worker& w, const Slot& slot, uint64_t ordinal_base, FlowSink push);
   bool BatchFree(uint32_t seq) const;
-  // Wakes the workers (a new batch, or the end).
+  // Wakes the workers (a new batch, a batch parsed, the end).
   void Signal();
+  // Wakes the reader (a batch metered, a full record ring, a worker leaving).
+  void Progress();
 
   PcapSource* source_ = nullptr;
   std::vector<std::unique_ptr<Worker>> workers_;

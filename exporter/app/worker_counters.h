@@ -1,15 +1,18 @@
 // The counters a metering worker thread publishes for the export thread: its packet counters
 // and its flow table's, stored after every batch (relaxed atomics: counters only, no ordering),
 // read and summed over the workers by the export thread for the summary, status line and
-// metrics. Also the export thread's drain of the workers' record rings. Shared by the two
-// multi-core capture paths (fanout_capture.h, frame_fanout.h).
+// metrics. Also a worker's push of an expired record and the export thread's drain of the
+// workers' record rings. Shared by the two multi-core capture paths (fanout_capture.h,
+// frame_fanout.h).
 #ifndef NF_EXPORTER_APP_WORKER_COUNTERS_H_
 #define NF_EXPORTER_APP_WORKER_COUNTERS_H_
 
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include "exporter/app/packet_step.h"
 #include "exporter/meter/flow_table.h"
@@ -70,6 +73,22 @@ class alignas(kCacheLineBytes) WorkerCounters {
   std::array<std::atomic<uint64_t>, kEndReasonSlots> expired_{};
   std::atomic<uint64_t> active_{0};
 };
+
+// A worker's push of an expired record: it waits for ring space as long as it takes (a record
+// must never be lost: its packets are counted), yielding, then sleeping 50 us at a time.
+// `on_full` runs once when the ring is found full (to wake an export thread that may wait on
+// this worker).
+template <typename OnFull>
+void PushRecordWaiting(SpscRing<FlowRecord>& ring, const FlowRecord& rec, OnFull&& on_full) {
+  for (int spins = 0; !ring.TryPush(rec); ++spins) {
+    if (spins == 0) on_full();
+    if (spins < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
 
 // Delivers every record waiting on the workers' rings (each worker has a `records` SpscRing of
 // FlowRecord), starting one worker later on every call so no ring is always served last.

@@ -192,9 +192,15 @@ class PacketSampler {
   enum class Mode : uint8_t { kDeterministic = 1, kRandom = 2 };  // v9 SAMPLING_ALGORITHM
   PacketSampler(uint32_t interval, Mode mode, uint64_t seed = 0x9e3779b97f4a7c15ull)
       : interval_(interval == 0 ? 1 : interval), mode_(mode), seed_(seed) {}
-  // True when the next packet is sampled.
+  // True when the next packet is sampled. Deterministic mode counts instead of dividing (the
+  // per-packet path); TakeAt gives the same answers.
   bool Take() {
     if (interval_ == 1) return true;
+    if (mode_ == Mode::kDeterministic) {
+      const bool take = counter_ == 0;
+      if (++counter_ == interval_) counter_ = 0;
+      return take;
+    }
     return TakeAt(offered_++);
   }
   // True when the packet with this ordinal (0 = the first offered) is sampled.
@@ -215,7 +221,8 @@ class PacketSampler {
   uint32_t interval_;
   Mode mode_;
   uint64_t seed_;
-  uint64_t offered_ = 0;
+  uint64_t offered_ = 0;  // random mode
+  uint32_t counter_ = 0;  // deterministic mode: offered_ % interval_
 };
 
 }  // namespace nf
