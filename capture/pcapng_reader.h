@@ -62,6 +62,9 @@ class PcapngReader {
 
   std::string path_;
   FILE* file_ = nullptr;
+  // stdio's buffer for file_ (glibc ignores a size given without a buffer); closed before
+  // it is freed.
+  std::unique_ptr<char[]> stdio_buffer_;
   bool swap_ = false;
   bool in_section_ = false;
   uint64_t offset_ = 0;

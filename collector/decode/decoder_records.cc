@@ -107,6 +107,7 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
     const size_t length = t.min_record_length;
     DecodedRecord r;
     set_identity(r);
+    FieldState s;
     while (body.size() - pos >= length) {
       const uint8_t* p = base + pos;
       pos += length;
@@ -154,7 +155,7 @@ size_t Decoder::DecodeDataSet(const Context& ctx, const CachedTemplate& t, uint1
         std::memcpy(a.bytes.data(), p + m.offset, m.width);
         if (m.width == 4) std::memset(a.bytes.data() + 4, 0, 12);
       }
-      FieldState s;
+      s.Clear();
       for (const DecodePlan::Uptime& m : plan.uptimes) {
         const uint64_t v = LoadUnsigned(p + m.offset, m.width);
         if (m.last) {

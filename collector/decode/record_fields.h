@@ -72,6 +72,17 @@ struct FieldState {
   // Interface-table options data: the strings as sent (cut and NUL-trimmed when learned).
   std::span<const uint8_t> if_name;
   std::span<const uint8_t> if_description;
+
+  // Forgets the last record's values. Every number is read only under its flag, so clearing
+  // the flags (and the names) is enough: the fixed-length fast path reuses one state for a
+  // whole set instead of zeroing ~100 bytes per record (a `rep stos` that stood out in
+  // profiles).
+  void Clear() {
+    has_icmp = has_icmp_type = has_first_uptime = has_last_uptime = false;
+    opt.has_interval = opt.has_space = opt.has_sampler = opt.has_init = false;
+    if_name = {};
+    if_description = {};
+  }
 };
 
 // One field with a fixed length: what the op says. Used by the generic per-field loop and, for
