@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -127,6 +128,38 @@ TEST(CsvFormatterTest, Ipv4TextEqualsInetNtop) {
   }
 }
 
+// Numbers take a digit count from the bit width and a 32-bit path below 2^32: every power of
+// ten and its neighbours, both sides of 2^32, the maximum, and a spread of values must print
+// what std::to_chars prints.
+TEST(CsvFormatterTest, UnsignedTextEqualsToChars) {
+  std::vector<uint64_t> values = {0, std::numeric_limits<uint32_t>::max(),
+                                  uint64_t{std::numeric_limits<uint32_t>::max()} + 1,
+                                  std::numeric_limits<uint64_t>::max(),
+                                  std::numeric_limits<uint64_t>::max() - 1};
+  uint64_t p = 1;
+  for (int i = 0; i < 20; ++i) {
+    values.insert(values.end(), {p - 1, p, p + 1, 2 * p, 9 * p});
+    if (i < 19) p *= 10;
+  }
+  for (int bit = 0; bit < 64; ++bit) {
+    const uint64_t b = uint64_t{1} << bit;
+    values.insert(values.end(), {b - 1, b, b + 1});
+  }
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (int i = 0; i < 100000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    values.push_back(x >> (x & 63));  // every magnitude
+  }
+  for (uint64_t v : values) {
+    char want[24];
+    const std::string expected(want, std::to_chars(want, want + sizeof(want), v).ptr);
+    char got[24];
+    ASSERT_EQ(std::string(got, WriteUnsigned(v, got)), expected) << v;
+  }
+}
+
 // Time text is cached by second (64 entries by the low bits) and by day: neighbouring
 // seconds, seconds that share a cache entry, other days, times before 1970 and years past
 // 9999 must all print what the general formatter prints, in any order.
@@ -164,16 +197,34 @@ TEST(CsvFormatterTest, TimeTextEqualsTheGeneralFormatterWhateverTheCacheHolds) {
 TEST(CsvFormatterTest, DefaultRowEqualsItsColumnsOneByOne) {
   std::vector<DecodedRecord> records;
   uint64_t x = 0x9E3779B97F4A7C15ull;
+  IpAddress exporter = IpAddress::V4(0x7f000001);
+  uint32_t source_id = 0;
+  uint16_t template_id = 256;
   for (int i = 0; i < 3000; ++i) {
     x ^= x << 13;
     x ^= x >> 7;
     x ^= x << 17;
     DecodedRecord r = Rec("10.0.0.1", "2001:db8::1", static_cast<uint8_t>(x), x % 7, x >> 3);
-    r.exporter.address = i % 5 == 0 ? *ParseIpAddress("2001:db8::99") : IpAddress::V4(static_cast<uint32_t>(x >> 7));
     r.src_addr = i % 3 == 0 ? IpAddress{} : IpAddress::V4(static_cast<uint32_t>(x));
     r.dst_addr = i % 4 == 0 ? IpAddress::V4(static_cast<uint32_t>(x >> 32)) : r.dst_addr;
-    r.source_id = static_cast<uint32_t>(x >> 11);
-    r.template_id = static_cast<uint16_t>(x >> 5);
+    // Rows of one set share exporter, source ID and template ID, which the formatter keeps
+    // from row to row: runs of 1-4 rows, then one of the three changes (or none, or all).
+    if (x % 4 == 0) {
+      switch ((x >> 8) % 5) {
+        case 0: exporter = i % 5 == 0 ? *ParseIpAddress("2001:db8::99")
+                                      : IpAddress::V4(static_cast<uint32_t>(x >> 7)); break;
+        case 1: source_id = static_cast<uint32_t>(x >> 11); break;
+        case 2: template_id = static_cast<uint16_t>(x >> 5); break;
+        case 3: break;
+        default:
+          exporter = IpAddress::V4(static_cast<uint32_t>(x >> 9));
+          source_id = static_cast<uint32_t>(x >> 13);
+          template_id = static_cast<uint16_t>(x >> 3);
+      }
+    }
+    r.exporter.address = exporter;
+    r.source_id = source_id;
+    r.template_id = template_id;
     r.first_ms = i % 6 == 0 ? kNoTime : 1706702400000 + static_cast<int64_t>(x % 100000000);
     r.last_ms = i % 9 == 0 ? kNoTime : 1706702400000 + static_cast<int64_t>((x >> 20) % 100000000);
     r.ip_version = static_cast<uint8_t>(i % 3 == 0 ? 0 : 4);

@@ -177,16 +177,24 @@ const CsvColumnInfo kColumns[] = {
 
 std::span<const CsvColumnInfo> AllCsvColumns() { return kColumns; }
 
-char* WriteDefaultCsvColumns(const DecodedRecord& r, char* out) {
-  // The same writers as the columns above, in kDefaultCsvColumns' order, inlined into one
-  // function: no call per column, and the compiler schedules the stores of neighbouring
-  // columns together.
-  out = WriteAddress(r.exporter.address, out);
+void CsvIdentityText::Update(const DecodedRecord& r) {
+  char* out = WriteAddress(r.exporter.address, text_);
   *out++ = ',';
   out = WriteUnsigned(r.source_id, out);
   *out++ = ',';
   out = WriteUnsigned(r.template_id, out);
   *out++ = ',';
+  len_ = static_cast<uint8_t>(out - text_);
+  exporter_ = r.exporter.address;
+  source_id_ = r.source_id;
+  template_id_ = r.template_id;
+}
+
+char* WriteDefaultCsvColumns(const DecodedRecord& r, CsvIdentityText& identity, char* out) {
+  // The same writers as the columns above, in kDefaultCsvColumns' order, inlined into one
+  // function: no call per column, and the compiler schedules the stores of neighbouring
+  // columns together.
+  out = identity.Write(r, out);
   out = WriteTime(r.first_ms, out);
   *out++ = ',';
   out = WriteTime(r.last_ms, out);

@@ -53,7 +53,36 @@ const CsvColumnInfo* FindCsvColumn(absl::string_view name);
 // The columns of kDefaultCsvColumns (csv_format.h), comma-separated, without the row's newline:
 // the same text as their writers one by one, in one call.
 inline constexpr size_t kDefaultCsvColumnCount = 18;
-char* WriteDefaultCsvColumns(const DecodedRecord& r, char* out);
+
+// The text of a row's first three default columns, "exporter,source_id,template_id,", kept
+// from the last row: every record of a data set shares them, so the set's next rows copy 64
+// bytes instead of formatting an address and two numbers (8% of decoding and formatting a
+// row). One per writer; not thread-safe.
+class CsvIdentityText {
+ public:
+  // Writes the text at `out`, which must have kBytes free, and returns its end.
+  char* Write(const DecodedRecord& r, char* out) {
+    if (len_ == 0 || r.template_id != template_id_ || r.source_id != source_id_ ||
+        !(r.exporter.address == exporter_)) {
+      Update(r);
+    }
+    std::memcpy(out, text_, kBytes);  // one fixed-size copy; only len_ bytes count
+    return out + len_;
+  }
+  // An IPv6 address (45) and two numbers (10 and 5) with their commas fit.
+  static constexpr size_t kBytes = 64;
+
+ private:
+  void Update(const DecodedRecord& r);
+  IpAddress exporter_;
+  uint32_t source_id_ = 0;
+  uint16_t template_id_ = 0;
+  uint8_t len_ = 0;  // 0: nothing kept yet
+  char text_[kBytes] = {};
+};
+
+// `out` must have kDefaultCsvColumnCount * (kMaxCsvColumnChars + 1) bytes free.
+char* WriteDefaultCsvColumns(const DecodedRecord& r, CsvIdentityText& identity, char* out);
 
 // Group keys (CsvColumnInfo::key): a number as its 8 bytes; a text as its length and bytes; an
 // address as the count of bytes

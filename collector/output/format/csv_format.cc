@@ -56,7 +56,7 @@ absl::StatusOr<CsvFormatter> CsvFormatter::Create(absl::string_view columns) {
   return f;
 }
 
-void CsvFormatter::AppendRow(const DecodedRecord& r, std::string& out) const {
+void CsvFormatter::AppendRow(const DecodedRecord& r, std::string& out) {
   std::string row(max_row_length(), '\0');
   out.append(row.data(), WriteRow(r, row.data()));
 }

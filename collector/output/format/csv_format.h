@@ -31,10 +31,11 @@ class CsvFormatter {
   static absl::StatusOr<CsvFormatter> Create(absl::string_view columns);
   void AppendHeader(std::string& out) const;
   // Writes one row (with its newline) at `out`, which must have max_row_length() bytes free.
-  char* WriteRow(const DecodedRecord& r, char* out) const {
+  // Not const: the formatter keeps the last row's identity text (CsvIdentityText).
+  char* WriteRow(const DecodedRecord& r, char* out) {
     size_t i = 0;
     if (default_prefix_) {
-      out = WriteDefaultCsvColumns(r, out);
+      out = WriteDefaultCsvColumns(r, identity_, out);
       i = kDefaultCsvColumnCount;
     }
     for (; i < columns_.size(); ++i) {
@@ -45,12 +46,13 @@ class CsvFormatter {
     return out;
   }
   size_t max_row_length() const { return columns_.size() * (kMaxCsvColumnChars + 1) + 1; }
-  void AppendRow(const DecodedRecord& r, std::string& out) const;
+  void AppendRow(const DecodedRecord& r, std::string& out);
 
  private:
   std::vector<const CsvColumnInfo*> columns_;
   // The list starts with the default columns: WriteDefaultCsvColumns writes them.
   bool default_prefix_ = false;
+  CsvIdentityText identity_;
 };
 
 }  // namespace nf

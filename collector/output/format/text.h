@@ -22,6 +22,64 @@ namespace nf {
 // 130); callers size their buffers with it.
 inline constexpr size_t kMaxCsvColumnChars = 132;
 
+namespace text_internal {
+// "00".."99": two digits per division.
+struct DigitPairs {
+  char text[100][2];
+  constexpr DigitPairs() : text{} {
+    for (int i = 0; i < 100; ++i) {
+      text[i][0] = static_cast<char>('0' + i / 10);
+      text[i][1] = static_cast<char>('0' + i % 10);
+    }
+  }
+};
+inline constexpr DigitPairs kDigitPairs;
+
+// Decimal digits of v >= 1: log10 from the bit width (1233/4096 ~ log10(2)), corrected by one
+// comparison, instead of a loop of divisions.
+inline int DecimalDigits(uint64_t v) {
+  static constexpr uint64_t kPow10[20] = {1ull,
+                                          10ull,
+                                          100ull,
+                                          1000ull,
+                                          10000ull,
+                                          100000ull,
+                                          1000000ull,
+                                          10000000ull,
+                                          100000000ull,
+                                          1000000000ull,
+                                          10000000000ull,
+                                          100000000000ull,
+                                          1000000000000ull,
+                                          10000000000000ull,
+                                          100000000000000ull,
+                                          1000000000000000ull,
+                                          10000000000000000ull,
+                                          100000000000000000ull,
+                                          1000000000000000000ull,
+                                          10000000000000000000ull};
+  const int t = ((64 - __builtin_clzll(v)) * 1233) >> 12;
+  return t + (v >= kPow10[t] ? 1 : 0);
+}
+
+// Writes the n digits of v backwards from `end`, two per step; 32-bit division where it fits
+// (most columns: ports, interfaces, IDs, counters of ordinary flows).
+template <typename U>
+inline void WriteDigitsBackwards(U v, char* end) {
+  while (v >= 100) {
+    const U q = v / 100;
+    end -= 2;
+    std::memcpy(end, kDigitPairs.text[v - q * 100], 2);
+    v = q;
+  }
+  if (v >= 10) {
+    std::memcpy(end - 2, kDigitPairs.text[v], 2);
+  } else {
+    end[-1] = static_cast<char>('0' + v);
+  }
+}
+}  // namespace text_internal
+
 // Writes `v` in decimal at `out` (at most 20 characters) and returns the end. Inline: it is
 // on every row's path for most columns.
 inline char* WriteUnsigned(uint64_t v, char* out) {
@@ -29,7 +87,13 @@ inline char* WriteUnsigned(uint64_t v, char* out) {
     *out = static_cast<char>('0' + v);
     return out + 1;
   }
-  return std::to_chars(out, out + 20, v).ptr;
+  char* const end = out + text_internal::DecimalDigits(v);
+  if (v <= std::numeric_limits<uint32_t>::max()) {
+    text_internal::WriteDigitsBackwards(static_cast<uint32_t>(v), end);
+  } else {
+    text_internal::WriteDigitsBackwards(v, end);
+  }
+  return end;
 }
 inline void AppendUnsigned(uint64_t v, std::string& out) {
   char buf[24];
