@@ -70,8 +70,9 @@ void AddCollectorOptions(CLI::App& app, CollectorOptions& o) {
       ->type_name("SECONDS")
       ->group(in);
   app.add_option("--receive-coalesce", o.receive_coalesce_us,
-                 "while a stream keeps coming, pause this many microseconds between socket "
-                 "drains so one wake-up serves many datagrams (each waits at most this long; "
+                 "while a stream keeps coming, pause up to this many microseconds between "
+                 "socket drains so one wake-up serves many datagrams; the pause adapts to the "
+                 "stream and the receive buffer (each datagram waits at most this long; "
                  "0 = read at every wake-up)")
       ->capture_default_str()
       ->check(CLI::Range(0, 100000))

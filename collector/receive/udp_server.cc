@@ -26,8 +26,9 @@ namespace {
 constexpr size_t kMaxDatagram = 65535;
 // Datagrams drained per readiness event before yielding to other sockets and timers.
 constexpr int kMaxBurst = 256;
-// Coalescing pauses in a row before the io_context gets the thread back.
+// Coalescing pauses in a row, and their total, before the io_context gets the thread back.
 constexpr int kCoalesceRounds = 8;
+constexpr int kCoalesceTotalUs = 8000;
 // Datagrams fetched per recvmmsg call: one system call for a queue of up to this many.
 constexpr int kRecvBatch = 16;
 constexpr size_t kSlot = kMaxDatagram + 1;  // +1: a datagram that fills it was truncated
@@ -152,6 +153,9 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
       return absl::UnavailableError(absl::StrCat("listen ", w.text, ": ", ec.message()));
     }
     s->socket.non_blocking(true, ec);
+    asio::socket_base::receive_buffer_size granted;
+    s->socket.get_option(granted, ec);
+    s->pause = CoalescePause(options.coalesce_us, ec ? 0 : static_cast<size_t>(granted.value()));
     server->sockets_.push_back(std::move(s));
   }
   if (server->sockets_.empty()) return absl::UnavailableError("no listen socket could be bound");
@@ -177,17 +181,22 @@ void UdpServer::Arm(Socket& s) {
   if (stopped_) return;
   s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    int got = Drain(s, kMaxBurst);
+    Drained got = Drain(s, kMaxBurst);
     if (batch_end_) batch_end_();
     // A queue emptied by less than a full burst: a steady stream, worth a short pause so the
     // next drain serves many datagrams (see the header). A full burst needs no pause.
-    for (int round = 0; options_.coalesce_us > 0 && got > 0 && got < kMaxBurst &&
-                        round < kCoalesceRounds && !stopped_;
+    int slept_us = 0;
+    for (int round = 0; options_.coalesce_us > 0 && got.datagrams > 0 &&
+                        got.datagrams < kMaxBurst && round < kCoalesceRounds &&
+                        slept_us < kCoalesceTotalUs && !stopped_;
          ++round) {
-      timespec pause{0, static_cast<long>(options_.coalesce_us) * 1000};
+      const int pause_us = s.pause.pause_us();
+      timespec pause{0, static_cast<long>(pause_us) * 1000};
       nanosleep(&pause, nullptr);
+      slept_us += pause_us;
       got = Drain(s, kMaxBurst);
-      if (batch_end_ && got > 0) batch_end_();
+      s.pause.AfterDrain(got.datagrams, got.bytes);
+      if (batch_end_ && got.datagrams > 0) batch_end_();
     }
     Arm(s);
   });
@@ -199,12 +208,27 @@ void UdpServer::DrainPending() {
   if (batch_end_) batch_end_();
 }
 
-int UdpServer::Drain(Socket& s, int max) {
+CoalescePause::CoalescePause(int max_us, size_t buffer_bytes)
+    : max_us_(max_us), buffer_bytes_(buffer_bytes), pause_us_(std::min(max_us, 1000)) {}
+
+void CoalescePause::AfterDrain(int datagrams, size_t bytes) {
+  if (max_us_ <= 0 || datagrams <= 0) return;  // no pause, or a stream that ended: no evidence
+  const size_t queued = bytes + static_cast<size_t>(datagrams) * kOverheadBytes;
+  if (datagrams >= kTargetDatagrams || queued > buffer_bytes_ / 4) {
+    pause_us_ = std::max(kMinUs, pause_us_ / 2);
+  } else if (datagrams < kTargetDatagrams / 2 && queued * 2 <= buffer_bytes_ / 4) {
+    pause_us_ = std::min(max_us_, pause_us_ * 2);
+  }
+  pause_us_ = std::min(pause_us_, max_us_);
+}
+
+UdpServer::Drained UdpServer::Drain(Socket& s, int max) {
   const int fd = s.socket.native_handle();
   sockaddr_storage from[kRecvBatch];
   iovec iov[kRecvBatch];
   mmsghdr msgs[kRecvBatch];
   int i = 0;
+  size_t bytes = 0;
   while (i < max) {
     const int want = std::min(kRecvBatch, max - i);
     for (int k = 0; k < want; ++k) {
@@ -223,14 +247,17 @@ int UdpServer::Drain(Socket& s, int max) {
     }
     // One clock read per batch: its datagrams were queued within microseconds of each other.
     const TimeUs now = WallClockUs();
-    for (int k = 0; k < got; ++k) Deliver(msgs[k].msg_hdr, msgs[k].msg_len, iov[k], now);
+    for (int k = 0; k < got; ++k) {
+      Deliver(msgs[k].msg_hdr, msgs[k].msg_len, iov[k], now);
+      bytes += msgs[k].msg_len;
+    }
     i += got;
     // Read on until EAGAIN even after a short batch: a datagram that arrived while the batch
     // was decoded raised its readiness event before Arm() waits again, and would sit in the
     // queue until the next one came.
   }
   PollDrops(s);
-  return i;
+  return Drained{i, bytes};
 }
 
 // Once per drain rather than SO_RXQ_OVFL's control message with every datagram: the control

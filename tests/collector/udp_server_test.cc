@@ -1,5 +1,6 @@
 // The UDP server's coalescing: a steady stream is served by far fewer drains than datagrams,
-// with every datagram delivered once and in order, with and without the pause. And its receive
+// with every datagram delivered once and in order, with and without the pause, which adapts
+// to the stream within its bounds. And its receive
 // buffer: above net.core.rmem_max only with CAP_NET_ADMIN, and a capped one is reported.
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -96,6 +97,60 @@ TEST(UdpServerCoalesceTest, WithoutThePauseEveryDatagramStillArrivesInOrder) {
   const Received r = Stream(0, 300, std::chrono::microseconds(100));
   ExpectInOrder(r, 300);
   EXPECT_GE(r.drains, 1);
+}
+
+// The adaptive pause, as arithmetic: grows while drains are small, shrinks as they fill,
+// stays within its bounds, and never lets the queue it causes outgrow a quarter of the buffer.
+TEST(CoalescePauseTest, SmallDrainsGrowThePauseToItsCeilingAndNoFurther) {
+  CoalescePause p(4000, 32 << 20);
+  EXPECT_EQ(p.pause_us(), 1000);
+  p.AfterDrain(20, 20 * 1400);
+  EXPECT_EQ(p.pause_us(), 2000);
+  p.AfterDrain(40, 40 * 1400);
+  EXPECT_EQ(p.pause_us(), 4000);
+  for (int i = 0; i < 5; ++i) p.AfterDrain(60, 60 * 1400);
+  EXPECT_EQ(p.pause_us(), 4000);
+}
+
+TEST(CoalescePauseTest, FullDrainsShrinkThePauseToItsFloor) {
+  CoalescePause p(4000, 32 << 20);
+  for (int i = 0; i < 20; ++i) p.AfterDrain(CoalescePause::kTargetDatagrams, 128 * 1400);
+  EXPECT_EQ(p.pause_us(), CoalescePause::kMinUs);
+}
+
+TEST(CoalescePauseTest, DrainsBetweenHalfAndTheTargetKeepThePause) {
+  CoalescePause p(4000, 32 << 20);
+  p.AfterDrain(CoalescePause::kTargetDatagrams / 2, 64 * 1400);
+  EXPECT_EQ(p.pause_us(), 1000);
+  p.AfterDrain(CoalescePause::kTargetDatagrams - 1, 127 * 1400);
+  EXPECT_EQ(p.pause_us(), 1000);
+}
+
+TEST(CoalescePauseTest, ASmallBufferBoundsThePause) {
+  // A stock Linux buffer (212,992 bytes usable): 20 datagrams of 1,400 bytes per millisecond
+  // queue 48,480 bytes with their overhead, under a quarter (53,248) but not twice under it.
+  const size_t buffer = 212992;
+  CoalescePause p(4000, buffer);
+  for (int i = 0; i < 5; ++i) p.AfterDrain(20, 20 * 1400);
+  EXPECT_EQ(p.pause_us(), 1000);
+  // A faster stream queues more than a quarter in the same pause: halved.
+  p.AfterDrain(30, 30 * 1400);
+  EXPECT_EQ(p.pause_us(), 500);
+  // Large datagrams fill the buffer long before the datagram count is large.
+  CoalescePause jumbo(4000, buffer);
+  jumbo.AfterDrain(8, 8 * 9000);
+  EXPECT_EQ(jumbo.pause_us(), 500);
+}
+
+TEST(CoalescePauseTest, ACeilingBelowOneMillisecondAndAnEmptyDrain) {
+  CoalescePause p(300, 32 << 20);
+  EXPECT_EQ(p.pause_us(), 300);
+  p.AfterDrain(1, 100);
+  EXPECT_EQ(p.pause_us(), 300);
+  // No datagram: the stream ended, which says nothing about its rate.
+  CoalescePause q(4000, 32 << 20);
+  q.AfterDrain(0, 0);
+  EXPECT_EQ(q.pause_us(), 1000);
 }
 
 // CAP_NET_ADMIN in this process's effective set (/proc/self/status, CapEff bit 12).
