@@ -90,6 +90,12 @@ class FanoutCapture {
   std::vector<uint64_t> SeenPerWorker() const;
 
   size_t workers() const { return workers_.size(); }
+  // Records the workers' rings hold together before a worker has to wait for a drain.
+  size_t record_capacity() const {
+    size_t n = 0;
+    for (const auto& w : workers_) n += w->records.capacity();
+    return n;
+  }
   uint16_t group_id() const { return group_id_; }
   uint32_t if_index() const { return if_index_; }
   const std::string& buffer_note() const { return buffer_note_; }
