@@ -177,12 +177,22 @@ TempDir::~TempDir() {
 // Ports come from below the kernel's ephemeral range (ip_local_port_range, usually from
 // 32768): a port from bind(0) is released before the program under test binds it, and any
 // socket another test opens meanwhile (an exporter's source port, say) can take it in that
-// window. Tests running in parallel are separate processes, so the start is random per process
-// and each probe steps on; a port is returned only when both UDP on 127.0.0.1 and TCP can bind it.
+// window. Tests running in parallel are separate processes: each takes its ports from its own
+// block of 500, chosen by its pid (ctest starts them one after another, so running ones
+// have different pids modulo 40), from a random start, stepping on. Another process's probe
+// binding a port for a moment is enough to make the program under test fail to bind it, so
+// processes must not walk the same ports (random starts over the whole range did, now and
+// then). A process whose whole block is taken walks the whole range. A port is returned only
+// when both UDP on 127.0.0.1 and TCP can bind it.
 uint16_t FreeUdpPort() {
-  static std::atomic<uint32_t> next{std::random_device{}() % 20000};
-  for (int tries = 0; tries < 20000; ++tries) {
-    const uint16_t port = static_cast<uint16_t>(10000 + next++ % 20000);
+  constexpr uint32_t kBase = 10000, kRange = 20000, kBlock = 500;
+  static const uint32_t block_start =
+      kBase + (static_cast<uint32_t>(getpid()) % (kRange / kBlock)) * kBlock;
+  static std::atomic<uint32_t> next{std::random_device{}() % kBlock};
+  for (uint32_t tries = 0; tries < kBlock + kRange; ++tries) {
+    const uint32_t n = next++;
+    const uint16_t port =
+        static_cast<uint16_t>(tries < kBlock ? block_start + n % kBlock : kBase + n % kRange);
     bool free = true;
     for (const int type : {SOCK_DGRAM, SOCK_STREAM}) {
       const int fd = socket(AF_INET, type, 0);
