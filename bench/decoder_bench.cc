@@ -2,10 +2,11 @@
 // NetFlow v9 (default template), IPFIX (default template) and v5 datagrams built by our own
 // encoders, decoded (1) into a counting sink, (2) into the -A aggregator, (3) into CSV rows
 // (the raw-output formatter, into a reusable buffer). Items are flow records, so
-// items_per_second is records per second of one core.
+// items_per_second is records per second of one core. And IPv6 address text on its own.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <span>
 #include <string>
@@ -13,6 +14,7 @@
 
 #include "collector/output/aggregate/aggregator.h"
 #include "collector/output/format/csv_format.h"
+#include "collector/output/format/text.h"
 #include "collector/decode/decoder.h"
 #include "exporter/encode/ipfix_encoder.h"
 #include "exporter/encode/v5_encoder.h"
@@ -198,6 +200,56 @@ void BM_DecodeCsv(benchmark::State& state) {
   benchmark::DoNotOptimize(sink.chars);
 }
 BENCHMARK(BM_DecodeCsv)->Arg(9)->Arg(10)->Arg(5)->ArgName("version");
+
+// IPv6 text alone, on two mixes of 4,096 addresses: regular (one /64 prefix with random
+// interface IDs, and servers 2001:db8:2::N: every address of a kind has the same shape) and
+// varied (each group zero, 1, 2 or 3 hex digits or random, some IPv4-mapped and -compatible:
+// the shapes of real traffic, where per-digit branches mispredict). Items are addresses.
+void BM_WriteIpv6(benchmark::State& state) {
+  const bool varied = state.range(0) != 0;
+  std::vector<IpAddress> addresses;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (int i = 0; i < 4096; ++i) {
+    uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
+    if (!varied) {
+      const uint64_t r = next();
+      if (i % 2 == 0) {
+        b[5] = 1;
+        std::memcpy(b + 8, &r, 8);
+      } else {
+        b[5] = 2;
+        b[14] = static_cast<uint8_t>((r >> 8) & 0x0f);
+        b[15] = static_cast<uint8_t>(r);
+      }
+    } else {
+      for (int g = 0; g < 8; ++g) {
+        const uint64_t r = next();
+        const uint16_t v = static_cast<uint16_t>(
+            r % 4 == 0 ? 0 : r % 4 == 1 ? (r >> 8) % 16 : r % 4 == 2 ? (r >> 8) % 4096 : r >> 16);
+        b[2 * g] = static_cast<uint8_t>(v >> 8);
+        b[2 * g + 1] = static_cast<uint8_t>(v);
+      }
+      if (i % 50 == 0) std::memset(b, 0, 10), b[10] = b[11] = 0xff;  // ::ffff:a.b.c.d
+      if (i % 51 == 0) std::memset(b, 0, 12);                         // ::a.b.c.d
+    }
+    addresses.push_back(IpAddress::V6(b));
+  }
+  char out[kMaxCsvColumnChars];
+  size_t chars = 0;
+  for (auto _ : state) {
+    for (const IpAddress& a : addresses) chars += static_cast<size_t>(WriteAddress(a, out) - out);
+    benchmark::ClobberMemory();
+  }
+  benchmark::DoNotOptimize(chars);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * addresses.size()));
+}
+BENCHMARK(BM_WriteIpv6)->Arg(0)->Arg(1)->ArgName("varied");
 
 }  // namespace
 }  // namespace nf
