@@ -150,7 +150,8 @@ char* WriteIso8601MsUncached(int64_t unix_ms, int64_t second, unsigned ms, char*
 }  // namespace text_internal
 
 // Dotted quad for IPv4 (inline: three of a default row's columns are addresses), inet_ntop's
-// RFC 5952 text for IPv6, nothing for an unset address.
+// RFC 5952 text for IPv6, nothing for an unset address. Both store whole words and may write up
+// to 4 bytes past the returned end (never past 44 bytes from `out`), where the next write goes.
 inline char* WriteIpv4(const uint8_t* b, char* out) {
   using text_internal::kOctets;
   std::memcpy(out, kOctets.text[b[0]], 4);
