@@ -27,14 +27,17 @@ bool Decoder::Compile(CachedTemplate& t, uint8_t version) const {
 ExporterState* Decoder::StateFor(const ExporterId& exporter) {
   ExporterId id = exporter;
   if (session_ || !options_.templates.key_port) id.port = 0;
+  // Datagrams come in runs from one exporter: its state without a hash lookup. States are
+  // never removed, so the pointer stays valid.
+  if (last_state_ != nullptr && last_state_->id == id) return last_state_;
   auto it = index_.find(id);
-  if (it != index_.end()) return states_[it->second].get();
+  if (it != index_.end()) return last_state_ = states_[it->second].get();
   if (states_.size() >= options_.max_exporters) return nullptr;
   auto st = std::make_unique<ExporterState>();
   st->id = id;
   index_.emplace(id, states_.size());
   states_.push_back(std::move(st));
-  return states_.back().get();
+  return last_state_ = states_.back().get();
 }
 
 void Decoder::DecodeDatagram(std::span<const uint8_t> datagram, const ExporterId& exporter,

@@ -171,6 +171,7 @@ class Decoder {
   TemplateCache cache_;
   absl::flat_hash_map<ExporterId, size_t> index_;
   std::vector<std::unique_ptr<ExporterState>> states_;
+  ExporterState* last_state_ = nullptr;  // the last StateFor result (states_ owns it)
   uint64_t exporters_refused_ = 0;
   bool templates_only_ = false;  // inside LearnTemplatesOnly
   bool session_ = false;         // inside DecodeSessionMessage

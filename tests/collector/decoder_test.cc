@@ -4,6 +4,7 @@
 #include "collector/decode/decoder.h"
 
 #include <cstdint>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -103,6 +104,43 @@ TEST(DecoderV9Test, TemplateAndDataFieldsAndTimes) {
   EXPECT_EQ(r.last_ms, 1'700'000'000'000 - 1000);
   EXPECT_EQ(d.Totals().ErrorTotal(), 0u);
   EXPECT_EQ(d.Totals().templates_new, 1u);
+}
+
+// Exporters interleaved datagram by datagram: each keeps its own templates and uptime (the
+// decoder remembers the last exporter's state; a switch must look the other one up).
+TEST(DecoderV9Test, InterleavedExportersKeepTheirOwnState) {
+  Decoder d{DecoderOptions{}};
+  Collect c;
+  // A announces the template; B and C send data for template 256 without one: held as early
+  // data, never decoded with A's template.
+  d.DecodeDatagram(V9(1, 5000, 1'700'000'000, 1, 0, {Set(0, V4Template())}).bytes(), Exp(1), kT0, c);
+  d.DecodeDatagram(V9(1, 9000, 1'700'000'000, 1, 0, {Set(256, V4Record(1, 100, 0, 0))}).bytes(),
+                   Exp(2), kT0, c);
+  d.DecodeDatagram(V9(1, 9000, 1'700'000'000, 1, 0, {Set(256, V4Record(1, 200, 0, 0))}).bytes(),
+                   Exp(3), kT0, c);
+  EXPECT_TRUE(c.records.empty());
+  EXPECT_EQ(d.Totals().early_sets_buffered, 2u);
+  // Back to A (from another source port: templates are keyed by address by default): its
+  // template decodes its data, with its own uptime.
+  d.DecodeDatagram(V9(1, 5000, 1'700'000'000, 2, 0, {Set(256, V4Record(3, 300, 1000, 4000))}).bytes(),
+                   Exp(1, 5001), kT0, c);
+  ASSERT_EQ(c.records.size(), 1u);
+  EXPECT_EQ(c.records[0].bytes, 300u);
+  EXPECT_EQ(c.records[0].first_ms, 1'700'000'000'000 - 4000);
+  // B's template arrives: its early data is decoded as B's; C's still waits.
+  d.DecodeDatagram(V9(1, 9000, 1'700'000'000, 2, 0, {Set(0, V4Template())}).bytes(), Exp(2), kT0, c);
+  ASSERT_EQ(c.records.size(), 2u);
+  EXPECT_EQ(c.records[1].bytes, 100u);
+  EXPECT_EQ(c.records[1].exporter.address, Exp(2).address);
+  EXPECT_EQ(d.Totals().early_sets_pending, 1u);
+  // Every datagram and record is counted for the exporter that sent it.
+  std::map<uint8_t, std::pair<uint64_t, uint64_t>> per_exporter;  // last octet: datagrams, records
+  d.ForEachExporter([&](const ExporterId& id, const ExporterStats& st) {
+    per_exporter[id.address.bytes[3]] = {st.datagrams, st.records};
+  });
+  const std::map<uint8_t, std::pair<uint64_t, uint64_t>> want = {
+      {1, {2, 1}}, {2, {2, 1}}, {3, {1, 0}}};
+  EXPECT_EQ(per_exporter, want);
 }
 
 TEST(DecoderV9Test, UptimeWrapUsesModuloArithmetic) {

@@ -25,6 +25,26 @@ TEST(IpAddressTest, ParseAndFormat) {
   EXPECT_EQ(MaskAddress(*v6, 16).ToString(), "2001::");
 }
 
+// Equality compares the version and all 16 bytes (as two words): a difference in any one of
+// them makes two addresses unequal.
+TEST(IpAddressTest, EqualityTakesTheVersionAndEveryByte) {
+  uint8_t bytes[16];
+  for (int i = 0; i < 16; ++i) bytes[i] = static_cast<uint8_t>(0x10 + i);
+  const IpAddress a = IpAddress::V6(bytes);
+  EXPECT_TRUE(a == IpAddress::V6(bytes));
+  for (int i = 0; i < 16; ++i) {
+    IpAddress b = a;
+    b.bytes[i] ^= 0x01;
+    EXPECT_FALSE(a == b) << "byte " << i;
+  }
+  IpAddress other_version = a;
+  other_version.version = 4;
+  EXPECT_FALSE(a == other_version);
+  EXPECT_TRUE(IpAddress::V4(0x0a000001) == IpAddress::V4(0x0a000001));
+  EXPECT_FALSE(IpAddress::V4(0x0a000001) == IpAddress::V4(0x0a000002));
+  EXPECT_TRUE(IpAddress{} == IpAddress{});
+}
+
 TEST(HostPortTest, Forms) {
   auto a = ParseHostPort("10.0.0.5:1234");
   ASSERT_TRUE(a.ok());

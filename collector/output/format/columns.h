@@ -63,7 +63,7 @@ class CsvIdentityText {
   // Writes the text at `out`, which must have kBytes free, and returns its end.
   char* Write(const DecodedRecord& r, char* out) {
     if (len_ == 0 || r.template_id != template_id_ || r.source_id != source_id_ ||
-        !SameAddress(r.exporter.address, exporter_)) {
+        !(r.exporter.address == exporter_)) {
       Update(r);
     }
     std::memcpy(out, text_, kBytes);  // one fixed-size copy; only len_ bytes count
@@ -73,15 +73,6 @@ class CsvIdentityText {
   static constexpr size_t kBytes = 64;
 
  private:
-  // Two 8-byte compares: IpAddress's == compares its bytes through a memcmp call.
-  static bool SameAddress(const IpAddress& a, const IpAddress& b) {
-    uint64_t a0, a1, b0, b1;
-    std::memcpy(&a0, a.bytes.data(), 8);
-    std::memcpy(&a1, a.bytes.data() + 8, 8);
-    std::memcpy(&b0, b.bytes.data(), 8);
-    std::memcpy(&b1, b.bytes.data() + 8, 8);
-    return a.version == b.version && ((a0 ^ b0) | (a1 ^ b1)) == 0;
-  }
   void Update(const DecodedRecord& r);
   IpAddress exporter_;
   uint32_t source_id_ = 0;
