@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <random>
 #include <span>
 #include <string>
 #include <vector>
@@ -208,13 +209,7 @@ BENCHMARK(BM_DecodeCsv)->Arg(9)->Arg(10)->Arg(5)->ArgName("version");
 void BM_WriteIpv6(benchmark::State& state) {
   const bool varied = state.range(0) != 0;
   std::vector<IpAddress> addresses;
-  uint64_t x = 0x9E3779B97F4A7C15ull;
-  auto next = [&x] {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return x;
-  };
+  std::mt19937_64 next(7);
   for (int i = 0; i < 4096; ++i) {
     uint8_t b[16] = {0x20, 0x01, 0x0d, 0xb8};
     if (!varied) {
