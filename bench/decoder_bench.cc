@@ -230,8 +230,11 @@ void BM_WriteIpv6(benchmark::State& state) {
         b[2 * g] = static_cast<uint8_t>(v >> 8);
         b[2 * g + 1] = static_cast<uint8_t>(v);
       }
-      if (i % 50 == 0) std::memset(b, 0, 10), b[10] = b[11] = 0xff;  // ::ffff:a.b.c.d
-      if (i % 51 == 0) std::memset(b, 0, 12);                         // ::a.b.c.d
+      if (i % 50 == 0) {  // ::ffff:a.b.c.d
+        std::memset(b, 0, 10);
+        b[10] = b[11] = 0xff;
+      }
+      if (i % 51 == 0) std::memset(b, 0, 12);  // ::a.b.c.d
     }
     addresses.push_back(IpAddress::V6(b));
   }

@@ -83,9 +83,9 @@ void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
 }
 
 void FanoutCapture::WorkerLoop(Worker& w) {
-  // Expired records wait for ring space: the export thread drains continuously, and a record
-  // must never be lost (the packets it carries are already counted).
-  // The export thread drains on its own schedule: nothing to wake.
+  // Expired records wait for ring space: a record must never be lost (the packets it carries
+  // are already counted). The export thread drains on its own schedule, pausing at most 16 ms
+  // (LoopFanout) and at once again after a large drain: nothing to wake.
   auto push = [&w](const FlowRecord& rec) { PushRecordWaiting(w.records, rec, [] {}); };
   PacketCounters& c = w.counters;
   auto on_packet = [&](const RawPacket& pkt) {

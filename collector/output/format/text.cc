@@ -14,9 +14,9 @@ namespace text_internal {
 constinit thread_local SecondText second_cache[kSecondCacheSize];
 
 namespace {
+// Two digits of v < 100 (date and time fields).
 inline char* Two(unsigned v, char* p) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
+  std::memcpy(p, kDigitPairs.text[v], 2);
   return p + 2;
 }
 
@@ -31,9 +31,6 @@ char* WriteTimeOfDay(unsigned second_of_day, char* out) {
   return out;
 }
 
-}  // namespace
-
-namespace {
 // For each pattern of zero groups (bit g: group g is 0), the first longest run of two or more
 // zero groups, which prints as "::": its start and length, or length 0 when there is none.
 struct ZeroRuns {

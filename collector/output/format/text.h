@@ -5,7 +5,6 @@
 #ifndef NF_COLLECTOR_OUTPUT_FORMAT_TEXT_H_
 #define NF_COLLECTOR_OUTPUT_FORMAT_TEXT_H_
 
-#include <charconv>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
