@@ -62,18 +62,23 @@ void TemplateCache::Erase(absl::node_hash_map<TemplateKey, CachedTemplate>::iter
   if (owner != per_exporter_.end()) {
     if (--owner->second == 0) per_exporter_.erase(owner);
   }
+  if (&it->second == last_) last_ = nullptr;
   map_.erase(it);
 }
 
 const CachedTemplate* TemplateCache::Find(const TemplateKey& key, TimeUs now) {
-  auto it = map_.find(key);
-  if (it == map_.end()) return nullptr;
-  if (options_.ttl_us > 0 && now - it->second.learned_us > options_.ttl_us) {
-    Erase(it);
+  if (last_ == nullptr || !(key == last_key_)) {
+    auto it = map_.find(key);
+    if (it == map_.end()) return nullptr;
+    last_key_ = key;
+    last_ = &it->second;
+  }
+  if (options_.ttl_us > 0 && now - last_->learned_us > options_.ttl_us) {
+    Erase(map_.find(key));
     ++counters_.expired;
     return nullptr;
   }
-  return &it->second;
+  return last_;
 }
 
 bool TemplateCache::Withdraw(const TemplateKey& key) {

@@ -136,6 +136,10 @@ class TemplateCache {
 
   Options options_;
   absl::node_hash_map<TemplateKey, CachedTemplate> map_;
+  // The entry the last Find returned: an exporter's datagrams mostly carry one template, so
+  // most lookups compare one key instead of hashing it. Nodes do not move; Erase clears it.
+  TemplateKey last_key_;
+  CachedTemplate* last_ = nullptr;
   absl::flat_hash_map<OwnerKey, size_t> per_exporter_;
   Counters counters_;
 };

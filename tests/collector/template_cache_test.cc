@@ -88,6 +88,38 @@ TEST(TemplateCacheTest, ExpiryAndWithdrawAll) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+// Find remembers the entry it returned last; every change to the cache must still show.
+TEST(TemplateCacheTest, RepeatedFindsSeeEveryChange) {
+  TemplateCache cache({.ttl_us = 1000});
+  const TemplateKey a = cache.MakeKey(Exp(1), 10, 0, 256);
+  const TemplateKey b = cache.MakeKey(Exp(1), 10, 0, 257);
+  cache.Add(a, Tpl(256, {{1, 4, 0}}, 0));
+  cache.Add(b, Tpl(257, {{2, 4, 0}}, 0));
+  ASSERT_NE(cache.Find(a, 0), nullptr);
+  EXPECT_EQ(cache.Find(a, 0)->record.template_id, 256);
+  EXPECT_EQ(cache.Find(b, 0)->record.template_id, 257);
+  EXPECT_EQ(cache.Find(a, 0)->record.template_id, 256);
+  // Redefined in place: the next Find sees the new layout.
+  cache.Add(a, Tpl(256, {{1, 8, 0}}, 0));
+  EXPECT_EQ(cache.Find(a, 0)->record.fields[0].length, 8);
+  // Withdrawn right after a Find: gone, not the remembered node.
+  EXPECT_TRUE(cache.Withdraw(a));
+  EXPECT_EQ(cache.Find(a, 0), nullptr);
+  // Expired while remembered: removed and counted once.
+  EXPECT_NE(cache.Find(b, 500), nullptr);
+  EXPECT_EQ(cache.Find(b, 2000), nullptr);
+  EXPECT_EQ(cache.counters().expired, 1u);
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_EQ(cache.Find(b, 0), nullptr);
+  // Learned again under the same key: found again.
+  cache.Add(b, Tpl(257, {{2, 2, 0}}, 3000));
+  ASSERT_NE(cache.Find(b, 3000), nullptr);
+  EXPECT_EQ(cache.Find(b, 3000)->record.fields[0].length, 2);
+  // An exporter's session ending takes the remembered entry with it.
+  EXPECT_EQ(cache.RemoveExporter(Exp(1).address, 0), 1u);
+  EXPECT_EQ(cache.Find(b, 3000), nullptr);
+}
+
 TEST(TemplateCacheTest, SaveAndLoadRoundTrip) {
   testing::TempDir dir;
   const std::string path = dir.File("templates.txt");
