@@ -112,8 +112,7 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
                                                              const UdpServerOptions& options,
                                                              Handler handler) {
   std::unique_ptr<UdpServer> server(new UdpServer(options, std::move(handler)));
-  // Constructed rather than resized: GCC 12 -O3 reports a false -Warray-bounds on resize().
-  server->buffer_ = std::vector<uint8_t>(kSlotStride * kRecvBatch);
+  server->buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kSlotStride * kRecvBatch);
   struct Want {
     std::string text;
     bool optional;  // default IPv6 socket: skipped when IPv6 is unavailable
@@ -232,7 +231,7 @@ UdpServer::Drained UdpServer::Drain(Socket& s, int max) {
   while (i < max) {
     const int want = std::min(kRecvBatch, max - i);
     for (int k = 0; k < want; ++k) {
-      iov[k] = iovec{buffer_.data() + kSlotStride * static_cast<size_t>(k), kSlot};
+      iov[k] = iovec{buffer_.get() + kSlotStride * static_cast<size_t>(k), kSlot};
       msgs[k] = mmsghdr{};
       msghdr& msg = msgs[k].msg_hdr;
       msg.msg_name = &from[k];

@@ -44,7 +44,9 @@ absl::StatusOr<std::unique_ptr<CsvSink>> CsvSink::Create(const CsvSinkOptions& o
   }
   if (s->formatter_) {
     s->rows_cap_ = kFlushBytes + s->formatter_->max_row_length();
-    s->rows_buffer_ = std::make_unique<char[]>(s->rows_cap_);
+    // Not zeroed: rows are written before they are read, and an idle collector keeps the
+    // buffer's pages untouched.
+    s->rows_buffer_ = std::make_unique_for_overwrite<char[]>(s->rows_cap_);
   }
   return s;
 }
