@@ -19,8 +19,11 @@
 # -r: run every measurement REPEAT times (CPU times on a shared machine vary; report the best).
 # -w DIR: work in DIR and reuse its traffic.pcap/export.pcap/export.json when present (e.g. a
 # directory kept with -k), so several runs measure the same stream.
-# CPU seconds: getrusage of the child (/usr/bin/time) for -r, /proc/PID/stat utime+stime (all
-# threads) for the receivers, read just before SIGTERM (so neither side's exit flush counts).
+# CPU seconds: getrusage of the child (/usr/bin/time) for -r. For the receivers, the run time of
+# all their threads (/proc/PID/task/*/schedstat, nanoseconds) from just before the stream starts
+# to just before SIGTERM: a collector runs for months, so neither side's start-up (dynamic
+# linking, option parsing) nor its exit flush belongs to the cost of a stream. The "with
+# start-up" column counts from the receiver's launch instead.
 # Needs dumpcap's capture rights on lo (root). Loopback only; every wait is bounded.
 set -u
 BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0 REPEAT=1 WORK='' PASSES=0
@@ -42,8 +45,13 @@ trap cleanup EXIT
 free_port() { python3 -c 'import socket;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 wait_bound() { for _ in $(seq 100); do ss -Hlun "sport = :$1" | grep -q . && return 0; sleep 0.05; done; return 1; }
 wait_drained() { for _ in $(seq 200); do q=$(ss -Hlun "sport = :$1" | awk '{print $2}' | head -1); [ "${q:-0}" = 0 ] && return 0; sleep 0.05; done; }
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"; }
-stop() { local c; c=$(cpu_seconds "$1"); kill -TERM "$1"; timeout 30 tail --pid="$1" -f /dev/null; echo "$c"; }
+# Run time of every thread of PID so far, in seconds (schedstat: exact, not sampled per tick).
+cpu_seconds() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $1} END {printf "%.4f", s / 1e9}'; }
+# Prints "STREAM_CPU TOTAL_CPU": since `$2` (cpu_seconds before the stream) and since launch.
+stop() {
+  local c; c=$(cpu_seconds "$1"); kill -TERM "$1"; timeout 30 tail --pid="$1" -f /dev/null
+  python3 -c "print('%.4f %.4f' % ($c - $2, $c))"
+}
 
 if [ -s "$work/export.pcap" ] && [ -s "$work/export.json" ] && [ -s "$work/traffic.pcap" ]; then
   echo "== reusing $work/export.pcap" >&2
@@ -60,7 +68,7 @@ sleep 2
   --stats-json "$work/export.json" 2>"$work/export.log" || { echo "flowexport failed" >&2; exit 1; }
 wait_drained "$port"; sleep 1
 kill -TERM "$dc"; timeout 20 tail --pid="$dc" -f /dev/null
-stop "$nf0" >/dev/null
+stop "$nf0" 0 >/dev/null
 fi
 records=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["records_sent"])' "$work/export.json")
 datagrams=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["datagrams_sent"])' "$work/export.json")
@@ -80,7 +88,9 @@ for mode in "-o /dev/null" "-A protocol -o /dev/null"; do
  done
 done
 
-printf '\n%-14s %-34s %12s %12s %10s %16s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s"
+rm -f "$work/stream-rates.txt"
+printf '\n%-14s %-34s %12s %12s %10s %16s %14s\n' "datagrams/s" "receiver" "received" "lost" "CPU s" "records/CPU-s" \
+  "with start-up"
 for rate in $RATES; do
  for _ in $(seq "$REPEAT"); do
   # Raw rows go to a CSV file on disk, as nfcapd writes its files (with and without the pause
@@ -100,22 +110,39 @@ for rate in $RATES; do
         --stats-json "$work/l-$rate.json" 2>/dev/null & pids+=($!); rp=$!
     fi
     wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
+    c0=$(cpu_seconds "$rp")
     # The same stream every time: flowexport replays the traffic capture at this datagram rate.
     "$BUILD/exporter/flowexport" -r "$work/traffic.pcap" -c "127.0.0.1:$p" --max-export-rate "$rate" \
       2>/dev/null
     wait_drained "$p"; sleep 0.5
-    cpu=$(stop "$rp")
+    read -r cpu total < <(stop "$rp" "$c0")
     if [ "$rx" = nfcapd ]; then
       got=$(nfdump -R "$work/nf-$rate" -q -o 'fmt:%pkt' 2>/dev/null | grep -c '[0-9]')
     else
       got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/l-$rate.json")
     fi
-    printf '%-14s %-34s %12s %12s %10.2f %16.0f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" "$cpu" \
-      "$(python3 -c "print($got/max($cpu,1e-3))")"
+    rps=$(python3 -c "print(round($got/max($cpu,1e-3)))")
+    printf '%-14s %-34s %12s %12s %10.3f %16.0f %14.3f\n' "${rate/#0/unlimited}" "$rx" "$got" "$((records - got))" \
+      "$cpu" "$rps" "$total"
+    echo "${rate/#0/unlimited}:$rx:$rps" >>"$work/stream-rates.txt"
     rm -f "$work/rows.csv"
   done
  done
 done
+# Medians over the rounds, and each receiver's ratio to nfcapd's median at the same rate.
+python3 - "$work/stream-rates.txt" <<'PY'
+import statistics, sys
+rates = {}
+for line in open(sys.argv[1]):
+    rate, name, rps = line.rstrip('\n').split(':', 2)
+    rates.setdefault(rate, {}).setdefault(name, []).append(float(rps))
+print('\n%-14s %-34s %16s %10s' % ('datagrams/s', 'median records/CPU-s', '', 'vs nfcapd'))
+for rate, by_rx in rates.items():
+    base = statistics.median(by_rx['nfcapd'])
+    for name, r in by_rx.items():
+        m = statistics.median(r)
+        print('%-14s %-34s %16.0f %9.2fx' % (rate, name, m, m / base))
+PY
 
 [ "$PASSES" -gt 0 ] || exit 0
 # ---- Saturation: both receivers flat out on the same datagrams. ----
@@ -134,16 +161,17 @@ for _ in $(seq "$REPEAT"); do
         --stats-json "$work/sat.json" 2>/dev/null & pids+=($!); rp=$!
     fi
     wait_bound "$p" || { echo "$rx did not bind" >&2; exit 1; }
+    c0=$(cpu_seconds "$rp")
     sent=$("$BUILD/bench/nf-blast" -r "$work/export.pcap" -c "127.0.0.1:$p" -p "$PASSES")
     wait_drained "$p"; sleep 0.5
-    cpu=$(stop "$rp")
+    read -r cpu _ < <(stop "$rp" "$c0")
     if [ "$rx" = nfcapd ]; then
       got=$(nfdump -R "$work/nf-sat" -q -o 'fmt:%pkt' 2>/dev/null | grep -c '[0-9]')
     else
       got=$(python3 -c 'import json,sys;print(json.load(open(sys.argv[1]))["totals"]["records"])' "$work/sat.json")
     fi
     rate=$(python3 -c "print(round($got/max($cpu,1e-3)))")
-    printf '%-26s %12s %12s %10.2f %16.0f\n' "  $rx" "$((sent * records / datagrams))" "$got" "$cpu" "$rate"
+    printf '%-26s %12s %12s %10.3f %16.0f\n' "  $rx" "$((sent * records / datagrams))" "$got" "$cpu" "$rate"
     echo "$rx:$rate" >>"$work/sat-rates.txt"
   done
 done
