@@ -112,7 +112,9 @@ absl::StatusOr<std::unique_ptr<UdpServer>> UdpServer::Create(asio::io_context& i
                                                              const UdpServerOptions& options,
                                                              Handler handler) {
   std::unique_ptr<UdpServer> server(new UdpServer(options, std::move(handler)));
-  server->buffer_ = std::make_unique_for_overwrite<uint8_t[]>(kSlotStride * kRecvBatch);
+  // new T[n], not make_unique: default-initialised, so the pages stay untouched until used
+  // (make_unique_for_overwrite is missing from the libc++ FreeBSD builds use).
+  server->buffer_.reset(new uint8_t[kSlotStride * kRecvBatch]);
   struct Want {
     std::string text;
     bool optional;  // default IPv6 socket: skipped when IPv6 is unavailable

@@ -44,9 +44,9 @@ absl::StatusOr<std::unique_ptr<CsvSink>> CsvSink::Create(const CsvSinkOptions& o
   }
   if (s->formatter_) {
     s->rows_cap_ = kFlushBytes + s->formatter_->max_row_length();
-    // Not zeroed: rows are written before they are read, and an idle collector keeps the
-    // buffer's pages untouched.
-    s->rows_buffer_ = std::make_unique_for_overwrite<char[]>(s->rows_cap_);
+    // new char[n], not make_unique: not zeroed, as rows are written before they are read, and
+    // an idle collector keeps the buffer's pages untouched.
+    s->rows_buffer_.reset(new char[s->rows_cap_]);
   }
   return s;
 }
