@@ -16,14 +16,17 @@
 #     -A src_addr/24,dst_port (hundreds of thousands of hashed groups).
 #   bench/collect_bench.sh [-b BUILD] [-n PACKETS] [-f FLOWS] [-R "RATES"] [-r REPEAT] [-k]
 #                          [-w DIR] [-S PASSES]
-# -r: run every measurement REPEAT times (CPU times on a shared machine vary; report the best).
+# -r: run every measurement REPEAT times (CPU times on a shared machine vary); the stream and
+# saturation tables end with each receiver's median and its ratio to nfcapd's.
 # -w DIR: work in DIR and reuse its traffic.pcap/export.pcap/export.json when present (e.g. a
 # directory kept with -k), so several runs measure the same stream.
 # CPU seconds: getrusage of the child (/usr/bin/time) for -r. For the receivers, the run time of
 # all their threads (/proc/PID/task/*/schedstat, nanoseconds) from just before the stream starts
 # to just before SIGTERM: a collector runs for months, so neither side's start-up (dynamic
 # linking, option parsing) nor its exit flush belongs to the cost of a stream. The "with
-# start-up" column counts from the receiver's launch instead.
+# start-up" column counts from the receiver's launch instead. A thread that ended during the
+# stream would be missed; neither receiver ends one during a stream (nfcapd keeps the same two
+# threads from before a stream to after it, flowcollect keeps its threads until it stops).
 # Needs dumpcap's capture rights on lo (root). Loopback only; every wait is bounded.
 set -u
 BUILD=build PACKETS=1000000 FLOWS=120000 RATES="20000 50000 0" KEEP=0 REPEAT=1 WORK='' PASSES=0
