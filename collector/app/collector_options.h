@@ -28,7 +28,7 @@ struct CollectorOptions {
   double tcp_idle_timeout_s = 600;      // 0 = never
   double tcp_message_timeout_s = 30;    // 0 = never
   int rcvbuf = 32 << 20;
-  int receive_coalesce_us = 4000;  // --receive-coalesce: longest pause between drains of a stream
+  int receive_coalesce_us = 16000;  // --receive-coalesce: longest pause between drains of a stream
   int workers = 1;
   std::string user;   // -u: switch to this user once the sockets are bound
   std::string group;  // -g

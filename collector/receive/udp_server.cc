@@ -12,6 +12,7 @@
 #include <optional>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 
 #include "absl/strings/numbers.h"
@@ -24,8 +25,9 @@ using asio::ip::udp;
 
 namespace {
 constexpr size_t kMaxDatagram = 65535;
-// Datagrams drained per readiness event before yielding to other sockets and timers.
-constexpr int kMaxBurst = 256;
+// Datagrams drained per readiness event before yielding to other sockets and timers; twice
+// CoalescePause::kTargetDatagrams, so a drain can show the pause that it is too long.
+constexpr int kMaxBurst = 2 * CoalescePause::kTargetDatagrams;
 // Coalescing pauses in a row, and their total, before the io_context gets the thread back.
 constexpr int kCoalesceRounds = 8;
 constexpr int kCoalesceTotalUs = 8000;
@@ -182,25 +184,42 @@ void UdpServer::Arm(Socket& s) {
   if (stopped_) return;
   s.socket.async_wait(udp::socket::wait_read, [this, &s](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
-    Drained got = Drain(s, kMaxBurst);
+    const Drained got = Drain(s, kMaxBurst);
     if (batch_end_) batch_end_();
-    // A queue emptied by less than a full burst: a steady stream, worth a short pause so the
-    // next drain serves many datagrams (see the header). A full burst needs no pause.
-    int slept_us = 0;
-    for (int round = 0; options_.coalesce_us > 0 && got.datagrams > 0 &&
-                        got.datagrams < kMaxBurst && round < kCoalesceRounds &&
-                        slept_us < kCoalesceTotalUs && !stopped_;
-         ++round) {
-      const int pause_us = s.pause.pause_us();
-      timespec pause{0, static_cast<long>(pause_us) * 1000};
-      nanosleep(&pause, nullptr);
-      slept_us += pause_us;
-      got = Drain(s, kMaxBurst);
-      s.pause.AfterDrain(got.datagrams, got.bytes);
-      if (batch_end_ && got.datagrams > 0) batch_end_();
-    }
-    Arm(s);
+    Coalesce(s, got);
   });
+}
+
+void UdpServer::Coalesce(Socket& s, Drained got) {
+  // A queue emptied by less than a full burst: a steady stream, worth a short pause so the
+  // next drain serves many datagrams (see the header). A full burst needs no pause.
+  const auto streaming = [&] {
+    return options_.coalesce_us > 0 && got.datagrams > 0 && got.datagrams < kMaxBurst;
+  };
+  int slept_us = 0;
+  for (int round = 0; streaming() && round < kCoalesceRounds && slept_us < kCoalesceTotalUs &&
+                      !stopped_;
+       ++round) {
+    const int pause_us = s.pause.pause_us();
+    timespec pause{0, static_cast<long>(pause_us) * 1000};
+    nanosleep(&pause, nullptr);
+    slept_us += pause_us;
+    got = Drain(s, kMaxBurst);
+    s.pause.AfterDrain(got.datagrams, got.bytes);
+    if (batch_end_ && got.datagrams > 0) batch_end_();
+  }
+  if (stopped_) return;
+  if (streaming()) {
+    // Still streaming: yield through the io_context's queue (timers and other sockets run, the
+    // reactor is polled without blocking) and come straight back to the pause. Waiting for
+    // readiness instead would block until the next datagram, a wake-up by the sender's
+    // thread that pulls this one onto the sender's core, where each preempts the other.
+    asio::post(s.socket.get_executor(), [this, &s, got] {
+      if (!stopped_) Coalesce(s, got);
+    });
+    return;
+  }
+  Arm(s);
 }
 
 void UdpServer::DrainPending() {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -20,6 +21,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "collector/receive/udp_server.h"
@@ -32,6 +34,7 @@ namespace {
 struct Received {
   std::vector<uint32_t> order;
   int drains = 0;
+  int ticks_during_stream = 0;  // firings of a 10 ms timer on the server's io_context
 };
 
 // Sends `count` datagrams (a 4-byte index each) to 127.0.0.1:port, `gap` apart, and returns
@@ -55,6 +58,18 @@ Received Stream(int coalesce_us, int count, std::chrono::microseconds gap) {
   EXPECT_TRUE(server.ok()) << server.status();
   if (!server.ok()) return got;
   (*server)->set_batch_end([&] { ++got.drains; });
+  // A periodic timer on the same thread: it fires only when the server gives the thread back.
+  boost::asio::steady_timer tick(io);
+  bool stopping = false;  // cancel() misses a firing that is already queued
+  std::function<void()> schedule = [&] {
+    tick.expires_after(std::chrono::milliseconds(10));
+    tick.async_wait([&](const boost::system::error_code& ec) {
+      if (ec || stopping) return;
+      if (delivered.load() < count) ++got.ticks_during_stream;
+      schedule();
+    });
+  };
+  schedule();
   (*server)->Start();
   std::thread runner([&] { io.run(); });
 
@@ -74,6 +89,8 @@ Received Stream(int coalesce_us, int count, std::chrono::microseconds gap) {
   }
   boost::asio::post(io, [&] {
     (*server)->Stop();
+    stopping = true;
+    tick.cancel();
     work.reset();
   });
   runner.join();
@@ -91,6 +108,17 @@ TEST(UdpServerCoalesceTest, ASteadyStreamIsServedByFewDrains) {
   const Received r = Stream(1000, 300, std::chrono::microseconds(100));
   ExpectInOrder(r, 300);
   EXPECT_LE(r.drains, 150) << "drains for 300 datagrams";
+}
+
+TEST(UdpServerCoalesceTest, TimersKeepRunningWhileAStreamKeepsTheServerBusy) {
+  // About half a second of datagrams 100 us apart, served with pauses of up to 16 ms: between
+  // rounds the server yields the thread without waiting for the socket, so the 10 ms timer
+  // keeps firing during the stream (about 50 times; a server that held the thread until the
+  // stream ended would let it fire once at most), and Stop ends the rounds.
+  const Received r = Stream(16000, 5000, std::chrono::microseconds(100));
+  ExpectInOrder(r, 5000);
+  EXPECT_GE(r.ticks_during_stream, 5);
+  EXPECT_LE(r.drains, 2500) << "drains for 5000 datagrams";
 }
 
 TEST(UdpServerCoalesceTest, WithoutThePauseEveryDatagramStillArrivesInOrder) {
@@ -114,15 +142,18 @@ TEST(CoalescePauseTest, SmallDrainsGrowThePauseToItsCeilingAndNoFurther) {
 
 TEST(CoalescePauseTest, FullDrainsShrinkThePauseToItsFloor) {
   CoalescePause p(4000, 32 << 20);
-  for (int i = 0; i < 20; ++i) p.AfterDrain(CoalescePause::kTargetDatagrams, 128 * 1400);
+  for (int i = 0; i < 20; ++i) {
+    p.AfterDrain(CoalescePause::kTargetDatagrams, CoalescePause::kTargetDatagrams * 1400);
+  }
   EXPECT_EQ(p.pause_us(), CoalescePause::kMinUs);
 }
 
 TEST(CoalescePauseTest, DrainsBetweenHalfAndTheTargetKeepThePause) {
   CoalescePause p(4000, 32 << 20);
-  p.AfterDrain(CoalescePause::kTargetDatagrams / 2, 64 * 1400);
+  constexpr int kHalf = CoalescePause::kTargetDatagrams / 2;
+  p.AfterDrain(kHalf, kHalf * 1400);
   EXPECT_EQ(p.pause_us(), 1000);
-  p.AfterDrain(CoalescePause::kTargetDatagrams - 1, 127 * 1400);
+  p.AfterDrain(CoalescePause::kTargetDatagrams - 1, (CoalescePause::kTargetDatagrams - 1) * 1400);
   EXPECT_EQ(p.pause_us(), 1000);
 }
 
