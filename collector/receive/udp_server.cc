@@ -12,8 +12,8 @@
 #include <optional>
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -214,9 +214,7 @@ void UdpServer::Coalesce(Socket& s, Drained got) {
     // reactor is polled without blocking) and come straight back to the pause. Waiting for
     // readiness instead would block until the next datagram, a wake-up by the sender's
     // thread that pulls this one onto the sender's core, where each preempts the other.
-    asio::post(s.socket.get_executor(), [this, &s, got] {
-      if (!stopped_) Coalesce(s, got);
-    });
+    asio::post(s.socket.get_executor(), [this, &s, got] { Coalesce(s, got); });
     return;
   }
   Arm(s);
