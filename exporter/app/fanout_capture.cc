@@ -84,9 +84,12 @@ void FanoutCapture::Publish(Worker& w, bool with_pcap_stats) {
 
 void FanoutCapture::WorkerLoop(Worker& w) {
   // Expired records wait for ring space: a record must never be lost (the packets it carries
-  // are already counted). The export thread drains on its own schedule, pausing at most 16 ms
-  // (LoopFanout) and at once again after a large drain: nothing to wake.
-  auto push = [&w](const FlowRecord& rec) { PushRecordWaiting(w.records, rec, [] {}); };
+  // are already counted). The export thread sleeps until a ring is a quarter full (this
+  // worker rings after its batch) or full (rung here), or its longest pause passes.
+  auto push = [this, &w](const FlowRecord& rec) {
+    PushRecordWaiting(w.records, rec, [this] { doorbell_.Ring(); });
+  };
+  const size_t ring_quarter = w.records.capacity() / 4;
   PacketCounters& c = w.counters;
   auto on_packet = [&](const RawPacket& pkt) {
     PacketMeta meta;
@@ -103,6 +106,7 @@ void FanoutCapture::WorkerLoop(Worker& w) {
     // Expiry on the wall clock, as the one-thread live path does after every batch.
     const TimeUs now = WallClockUs();
     w.table.AdvanceTime(now, push);
+    if (w.records.SizeApprox() >= ring_quarter) doorbell_.Ring();
     const bool stats_due = now >= next_stats;
     if (stats_due) next_stats = now + kPcapStatsIntervalUs;
     Publish(w, stats_due);

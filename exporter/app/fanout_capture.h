@@ -25,6 +25,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -76,6 +77,10 @@ class FanoutCapture {
   void Start();
   // Delivers every record the workers have expired so far, round-robin. Returns how many.
   size_t Drain(FlowSink sink);
+  // Sleeps until a worker's record ring is a quarter full (it rings after its batch, or when
+  // the ring is full), or `timeout` passes. A ring filled while no one waited counts too: the
+  // next call returns at once.
+  void WaitForRecords(std::chrono::microseconds timeout) { doorbell_.Wait(timeout); }
   // A worker's capture failed (interface gone, read error): its message, else empty. The
   // worker stops; the caller decides whether to end the run.
   std::string Failure() const;
@@ -130,6 +135,7 @@ class FanoutCapture {
   bool started_ = false;
   bool finished_ = false;
   size_t next_drain_ = 0;
+  Doorbell doorbell_;  // workers -> the export thread
   uint16_t group_id_ = 0;
   uint32_t if_index_ = 0;
   std::string buffer_note_;

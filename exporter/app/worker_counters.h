@@ -1,17 +1,19 @@
 // The counters a metering worker thread publishes for the export thread: its packet counters
 // and its flow table's, stored after every batch (relaxed atomics: counters only, no ordering),
 // read and summed over the workers by the export thread for the summary, status line and
-// metrics. Also a worker's push of an expired record and the export thread's drain of the
-// workers' record rings. Shared by the two multi-core capture paths (fanout_capture.h,
+// metrics. Also a worker's push of an expired record, the export thread's drain of the
+// workers' record rings, and the doorbell a worker rings when its ring fills. Shared by the two multi-core capture paths (fanout_capture.h,
 // frame_fanout.h).
 #ifndef NF_EXPORTER_APP_WORKER_COUNTERS_H_
 #define NF_EXPORTER_APP_WORKER_COUNTERS_H_
 
 #include <array>
 #include <atomic>
-#include <cstddef>
 #include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <cstdint>
+#include <mutex>
 #include <thread>
 
 #include "exporter/app/packet_step.h"
@@ -72,6 +74,32 @@ class alignas(kCacheLineBytes) WorkerCounters {
   std::atomic<uint64_t> flows_created_{0};
   std::array<std::atomic<uint64_t>, kEndReasonSlots> expired_{};
   std::atomic<uint64_t> active_{0};
+};
+
+// Wakes the export thread early: workers ring when their record ring fills up; the export
+// thread waits between drains. A ring while nobody waits is kept, so the next wait returns at
+// once and no wake-up is lost. Rung at most once per worker batch, never per packet.
+class Doorbell {
+ public:
+  void Ring() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      rung_ = true;
+    }
+    cv_.notify_one();
+  }
+  // Returns when rung (true) or after `timeout` (false), and clears the ring.
+  bool Wait(std::chrono::microseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    const bool rung = cv_.wait_for(lock, timeout, [this] { return rung_; });
+    rung_ = false;
+    return rung;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool rung_ = false;  // guarded by mu_
 };
 
 // A worker's push of an expired record: it waits for ring space as long as it takes (a record

@@ -1,7 +1,8 @@
 // The fanout plumbing of live capture (capture/pcap_source.h, exporter/app/fanout_capture.h):
 // the group id a process derives from its pid, which interfaces can fan out, and that
 // LiveCaptureOptions::fanout_group really joins the handle to a PACKET_FANOUT group (a group
-// of another mode refuses it). The last part needs CAP_NET_RAW and skips without it.
+// of another mode refuses it). The last part needs CAP_NET_RAW and skips without it. Also the
+// doorbell the workers ring to wake the export thread before its longest pause.
 #include <unistd.h>
 #ifdef __linux__
 #include <arpa/inet.h>
@@ -11,7 +12,9 @@
 #include <sys/socket.h>
 #endif
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "capture/pcap_source.h"
 #include "exporter/app/fanout_capture.h"
@@ -48,6 +51,30 @@ TEST(FanoutCaptureTest, RefusesFewerThanTwoWorkers) {
   auto f = FanoutCapture::Open(o);
   ASSERT_FALSE(f.ok());
   EXPECT_TRUE(absl::IsInvalidArgument(f.status())) << f.status();
+}
+
+TEST(DoorbellTest, ARingBeforeTheWaitIsKeptAndClearedByIt) {
+  Doorbell bell;
+  bell.Ring();
+  bell.Ring();  // rings do not add up: one wait takes them all
+  EXPECT_TRUE(bell.Wait(std::chrono::seconds(60)));
+  EXPECT_FALSE(bell.Wait(std::chrono::microseconds(1000)));
+}
+
+TEST(DoorbellTest, AWaitWithoutARingEndsAtItsTimeout) {
+  Doorbell bell;
+  EXPECT_FALSE(bell.Wait(std::chrono::microseconds(2000)));
+}
+
+TEST(DoorbellTest, ARingFromAnotherThreadEndsTheWait) {
+  // The waiter's timeout is far longer than the test's own: only the ring can end it in time.
+  Doorbell bell;
+  std::thread worker([&bell] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    bell.Ring();
+  });
+  EXPECT_TRUE(bell.Wait(std::chrono::seconds(60)));
+  worker.join();
 }
 
 #ifdef __linux__
