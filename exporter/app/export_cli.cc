@@ -25,7 +25,9 @@ void AddExportOptions(CLI::App& app, ExportOptions& o) {
                  "counts come from the IP length)")
       ->group("Input")
       ->check(CLI::Range(64, 262144));
-  app.add_option("--buffer-size", o.buffer_mib, "Kernel capture buffer in MiB")
+  app.add_option("--buffer-size", o.buffer_mib,
+                 "Kernel capture buffer in MiB (live --threads N on Linux: split over the N "
+                 "fanout sockets, at least 1 MiB each)")
       ->group("Input")
       ->check(CLI::Range(1, 4096));
   app.add_option("--on-iface-down", o.on_iface_down,

@@ -3,7 +3,9 @@
 #include <net/if.h>
 #include <time.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -23,6 +25,13 @@ constexpr TimeUs kPcapStatsIntervalUs = 250'000;
 
 }  // namespace
 
+int FanoutBufferBytes(int total_bytes, size_t workers) {
+  if (total_bytes <= 0 || workers == 0) return total_bytes;  // the platform's default
+  const int share = static_cast<int>(static_cast<int64_t>(total_bytes) /
+                                     static_cast<int64_t>(workers));
+  return std::max(share, std::min(total_bytes, kMinFanoutBufferBytes));
+}
+
 absl::StatusOr<std::unique_ptr<FanoutCapture>> FanoutCapture::Open(const FanoutOptions& options) {
   if (options.workers < 2 || options.workers > 64) {
     return absl::InvalidArgumentError(
@@ -36,6 +45,7 @@ absl::StatusOr<std::unique_ptr<FanoutCapture>> FanoutCapture::Open(const FanoutO
   to.input_if = if_nametoindex(options.capture.interface.c_str());
   LiveCaptureOptions lo = options.capture;
   lo.fanout_group = f->group_id_;
+  lo.buffer_size_bytes = FanoutBufferBytes(options.capture.buffer_size_bytes, options.workers);
   for (size_t i = 0; i < options.workers; ++i) {
     auto w = std::make_unique<Worker>(to, options.record_ring_capacity, options.sampling,
                                       options.sampling_mode, options.sampling_seed + i);

@@ -53,6 +53,14 @@ TEST(FanoutCaptureTest, RefusesFewerThanTwoWorkers) {
   EXPECT_TRUE(absl::IsInvalidArgument(f.status())) << f.status();
 }
 
+TEST(FanoutBufferTest, TheProcessBufferIsSplitOverTheSockets) {
+  EXPECT_EQ(FanoutBufferBytes(32 << 20, 2), 16 << 20);
+  EXPECT_EQ(FanoutBufferBytes(32 << 20, 3), (32 << 20) / 3);
+  EXPECT_EQ(FanoutBufferBytes(4 << 20, 8), 1 << 20);     // never below 1 MiB a socket
+  EXPECT_EQ(FanoutBufferBytes(512 << 10, 2), 512 << 10);  // nor above what was asked
+  EXPECT_EQ(FanoutBufferBytes(0, 2), 0);                  // 0: the platform's default
+}
+
 TEST(DoorbellTest, ARingBeforeTheWaitIsKeptAndClearedByIt) {
   Doorbell bell;
   bell.Ring();
