@@ -97,12 +97,9 @@ wait_bound() {  # $1 = UDP port inside the namespace
   return 1
 }
 
-cpu_ns() {  # $1 = pid: nanoseconds every thread of the process has run (schedstat; exact, where
-  # /proc/PID/stat counts 10 ms ticks: a few ticks are the whole difference between two modes)
-  cat "/proc/$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { printf "%d\n", s }'
-}
-
-thread_ns() {  # $1 = pid: "tid name nanoseconds" per thread, to see where the time went
+# $1 = pid: "tid name nanoseconds" per thread: schedstat's run time, exact where /proc/PID/stat
+# counts 10 ms ticks (a few ticks are the whole difference between two modes).
+thread_ns() {
   local t
   for t in "/proc/$1"/task/*; do
     echo "${t##*/} $(tr -d ' ' <"$t/comm") $(cut -d' ' -f1 "$t/schedstat")"
@@ -158,7 +155,6 @@ for rate in $rates; do
     tool_pid=$!
     pids+=("$tool_pid")
     wait_running "$tool_pid" || { echo "live: $tool did not start:" >&2; cat "$dir.tool.log" >&2; exit 1; }
-    cpu_before=$(cpu_ns "$tool_pid")
     thread_ns "$tool_pid" >"$dir.threads-before"
 
     if [ "$rate" = mmap ]; then
@@ -182,12 +178,11 @@ for rate in $rates; do
       failed=$(awk -F: '/Failed packets/ { gsub(/ /, "", $2); print $2 }' "$dir.tcpreplay.log")
     fi
     sleep 1
-    cpu_after=$(cpu_ns "$tool_pid")
     thread_ns "$tool_pid" >"$dir.threads-after"
-    per_thread=$(awk 'NR == FNR { b[$1] = $3; next }
-      { printf "%s%s %.3f", sep, $2, ($3 - b[$1]) / 1e9; sep = ", " }' \
-      "$dir.threads-before" "$dir.threads-after")
-    cpu_s=$(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { printf "%.4f", (b - a) / 1e9 }')
+    # Each thread's share, then the process's CPU-s: the sum over its threads.
+    read -r cpu_s per_thread < <(awk 'NR == FNR { b[$1] = $3; next }
+      { d = ($3 - b[$1]) / 1e9; s += d; list = list sprintf("%s%s %.3f", sep, $2, d); sep = ", " }
+      END { printf "%.4f %s\n", s, list }' "$dir.threads-before" "$dir.threads-after")
 
     # Stop the meter so it exports everything it holds; read its own capture counters.
     received="?"

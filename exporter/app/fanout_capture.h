@@ -48,9 +48,9 @@ namespace nf {
 // Each worker's share of the capture buffer: --buffer-size is the process's, split over the
 // sockets. Each socket gets its share of the traffic, so its share absorbs as long a burst as
 // the whole buffer does for one socket, and the kernel's ring memory stays what one thread
-// uses. It also costs less CPU: with a full-size ring each, two workers spent about a fifth
-// more CPU per packet than one thread; with shares, about as much (bench/live.sh; smaller
-// rings are cheaper per packet, likely for the TLB, as a ring is mapped 4 KiB at a time).
+// uses. It also costs less CPU: with a full-size ring each, two workers got 78% of one
+// thread's packets per CPU-second; with shares, 94% (bench/live.sh; smaller rings are cheaper
+// per packet, likely for the TLB, as a ring is mapped 4 KiB at a time).
 // Never below 1 MiB (four of libpcap's 256 KiB blocks), unless the total is.
 inline constexpr int kMinFanoutBufferBytes = 1 << 20;
 int FanoutBufferBytes(int total_bytes, size_t workers);

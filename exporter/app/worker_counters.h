@@ -2,8 +2,8 @@
 // and its flow table's, stored after every batch (relaxed atomics: counters only, no ordering),
 // read and summed over the workers by the export thread for the summary, status line and
 // metrics. Also a worker's push of an expired record, the export thread's drain of the
-// workers' record rings, and the doorbell a worker rings when its ring fills. Shared by the two multi-core capture paths (fanout_capture.h,
-// frame_fanout.h).
+// workers' record rings, and the doorbell a worker rings when its ring fills. Shared by the two
+// multi-core capture paths (fanout_capture.h, frame_fanout.h).
 #ifndef NF_EXPORTER_APP_WORKER_COUNTERS_H_
 #define NF_EXPORTER_APP_WORKER_COUNTERS_H_
 
